@@ -1,0 +1,110 @@
+"""Application assembly: settings + database + classifier + handlers + clock, wired once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+)
+
+from bot.concurrency import PerChatUpdateProcessor
+from bot.config import Settings
+from domain.clock import Clock
+from domain.workdays import WorkCalendar
+from handlers.common import Services
+from handlers.outbound import TelegramOutbound
+from handlers.registry import publish_commands, register
+from scheduler.dispatcher import Dispatcher
+from services.casework import CaseworkService
+from services.context import Classifier, Limits, ServiceContext, StationDefaults
+from services.intake import IntakeService
+from services.outbox import on_commit_with_outbox
+from services.staff import StaffService
+from storage.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 10.0
+
+
+@dataclass
+class Assembly:
+    app: Application  # type: ignore[type-arg]
+    ctx: ServiceContext
+    dispatcher: Dispatcher
+
+
+def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
+    """Build the PTB application; services start in post_init like PTB's own examples."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    ctx = ServiceContext(
+        sessions=sessions,
+        classifier=classifier,
+        tz=settings.tz,
+        clock=clock,
+        station=StationDefaults(settings.station_code, settings.station_name, settings.ref_prefix),
+        limits=Limits(
+            settings.opinions_per_hour, settings.min_opinion_chars, settings.max_opinion_chars
+        ),
+        admin_ids=settings.admin_ids,
+    )
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=settings.tz,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    # Replies to the person who just wrote are not bulk traffic: only the per-group limit and
+    # retries on 429 apply to them. Bulk sends (outbox) use their own bot with the 30/s limit.
+    app = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.base_file_url)
+        .defaults(defaults)
+        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
+        .concurrent_updates(PerChatUpdateProcessor(64))
+        .build()
+    )
+    bulk_bot: ExtBot[int] = ExtBot(
+        settings.bot_token,
+        base_url=settings.telegram_base_url,
+        base_file_url=settings.base_file_url,
+        defaults=defaults,
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
+    dispatcher = Dispatcher(ctx, TelegramOutbound(bulk_bot))
+    on_commit_with_outbox(sessions, dispatcher.kick)
+    casework = CaseworkService(ctx, WorkCalendar.from_file(settings.holidays_file))
+    app.bot_data["services"] = Services(
+        intake=IntakeService(ctx), staff=StaffService(ctx), casework=casework
+    )
+    register(app)
+
+    async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
+        await casework.expire_ratings()
+        await dispatcher.tick()
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        await bulk_bot.initialize()
+        await publish_commands(application)
+        assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+        application.job_queue.run_repeating(tick, interval=TICK_SECONDS, first=0.2, name="outbox")
+        log.info("liaison-bot started as @%s", application.bot.username)
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        await bulk_bot.shutdown()
+        await engine.dispose()
+
+    app.post_init = post_init
+    app.post_shutdown = post_shutdown
+    return Assembly(app, ctx, dispatcher)

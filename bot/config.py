@@ -1,0 +1,99 @@
+"""Settings from the environment and an optional `.env`, validated once at start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+OFFICIAL_BASE_URL = "https://api.telegram.org/bot"
+TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{10,}$")
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment (see the README's table)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+    database_url: str = "sqlite+aiosqlite:///./data/liaison.db"
+    data_dir: Path = Path("./data")
+    telegram_base_url: str = OFFICIAL_BASE_URL
+    telegram_base_file_url: str = ""
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: str = "Asia/Shanghai"
+    station_name: str = "人大代表联络站"
+    station_code: str = "default"
+    ref_prefix: str = "LL"
+    opinions_per_hour: int = Field(default=10, ge=1)
+    min_opinion_chars: int = Field(default=5, ge=1)
+    max_opinion_chars: int = Field(default=2000, ge=10, le=4000)
+    review_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    model_dir: Path | None = None
+    holidays_file: Path | None = None
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("ADMIN_IDS 应为逗号分隔的数字 Telegram 用户 id") from exc
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知时区 {value!r}，例如 Asia/Shanghai") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_file_url(self) -> str:
+        """Derive the file URL from the API URL the way Bot API servers lay them out."""
+        if self.telegram_base_file_url:
+            return self.telegram_base_file_url
+        base = self.telegram_base_url
+        if base.endswith("/bot"):
+            return base[: -len("/bot")] + "/file/bot"
+        return base.rstrip("/") + "/file/bot"
+
+    def token_problem(self) -> str | None:
+        """Return why the token cannot be used, or None when it looks like a Bot API token."""
+        if not self.bot_token:
+            return "缺少 BOT_TOKEN：请在环境变量或 .env 中设置从 @BotFather 获得的令牌 (missing BOT_TOKEN)"
+        if not TOKEN_RE.match(self.bot_token):
+            return "BOT_TOKEN 格式不正确，应形如 123456789:AAE...（请从 @BotFather 复制完整令牌） (malformed BOT_TOKEN)"
+        return None
+
+    def ensure_dirs(self) -> None:
+        """Create the data folder and, for SQLite, the database's folder."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(self.database_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a sqlite URL (None for memory or other engines)."""
+    if not url.startswith("sqlite"):
+        return None
+    _, _, rest = url.partition(":///")
+    if not rest or rest.startswith(":memory:"):
+        return None
+    return Path(rest.split("?", 1)[0])

@@ -1,0 +1,128 @@
+"""Chinese working days: public holidays and make-up working days (调休).
+
+`chinese-calendar` knows the State Council's schedule up to the last year it shipped. Later years
+come from a station-editable JSON file; a year neither covers is counted Monday to Friday and the
+result says so, so callers can warn staff that the deadline may move. Never guess silently.
+
+Holiday file format::
+
+    {"2027": {"holidays": ["2027-01-01", "2027-02-16"], "workdays": ["2027-02-07"]}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import chinese_calendar
+
+
+class HolidayFileError(ValueError):
+    """The station's holiday file cannot be used; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class YearOverride:
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+
+def load_holiday_file(path: Path) -> dict[int, YearOverride]:
+    """Parse the station's holiday file (missing file: no overrides)."""
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HolidayFileError(f"节假日文件 {path} 不是有效的 UTF-8 JSON：{exc}") from None
+    if not isinstance(raw, dict):
+        raise HolidayFileError(f"节假日文件 {path} 应为以年份为键的对象")
+    out: dict[int, YearOverride] = {}
+    for key, spec in raw.items():
+        try:
+            year = int(key)
+            hol = frozenset(date.fromisoformat(d) for d in spec.get("holidays", []))
+            work = frozenset(date.fromisoformat(d) for d in spec.get("workdays", []))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise HolidayFileError(f"节假日文件 {path} 中 {key!r} 格式错误：{exc}") from None
+        if any(d.year != year for d in hol | work):
+            raise HolidayFileError(f"节假日文件 {path} 中 {year} 年下有其他年份的日期")
+        out[year] = YearOverride(hol, work)
+    return out
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    # Years the count passed through that no data source covers (counted Mon–Fri).
+    uncertain_years: frozenset[int] = frozenset()
+
+    @property
+    def certain(self) -> bool:
+        return not self.uncertain_years
+
+
+@dataclass
+class WorkCalendar:
+    overrides: dict[int, YearOverride] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> WorkCalendar:
+        return cls(load_holiday_file(path) if path else {})
+
+    def covered(self, year: int) -> bool:
+        if year in self.overrides:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return False
+        return True
+
+    def is_workday(self, day: date) -> bool:
+        ov = self.overrides.get(day.year)
+        if ov is not None:
+            if day in ov.workdays:
+                return True
+            if day in ov.holidays:
+                return False
+            return day.weekday() < 5
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            return day.weekday() < 5
+
+    def add_workdays(self, start: date, n: int) -> Deadline:
+        """The n-th working day after `start` (start itself not counted)."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        day = start
+        uncertain: set[int] = set()
+        counted = 0
+        while counted < n:
+            day += timedelta(days=1)
+            if not self.covered(day.year):
+                uncertain.add(day.year)
+            if self.is_workday(day):
+                counted += 1
+        return Deadline(day, frozenset(uncertain))
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]; negative when end is before start."""
+        if end < start:
+            return -self.workdays_between(end, start)
+        count = 0
+        day = start
+        while day < end:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                count += 1
+        return count
+
+    def next_workday(self, day: date, *, include: bool = True) -> date:
+        """`day` itself when it is a working day (include=True), else the next working day."""
+        if include and self.is_workday(day):
+            return day
+        return self.add_workdays(day, 1).due

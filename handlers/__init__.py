@@ -1,0 +1,1 @@
+"""Telegram in and out: turn updates into service calls and service replies into messages."""

@@ -1,0 +1,72 @@
+"""What every service needs: the session factory, the clock and the station defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.clock import Clock, SystemClock
+
+
+class ThemeResult(Protocol):
+    @property
+    def category(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def terms(self) -> Sequence[str]: ...
+    @property
+    def needs_review(self) -> bool: ...
+
+
+class ThemeInfo(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class Classifier(Protocol):
+    """The theme classifier as services see it (domain.classifier.ThemeClassifier fits)."""
+
+    @property
+    def themes(self) -> Sequence[ThemeInfo]: ...
+
+    def classify(self, text: str) -> ThemeResult: ...
+
+
+@dataclass(frozen=True)
+class StationDefaults:
+    code: str = "default"
+    name: str = "人大代表联络站"
+    ref_prefix: str = "LL"
+
+
+@dataclass(frozen=True)
+class Limits:
+    opinions_per_hour: int = 10
+    min_chars: int = 5
+    max_chars: int = 2000
+
+
+@dataclass
+class ServiceContext:
+    sessions: async_sessionmaker[AsyncSession]
+    classifier: Classifier
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    clock: Clock = field(default_factory=SystemClock)
+    station: StationDefaults = field(default_factory=StationDefaults)
+    limits: Limits = field(default_factory=Limits)
+    admin_ids: frozenset[int] = frozenset()
+
+    def theme_label(self, category: str) -> str:
+        for theme in self.classifier.themes:
+            if theme.id == category:
+                return theme.name
+        return category

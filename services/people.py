@@ -1,0 +1,97 @@
+"""Users, stations and roles. Every permission check reads the database (or ADMIN_IDS)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.context import ServiceContext
+from services.types import Sender
+from storage.models import Station, StationRole, User
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    REPRESENTATIVE = "representative"
+    RESIDENT = "resident"
+
+
+async def upsert_user(s: AsyncSession, sender: Sender) -> User:
+    """Return the user row for `sender`, creating it or refreshing the names Telegram sent."""
+    user = (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one_or_none()
+    if user is None:
+        user = User(
+            tg_id=sender.tg_id,
+            first_name=sender.first_name,
+            last_name=sender.last_name,
+            username=sender.username,
+        )
+        s.add(user)
+        await s.flush()
+        return user
+    if (user.first_name, user.last_name, user.username) != (
+        sender.first_name,
+        sender.last_name,
+        sender.username,
+    ):
+        user.first_name = sender.first_name
+        user.last_name = sender.last_name
+        user.username = sender.username
+    if user.blocked_bot:
+        user.blocked_bot = False  # they wrote to us, so they have unblocked the bot
+    return user
+
+
+async def default_station(s: AsyncSession, ctx: ServiceContext) -> Station:
+    """The configured station, created on first use so a fresh install works at once."""
+    st = (
+        await s.execute(select(Station).where(Station.code == ctx.station.code))
+    ).scalar_one_or_none()
+    if st is None:
+        st = Station(
+            code=ctx.station.code, name=ctx.station.name, ref_prefix=ctx.station.ref_prefix
+        )
+        s.add(st)
+        await s.flush()
+    return st
+
+
+async def station_of(s: AsyncSession, ctx: ServiceContext, user: User) -> Station:
+    if user.station_id is not None:
+        st = await s.get(Station, user.station_id)
+        if st is not None:
+            return st
+    st = await default_station(s, ctx)
+    user.station_id = st.id
+    return st
+
+
+async def station_by_code(s: AsyncSession, code: str) -> Station | None:
+    return (await s.execute(select(Station).where(Station.code == code))).scalar_one_or_none()
+
+
+async def station_by_staff_chat(s: AsyncSession, chat_id: int) -> Station | None:
+    return (
+        await s.execute(select(Station).where(Station.staff_chat_id == chat_id))
+    ).scalar_one_or_none()
+
+
+async def role_of(s: AsyncSession, ctx: ServiceContext, user: User, station_id: int) -> Role:
+    """The caller's role at a station: ADMIN_IDS first, then the station_roles table."""
+    if user.tg_id in ctx.admin_ids:
+        return Role.ADMIN
+    role = (
+        await s.execute(
+            select(StationRole.role).where(
+                StationRole.station_id == station_id, StationRole.user_id == user.id
+            )
+        )
+    ).scalar_one_or_none()
+    return Role(role) if role else Role.RESIDENT
+
+
+def is_staff(role: Role) -> bool:
+    return role in (Role.ADMIN, Role.STAFF)

@@ -1,0 +1,445 @@
+"""Tables. The database is the source of truth for every step of every conversation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store UTC, always hand back aware datetimes (SQLite would otherwise drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Station(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    ref_prefix: Mapped[str] = mapped_column(String(8), default="LL")
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A Telegram user as the bot knows them; conversation state lives here, not in memory."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tg_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    # Pending multi-step input ("the next text is detail for opinion N"): persisted so a restart or
+    # another instance continues the same conversation.
+    pending_action: Mapped[str | None] = mapped_column(String(32))
+    pending_opinion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opinions.id", use_alter=True)
+    )
+    pending_since: Mapped[datetime | None]
+    pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p).strip()
+        if not name and self.username:
+            name = "@" + self.username
+        return name or f"用户{self.tg_id}"
+
+
+class StationRole(Base):
+    """A user's role at one station: staff or representative (admins come from ADMIN_IDS)."""
+
+    __tablename__ = "station_roles"
+    __table_args__ = (UniqueConstraint("station_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefCounter(Base):
+    """Next reference sequence per station and year, bumped atomically inside the intake transaction."""
+
+    __tablename__ = "ref_counters"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Opinion(Base):
+    """One resident opinion (意见建议) and its place in the lifecycle."""
+
+    __tablename__ = "opinions"
+    __table_args__ = (
+        UniqueConstraint("station_id", "ref_no"),
+        # A re-delivered Telegram message must never create a second opinion.
+        UniqueConstraint("src_chat_id", "src_message_id"),
+        Index("ix_opinions_resident_created", "resident_id", "created_at"),
+        Index("ix_opinions_station_status", "station_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    ref_no: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16), default="resident")
+    forwarded_from: Mapped[str | None] = mapped_column(String(200))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    theme: Mapped[str] = mapped_column(String(64))
+    theme_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    theme_terms: Mapped[list[str]] = mapped_column(default=list)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    src_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    src_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    receipt_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    assigned_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    resident: Mapped[User | None] = relationship(foreign_keys=[resident_id], lazy="raise")
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="opinion", lazy="raise", order_by="Attachment.id"
+    )
+
+
+class Attachment(Base):
+    """Detail added to an opinion: extra text, a photo, a file, a voice note or a location."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("src_chat_id", "src_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL until the resident writes the opinion it belongs to (a photo sent before any text).
+    opinion_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    src_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    src_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    opinion: Mapped[Opinion | None] = relationship(back_populates="attachments", lazy="raise")
+
+
+class Revision(Base):
+    """The text an opinion had before the resident edited the message it came from."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("opinion_id", "edit_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
+    old_text: Mapped[str] = mapped_column(Text)
+    new_text: Mapped[str] = mapped_column(Text)
+    edit_date: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OpinionEvent(Base):
+    """Audit trail: who did what, when, from which status to which."""
+
+    __tablename__ = "opinion_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThemeCorrection(Base):
+    """A staff correction of the classifier: a labeled example for the next `liaison-bot train`."""
+
+    __tablename__ = "theme_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opinion_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
+    text: Mapped[str] = mapped_column(Text)
+    old_theme: Mapped[str | None] = mapped_column(String(64))
+    new_theme: Mapped[str] = mapped_column(String(64))
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Outbox(Base):
+    """A message the bot owes someone, keyed so it is created once and claimed by one sender.
+
+    Notifications and reminders go through here: the row is written in the same transaction as the
+    business change that caused it, then a dispatcher claims it with a lease, sends it and records
+    the Telegram message id. A crash between claim and send re-sends at most that one message.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    opinion_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Unit(Base):
+    """A working group (工作组/专题组) or a responsible department (责任单位)."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("station_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "group" | "department"
+    name: Mapped[str] = mapped_column(String(100))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnitMember(Base):
+    """A person who acts for a working group or department on its tasks."""
+
+    __tablename__ = "unit_members"
+    __table_args__ = (UniqueConstraint("unit_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invite(Base):
+    """A one-time code with which a representative joins (`/join CODE`)."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # representative | member (of unit_id)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str | None] = mapped_column(String(100))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    """One assignment (交办) of an opinion to a representative, a working group or a department."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_status_due", "status", "due_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime]
+    working_days: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    deadline_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|bounced|closed
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(1))
+    result: Mapped[str | None] = mapped_column(Text)
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Extension(Base):
+    """An assignee's request for more time (申请延期), approved or denied by staff."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class Rating(Base):
+    """The resident's satisfaction (满意度测评) for one closure of a task."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    value: Mapped[str] = mapped_column(String(16))  # satisfied|basic|unsatisfied|unrated
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CoSigner(Base):
+    """A resident whose duplicate opinion was merged into this one: they get all its updates."""
+
+    __tablename__ = "cosigners"
+    __table_args__ = (UniqueConstraint("opinion_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source_opinion_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Meeting(Base):
+    """A working-group meeting (推进会/调度会) or a representatives' reception day (接待日).
+
+    Occurrences are computed from the recurrence rule; their reminders are outbox rows keyed by
+    meeting and occurrence, so nothing about them lives in the scheduler's memory.
+    """
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # progress|dispatch|reception|other
+    title: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    recurrence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Announcement(Base):
+    """A notice (通知) from staff to some or all working groups, now or at a set time."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    text: Mapped[str] = mapped_column(Text)
+    unit_ids: Mapped[list[str]] = mapped_column(default=list)  # empty: all groups
+    send_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundMessage(Base):
+    """A Telegram message that was consumed as input to a step (a reason, a note, a comment).
+
+    Its unique (chat, message) makes the step idempotent: a re-delivered update is recognised
+    instead of falling through to intake and becoming a new opinion.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    reply: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

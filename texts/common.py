@@ -1,0 +1,26 @@
+"""Strings every audience sees: status names, generic errors."""
+
+from __future__ import annotations
+
+from domain.lifecycle import Status
+
+STATUS_NAMES: dict[str, str] = {
+    Status.RECEIVED: "已受理",
+    Status.ASSIGNED: "已交办",
+    Status.IN_PROGRESS: "办理中",
+    Status.CLOSED: "已办结",
+    Status.RATED: "已评价",
+    Status.REOPENED: "重新办理",
+    Status.REJECTED: "不予受理",
+    Status.DUPLICATE: "已合并",
+    Status.WITHDRAWN: "已撤回",
+}
+
+
+def status_name(status: str) -> str:
+    return STATUS_NAMES.get(status, status)
+
+
+NOT_ALLOWED = "抱歉，您没有进行此操作的权限。"
+BUTTON_EXPIRED = "这个按钮已失效，请重新打开列表或发送 /help。"
+INTERNAL_ERROR = "系统暂时出了点问题，您的信息已保存，请稍后再试。"
