@@ -27,13 +27,13 @@ from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
 from services.context import Classifier, Limits, ServiceContext, StationDefaults
 from services.intake import IntakeService
+from services.meetings import MeetingService
 from services.outbox import on_commit_with_outbox
+from services.reminders import ReminderPlanner, ReminderPolicy
 from services.staff import StaffService
 from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
-
-TICK_SECONDS = 10.0
 
 
 @dataclass
@@ -84,21 +84,38 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     )
     dispatcher = Dispatcher(ctx, TelegramOutbound(bulk_bot))
     on_commit_with_outbox(sessions, dispatcher.kick)
-    casework = CaseworkService(ctx, WorkCalendar.from_file(settings.holidays_file))
+    calendar = WorkCalendar.from_file(settings.holidays_file)
+    casework = CaseworkService(ctx, calendar)
+    planner = ReminderPlanner(
+        ctx,
+        calendar,
+        ReminderPolicy(
+            send_time=settings.reminder_time,
+            days_before=settings.reminder_days_before,
+            report_after=settings.overdue_report_after,
+        ),
+    )
     app.bot_data["services"] = Services(
-        intake=IntakeService(ctx), staff=StaffService(ctx), casework=casework
+        intake=IntakeService(ctx),
+        staff=StaffService(ctx),
+        casework=casework,
+        meetings=MeetingService(ctx, calendar),
     )
     register(app)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
+        # The clock only asks the database what is due; everything durable lives in rows.
         await casework.expire_ratings()
+        await planner.plan()
         await dispatcher.tick()
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await bulk_bot.initialize()
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
-        application.job_queue.run_repeating(tick, interval=TICK_SECONDS, first=0.2, name="outbox")
+        application.job_queue.run_repeating(
+            tick, interval=settings.tick_seconds, first=0.2, name="clock"
+        )
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,6 +36,10 @@ class Settings(BaseSettings):
     review_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
     model_dir: Path | None = None
     holidays_file: Path | None = None
+    reminder_time: time = time(9, 0)
+    reminder_days_before: int = Field(default=3, ge=0, le=30)
+    overdue_report_after: int = Field(default=3, ge=1, le=30)
+    tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -109,6 +109,21 @@ class WorkCalendar:
                 counted += 1
         return Deadline(day, frozenset(uncertain))
 
+    def sub_workdays(self, end: date, n: int) -> date:
+        """The day n working days before `end` (so that workdays_between(result, end) == n)."""
+        day = end
+        counted = 0
+        while counted < n:
+            if self.is_workday(day):
+                counted += 1
+            day -= timedelta(days=1)
+        return day if n == 0 else self._forward_to_workday(day)
+
+    def _forward_to_workday(self, day: date) -> date:
+        while not self.is_workday(day):
+            day += timedelta(days=1)
+        return day
+
     def workdays_between(self, start: date, end: date) -> int:
         """Working days in (start, end]; negative when end is before start."""
         if end < start:

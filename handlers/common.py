@@ -16,6 +16,7 @@ from services.types import Reply, Sender
 if TYPE_CHECKING:
     from services.casework import CaseworkService
     from services.intake import IntakeService
+    from services.meetings import MeetingService
     from services.staff import StaffService
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Services:
     intake: IntakeService
     staff: StaffService
     casework: CaseworkService
+    meetings: MeetingService
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

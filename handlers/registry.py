@@ -11,7 +11,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import casework, resident, staff
+from handlers import casework, meetings, resident, staff
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -22,6 +22,7 @@ RESIDENT_COMMANDS = [
     BotCommand("start", "开始 / 使用说明"),
     BotCommand("my", "我提交的意见"),
     BotCommand("status", "按受理编号查询"),
+    BotCommand("subscribe", "订阅代表接待日通知"),
     BotCommand("help", "帮助"),
 ]
 
@@ -47,6 +48,13 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     add(CommandHandler("units", casework.units, filters=NEW))
     add(CommandHandler("bind", casework.bind, filters=NEW))
     add(CommandHandler("tasks", casework.tasks, filters=NEW))
+    add(CommandHandler("meeting", meetings.meeting, filters=NEW))
+    add(CommandHandler("meetings", meetings.meetings, filters=NEW))
+    add(CommandHandler("meeting_edit", meetings.meeting_edit, filters=NEW))
+    add(CommandHandler("meeting_cancel", meetings.meeting_cancel, filters=NEW))
+    add(CommandHandler("notify", meetings.notify, filters=NEW))
+    add(CommandHandler("subscribe", meetings.subscribe, filters=PRIVATE & NEW))
+    add(CommandHandler("unsubscribe", meetings.unsubscribe, filters=PRIVATE & NEW))
     add(
         CommandHandler(
             ["start", "help", "my", "status"], resident.group_command, filters=GROUPS & NEW

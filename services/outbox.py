@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -78,13 +78,19 @@ class Claimed:
     markup: dict[str, Any] | None
     due_at: datetime
     attempts: int
+    expires_at: datetime | None
+    station_id: int | None
 
 
-async def claim_due(ctx: ServiceContext, owner: str, limit: int, lease: timedelta) -> list[Claimed]:
-    """Lease up to `limit` due rows to `owner`. Expired leases (a crashed sender) are re-claimable.
+async def claim_due(
+    ctx: ServiceContext, owner: str, limit: int, lease: timedelta, per_chat: int = 2
+) -> list[Claimed]:
+    """Lease up to `limit` due rows to `owner`, at most `per_chat` per chat, oldest first.
 
-    On PostgreSQL the candidate rows are locked with SKIP LOCKED so concurrent dispatchers never
-    take the same row; on SQLite the whole transaction holds the write lock (BEGIN IMMEDIATE).
+    The per-chat cap makes each batch round-robin across chats, so one group's backlog (held back
+    by its 20-a-minute limit) never delays the others. Expired leases (a crashed sender) are
+    claimable again. On PostgreSQL the rows are locked with SKIP LOCKED so concurrent dispatchers
+    never take the same row; on SQLite the transaction holds the write lock (BEGIN IMMEDIATE).
     """
     now = ctx.clock.now()
     async with ctx.sessions.begin() as s:
@@ -92,7 +98,19 @@ async def claim_due(ctx: ServiceContext, owner: str, limit: int, lease: timedelt
             and_(Outbox.status == PENDING, Outbox.due_at <= now),
             and_(Outbox.status == SENDING, Outbox.lease_until < now),
         )
-        pick = select(Outbox.id).where(due).order_by(Outbox.due_at, Outbox.id).limit(limit)
+        rank = (
+            func.row_number()
+            .over(partition_by=Outbox.chat_id, order_by=(Outbox.due_at, Outbox.id))
+            .label("rank")
+        )
+        ranked = select(Outbox.id, Outbox.due_at, rank).where(due).subquery()
+        candidates = (
+            select(ranked.c.id)
+            .where(ranked.c.rank <= per_chat)
+            .order_by(ranked.c.due_at, ranked.c.id)
+            .limit(limit)
+        )
+        pick = select(Outbox.id).where(Outbox.id.in_(candidates))
         if s.get_bind().dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         ids = list((await s.execute(pick)).scalars())
@@ -117,6 +135,8 @@ async def claim_due(ctx: ServiceContext, owner: str, limit: int, lease: timedelt
                     Outbox.reply_markup,
                     Outbox.due_at,
                     Outbox.attempts,
+                    Outbox.expires_at,
+                    Outbox.station_id,
                 )
             )
         ).all()
@@ -198,3 +218,39 @@ def on_commit_with_outbox(
     @event.listens_for(session_cls, "after_rollback")
     def _after_rollback(session: Session) -> None:
         session.info.pop(DIRTY, None)
+
+
+async def undeliverable(ctx: ServiceContext, row: Claimed, owner: str, reason: str) -> None:
+    """Stop trying a chat that refused us (403); tell the station's staff once per chat."""
+    from storage.models import Station, Unit, User
+
+    now = ctx.clock.now()
+    async with ctx.sessions.begin() as s:
+        await s.execute(
+            update(Outbox)
+            .where(Outbox.id == row.id, Outbox.lease_owner == owner, Outbox.status == SENDING)
+            .values(status=UNDELIVERABLE, last_error=reason, lease_until=None)
+        )
+        if row.chat_id > 0:
+            await s.execute(update(User).where(User.tg_id == row.chat_id).values(blocked_bot=True))
+        if row.station_id is None:
+            return
+        station = await s.get(Station, row.station_id)
+        if station is None or station.staff_chat_id is None or station.staff_chat_id == row.chat_id:
+            return
+        unit = (
+            await s.execute(select(Unit).where(Unit.chat_id == row.chat_id))
+        ).scalar_one_or_none()
+        user = (await s.execute(select(User).where(User.tg_id == row.chat_id))).scalar_one_or_none()
+        title = unit.name if unit else (user.display_name if user else str(row.chat_id))
+        from texts.reminders import undeliverable as notice
+
+        await enqueue(
+            s,
+            key=f"undeliverable:{row.chat_id}",
+            chat_id=station.staff_chat_id,
+            text=notice(title, reason),
+            kind="staff",
+            due_at=now,
+            station_id=station.id,
+        )

@@ -1,0 +1,279 @@
+"""The reminder planner: turns the database's state into outbox rows exactly when they are due.
+
+Each tick it looks at open tasks and active meetings and, for the latest reminder whose moment
+has come, inserts an outbox row under a unique key (task 7, due-day reminder; meeting 3,
+occurrence 2026-12-16 15:00, one hour before ...). Inserting an existing key does nothing, so ticks,
+restarts and several instances produce each reminder once. After downtime only the latest stage
+is sent (an obsolete "3 days left" is not sent after the deadline), late ones say they are late,
+and a meeting reminder whose meeting has begun is recorded as dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import texts.reminders as tr
+from domain.recurrence import occurrences
+from domain.workdays import WorkCalendar
+from services import outbox
+from services.context import ServiceContext
+from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
+from storage.upsert import insert_for
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    send_time: time = time(9, 0)
+    days_before: int = 3
+    report_after: int = 3  # overdue working days before the case is reported (通报) to staff
+    meeting_offsets: tuple[timedelta, ...] = (timedelta(days=1), timedelta(hours=1))
+    reception_notice: timedelta = timedelta(days=3)
+
+
+@dataclass
+class ReminderPlanner:
+    ctx: ServiceContext
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)
+
+    def _at(self, day: date) -> datetime:
+        return datetime.combine(day, self.policy.send_time, tzinfo=self.ctx.tz)
+
+    def _effective_day(self, now: datetime) -> date:
+        """The latest local day whose send time has passed."""
+        local = now.astimezone(self.ctx.tz)
+        day = local.date()
+        return day if local.time() >= self.policy.send_time else day - timedelta(days=1)
+
+    async def plan(self) -> int:
+        """Insert every reminder that is due now; returns how many rows were added."""
+        now = self.ctx.clock.now()
+        added = 0
+        async with self.ctx.sessions.begin() as s:
+            added += await self._plan_tasks(s, now)
+            added += await self._plan_meetings(s, now)
+        return added
+
+    # ---- task deadlines ---------------------------------------------------------------------
+    async def _plan_tasks(self, s: AsyncSession, now: datetime) -> int:
+        eff = self._effective_day(now)
+        rows = (
+            await s.execute(
+                select(Task, Opinion)
+                .join(Opinion, Opinion.id == Task.opinion_id)
+                .where(Task.status == "open")
+            )
+        ).all()
+        added = 0
+        for task, op in rows:
+            stage = self._task_stage(task.due_date, eff)
+            if stage is None:
+                continue
+            name, day, overdue = stage
+            text = tr.task_reminder(name, op.ref_no, op.text, task.due_date, overdue)
+            for chat in await self._task_chats(s, task):
+                added += await self._put(
+                    s,
+                    key=f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat}",
+                    chat_id=chat,
+                    text=text,
+                    due=self._at(day),
+                    station_id=task.station_id,
+                    opinion_id=op.id,
+                )
+            if overdue >= self.policy.report_after:
+                report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
+                station = await s.get(Station, task.station_id)
+                if station is not None and station.staff_chat_id is not None:
+                    assignee = await self._assignee_name(s, task)
+                    added += await self._put(
+                        s,
+                        key=f"remind:task:{task.id}:report",
+                        chat_id=station.staff_chat_id,
+                        text=tr.overdue_report(
+                            op.ref_no, op.text, assignee, task.due_date, overdue
+                        ),
+                        due=self._at(report_day),
+                        station_id=task.station_id,
+                        opinion_id=op.id,
+                    )
+        return added
+
+    def _task_stage(self, due: date, eff: date) -> tuple[str, date, int] | None:
+        """(stage, its day, overdue working days) of the latest reminder due by `eff`."""
+        pre = self.calendar.sub_workdays(due, self.policy.days_before)
+        if eff < pre:
+            return None
+        if eff < due:
+            return "pre", pre, 0
+        overdue = self.calendar.workdays_between(due, eff)
+        if overdue <= 0:
+            return "due", due, 0
+        return "overdue", self.calendar.add_workdays(due, overdue).due, overdue
+
+    async def _task_chats(self, s: AsyncSession, task: Task) -> list[int]:
+        chats: list[int] = []
+        if task.assignee_user_id is not None:
+            user = await s.get(User, task.assignee_user_id)
+            if user is not None and not user.blocked_bot:
+                chats.append(user.tg_id)
+        if task.assignee_unit_id is not None:
+            unit = await s.get(Unit, task.assignee_unit_id)
+            if unit is not None and unit.chat_id is not None:
+                chats.append(unit.chat_id)
+            if task.acknowledged_by_id is not None:
+                ack = await s.get(User, task.acknowledged_by_id)
+                if ack is not None and ack.tg_id not in chats:
+                    chats.append(ack.tg_id)
+        return chats
+
+    async def _assignee_name(self, s: AsyncSession, task: Task) -> str:
+        if task.assignee_user_id is not None:
+            user = await s.get(User, task.assignee_user_id)
+            return user.display_name if user else "—"
+        unit = await s.get(Unit, task.assignee_unit_id) if task.assignee_unit_id else None
+        return unit.name if unit else "—"
+
+    # ---- meetings -------------------------------------------------------------------------------
+    async def _plan_meetings(self, s: AsyncSession, now: datetime) -> int:
+        added = 0
+        meetings = (await s.execute(select(Meeting).where(Meeting.active))).scalars().all()
+        horizon = max((*self.policy.meeting_offsets, self.policy.reception_notice))
+        for m in meetings:
+            unit = await s.get(Unit, m.unit_id) if m.unit_id else None
+            for occ in occurrences(
+                m.starts_at,
+                m.recurrence,
+                self.ctx.tz,
+                self.calendar,
+                now - timedelta(hours=2),
+                limit=3,
+            ):
+                if occ - horizon > now:
+                    break
+                added += await self._meeting_stage(s, m, unit, occ, now)
+                if m.kind == "reception":
+                    added += await self._reception_notice(s, m, occ, now)
+        return added
+
+    async def _meeting_stage(
+        self, s: AsyncSession, m: Meeting, unit: Unit | None, occ: datetime, now: datetime
+    ) -> int:
+        due = [
+            (occ - off, i) for i, off in enumerate(self.policy.meeting_offsets) if occ - off <= now
+        ]
+        if not due or unit is None or unit.chat_id is None:
+            return 0
+        when, idx = max(due)
+        agenda = await self._agenda(s, unit, now)
+        text = tr.meeting_reminder(m.title, m.place, occ.astimezone(self.ctx.tz), idx == 0, agenda)
+        return await self._put(
+            s,
+            key=f"remind:meeting:{m.id}:{occ.astimezone(self.ctx.tz):%Y%m%d%H%M}:{idx}",
+            chat_id=unit.chat_id,
+            text=text,
+            due=when,
+            station_id=m.station_id,
+            expires=occ,
+        )
+
+    async def _reception_notice(
+        self, s: AsyncSession, m: Meeting, occ: datetime, now: datetime
+    ) -> int:
+        when = occ - self.policy.reception_notice
+        if when > now:
+            return 0
+        subscribers = (
+            (
+                await s.execute(
+                    select(User.tg_id).where(
+                        User.station_id == m.station_id,
+                        User.subscribed,
+                        User.blocked_bot.is_(False),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        added = 0
+        text = tr.reception_notice(m.title, m.place, occ.astimezone(self.ctx.tz))
+        for tg in subscribers:
+            added += await self._put(
+                s,
+                key=f"remind:reception:{m.id}:{occ.astimezone(self.ctx.tz):%Y%m%d%H%M}:{tg}",
+                chat_id=tg,
+                text=text,
+                due=when,
+                station_id=m.station_id,
+                expires=occ,
+            )
+        return added
+
+    async def _agenda(
+        self, s: AsyncSession, unit: Unit, now: datetime
+    ) -> list[tuple[str, str, date, bool]]:
+        """The group's overdue tasks and those due within a week: (ref, text, due, overdue)."""
+        today = now.astimezone(self.ctx.tz).date()
+        week = today + timedelta(days=7)
+        member_ids = (
+            (await s.execute(select(UnitMember.user_id).where(UnitMember.unit_id == unit.id)))
+            .scalars()
+            .all()
+        )
+        cond = Task.assignee_unit_id == unit.id
+        if member_ids:
+            cond = cond | Task.assignee_user_id.in_(member_ids)
+        rows = (
+            await s.execute(
+                select(Task, Opinion)
+                .join(Opinion, Opinion.id == Task.opinion_id)
+                .where(cond, Task.status == "open", Task.due_date <= week)
+                .order_by(Task.due_date, Task.id)
+            )
+        ).all()
+        return [(op.ref_no, op.text, task.due_date, task.due_date < today) for task, op in rows]
+
+    # ---- insertion -------------------------------------------------------------------------------
+    async def _put(
+        self,
+        s: AsyncSession,
+        *,
+        key: str,
+        chat_id: int,
+        text: str,
+        due: datetime,
+        station_id: int | None,
+        opinion_id: int | None = None,
+        expires: datetime | None = None,
+    ) -> int:
+        now = self.ctx.clock.now()
+        values: dict[str, Any] = {
+            "key": key,
+            "chat_id": chat_id,
+            "text": text,
+            "kind": "reminder",
+            "due_at": due,
+            "expires_at": expires,
+            "station_id": station_id,
+            "opinion_id": opinion_id,
+            "status": outbox.PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+        if expires is not None and expires <= now:
+            # Downtime swallowed the moment: record it as dropped, never send it.
+            values["status"] = outbox.DROPPED
+            values["last_error"] = "meeting already started"
+        result = await s.execute(
+            insert_for(s, Outbox).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        )
+        if getattr(result, "rowcount", 0) and values["status"] == outbox.PENDING:
+            s.info[outbox.DIRTY] = True
+            return 1
+        return 0
