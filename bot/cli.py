@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import logging
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -46,8 +49,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     classifier = load_classifier(settings)
     assembly = build(settings, classifier, clock_from_env())
-    assembly.app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=True)
+    if args.webhook_url:
+        host, _, port = args.listen.rpartition(":")
+        if not host or not port.isdigit():
+            print("--listen 应形如 0.0.0.0:8443 (host:port)", file=sys.stderr)
+            return 2
+        path = urlsplit(args.webhook_url).path.lstrip("/")
+        # Every instance behind the load balancer derives the same secret from the token, so
+        # they agree without shared state; WEBHOOK_SECRET overrides it.
+        secret = settings.webhook_secret or webhook_secret(settings.bot_token)
+        assembly.app.run_webhook(
+            listen=host,
+            port=int(port),
+            url_path=path,
+            webhook_url=args.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+            close_loop=True,
+        )
+    else:
+        assembly.app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=True)
     return 0
+
+
+def webhook_secret(token: str) -> str:
+    """A stable secret for X-Telegram-Bot-Api-Secret-Token (Telegram allows [A-Za-z0-9_-])."""
+    return hmac.new(token.encode(), b"liaison-bot webhook", hashlib.sha256).hexdigest()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -66,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="migrate the database and start the bot (long polling)")
+    run.add_argument("--webhook-url", help="public HTTPS URL: receive updates by webhook instead")
+    run.add_argument("--listen", default="0.0.0.0:8443", help="host:port for the webhook server")
     run.set_defaults(func=cmd_run)
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     overdue_report_after: int = Field(default=3, ge=1, le=30)
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
     log_level: str = "INFO"
+    webhook_secret: str = ""
 
     @field_validator("admin_ids", mode="before")
     @classmethod

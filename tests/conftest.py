@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +31,61 @@ def classifier(jieba_cache: Path) -> ThemeClassifier:
     return ThemeClassifier.load(None, threshold=0.45, cache_dir=jieba_cache)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh SQLite file migrated with the real alembic migrations."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+PG_URL = os.environ.get("LIAISON_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reason() -> str | None:
+    """Why PostgreSQL tests cannot run here (None when a server answers)."""
+    import asyncio
+
+    import asyncpg
+
+    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(dsn, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}: {exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_unavailable() -> str | None:
+    return _pg_reason()
+
+
+def reset_pg_schema() -> None:
+    """Drop and recreate the public schema: each PostgreSQL test starts from nothing."""
+    import asyncio
+
+    import asyncpg
+
+    async def reset() -> None:
+        conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await conn.close()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_unavailable: str | None
+) -> Iterator[str]:
+    """A fresh database migrated with the real alembic migrations, on each engine."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    else:
+        if pg_unavailable:
+            pytest.skip(pg_unavailable)
+        reset_pg_schema()
+        url = PG_URL
     upgrade(url)
     yield url
 

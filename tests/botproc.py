@@ -1,0 +1,87 @@
+"""Run the real `liaison-bot run` process against the fake Bot API server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:TEST-token-abcdefghij"
+
+
+class BotProcess:
+    """The bot as users get it: a separate process talking HTTP to `base_url`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        workdir: Path,
+        *,
+        admin_ids: str = "",
+        extra_env: dict[str, str] | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "bot.log"
+        self.env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": base_url,
+            "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir / 'liaison.db'}",
+            "DATA_DIR": str(workdir / "data"),
+            "ADMIN_IDS": admin_ids,
+            "TICK_SECONDS": "0.3",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> BotProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    def stop(self, timeout: float = 20) -> int:
+        """Graceful stop (SIGTERM, as systemd does); returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+    def kill(self) -> None:
+        """kill -9: no chance to clean up."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def __enter__(self) -> BotProcess:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
