@@ -80,7 +80,15 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         base_url=settings.telegram_base_url,
         base_file_url=settings.base_file_url,
         defaults=defaults,
-        rate_limiter=AIORateLimiter(max_retries=3),
+        # One send per 1/30 s (never a burst past Telegram's 30/s window) and 20 a minute per
+        # group; a 429 that still happens is waited out and retried.
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=1,
+            overall_time_period=1 / settings.bulk_rate_per_second,
+            group_max_rate=20,
+            group_time_period=60,
+            max_retries=3,
+        ),
     )
     dispatcher = Dispatcher(ctx, TelegramOutbound(bulk_bot))
     on_commit_with_outbox(sessions, dispatcher.kick)

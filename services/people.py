@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.context import ServiceContext
 from services.types import Sender
-from storage.models import Station, StationRole, User
+from storage.models import Station, StationRole, User, utcnow
+from storage.upsert import insert_for
 
 
 class Role(StrEnum):
@@ -23,15 +24,23 @@ async def upsert_user(s: AsyncSession, sender: Sender) -> User:
     """Return the user row for `sender`, creating it or refreshing the names Telegram sent."""
     user = (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one_or_none()
     if user is None:
-        user = User(
-            tg_id=sender.tg_id,
-            first_name=sender.first_name,
-            last_name=sender.last_name,
-            username=sender.username,
+        # Two updates from a new user can race (two instances, or a re-delivery): insert once.
+        now = utcnow()
+        await s.execute(
+            insert_for(s, User)
+            .values(
+                tg_id=sender.tg_id,
+                first_name=sender.first_name,
+                last_name=sender.last_name,
+                username=sender.username,
+                subscribed=False,
+                blocked_bot=False,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["tg_id"])
         )
-        s.add(user)
-        await s.flush()
-        return user
+        return (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one()
     if (user.first_name, user.last_name, user.username) != (
         sender.first_name,
         sender.last_name,

@@ -88,9 +88,7 @@ class User(Base):
     # Pending multi-step input ("the next text is detail for opinion N"): persisted so a restart or
     # another instance continues the same conversation.
     pending_action: Mapped[str | None] = mapped_column(String(32))
-    pending_opinion_id: Mapped[int | None] = mapped_column(
-        ForeignKey("opinions.id", use_alter=True)
-    )
+    pending_opinion_id: Mapped[int | None] = mapped_column(Integer)  # no FK: users precede opinions
     pending_since: Mapped[datetime | None]
     pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,61 +32,88 @@ def classifier(jieba_cache: Path) -> ThemeClassifier:
     return ThemeClassifier.load(None, threshold=0.45, cache_dir=jieba_cache)
 
 
-PG_URL = os.environ.get("LIAISON_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "LIAISON_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 
 
-def _pg_reason() -> str | None:
-    """Why PostgreSQL tests cannot run here (None when a server answers)."""
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def _run(coro: Any) -> Any:
     import asyncio
 
-    import asyncpg
-
-    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def probe() -> None:
-        conn = await asyncpg.connect(dsn, timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        return f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}: {exc})"
-    return None
+    return asyncio.run(coro)
 
 
 @pytest.fixture(scope="session")
-def pg_unavailable() -> str | None:
-    return _pg_reason()
+def pg_database() -> Iterator[str | None]:
+    """A private PostgreSQL database for this test session (None when no server answers).
+
+    Concurrent test runs on one machine each get their own database, so resetting the schema
+    between tests never pulls tables from under another run.
+    """
+    import asyncpg
+
+    name = f"liaison_test_{os.getpid()}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(_dsn(PG_ADMIN_URL), timeout=3)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(_dsn(PG_ADMIN_URL), timeout=3)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    try:
+        _run(create())
+    except Exception as exc:
+        _PG_REASON.append(
+            f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__}: {exc})"
+        )
+        yield None
+        return
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    yield f"{base}/{name}"
+    _run(drop())
 
 
-def reset_pg_schema() -> None:
+_PG_REASON: list[str] = []
+
+
+def reset_pg_schema(url: str) -> None:
     """Drop and recreate the public schema: each PostgreSQL test starts from nothing."""
-    import asyncio
-
     import asyncpg
 
     async def reset() -> None:
-        conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(_dsn(url))
         try:
             await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
         finally:
             await conn.close()
 
-    asyncio.run(reset())
+    _run(reset())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_unavailable: str | None
-) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database migrated with the real alembic migrations, on each engine."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     else:
-        if pg_unavailable:
-            pytest.skip(pg_unavailable)
-        reset_pg_schema()
-        url = PG_URL
+        pg: str | None = request.getfixturevalue("pg_database")
+        if pg is None:
+            pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
+        reset_pg_schema(pg)
+        url = pg
     upgrade(url)
     yield url
 

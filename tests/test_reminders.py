@@ -74,23 +74,26 @@ async def reminder_keys(ctx: ServiceContext) -> list[str]:
 
 
 async def test_deadline_stages_each_once(ctx: ServiceContext, clock: ManualClock) -> None:
-    # Mon 28 Sept 2026 09:00 Beijing; 7 working days run over National Day to Mon 12 Oct.
+    # Mon 28 Sept 2026 09:00 Beijing. Seven working days: 29, 30 Sept, 8, 9, Sat 10 (调休),
+    # 12, 13 Oct: the deadline is Tue 13 Oct.
     task = await assigned_task(ctx, 7)
-    assert task.due_date.isoformat() == "2026-10-12"
+    assert task.due_date.isoformat() == "2026-10-13"
     planner = ReminderPlanner(ctx)
     assert await planner.plan() == 0
-    # Three working days before: Thu 8 Oct 09:00.
     clock.set(datetime(2026, 10, 8, 1, 0, tzinfo=UTC))
+    assert await planner.plan() == 0
+    # Three working days before (10, 12, 13 remain): Fri 9 Oct 09:00.
+    clock.set(datetime(2026, 10, 9, 1, 0, tzinfo=UTC))
     assert await planner.plan() == 1
     assert await planner.plan() == 0  # a second tick adds nothing
-    clock.set(datetime(2026, 10, 12, 1, 0, tzinfo=UTC))
-    await planner.plan()
     clock.set(datetime(2026, 10, 13, 1, 0, tzinfo=UTC))
+    await planner.plan()
+    clock.set(datetime(2026, 10, 14, 1, 0, tzinfo=UTC))
     await planner.plan()
     keys = await reminder_keys(ctx)
     assert [k.split(":")[3] for k in keys] == ["pre", "due", "overdue"]
-    # Third overdue working day (Thu 15 Oct): reported to staff once.
-    clock.set(datetime(2026, 10, 15, 1, 30, tzinfo=UTC))
+    # Third overdue working day (Fri 16 Oct): reported to staff once.
+    clock.set(datetime(2026, 10, 16, 1, 30, tzinfo=UTC))
     await planner.plan()
     await planner.plan()
     keys = await reminder_keys(ctx)
@@ -108,11 +111,16 @@ async def test_downtime_sends_only_the_latest_stage_and_says_it_is_late(
     clock.set(datetime(2026, 10, 13, 5, 0, tzinfo=UTC))
     planner = ReminderPlanner(ctx)
     await planner.plan()
+    # Due Thu 8 Oct; by Tue 13 Oct it is 4 working days overdue: no stale "3 days left" or
+    # "due today", only today's overdue reminder and the report to staff.
     keys = await reminder_keys(ctx)
-    assert len(keys) == 1 and ":overdue:" in keys[0]
+    assert len(keys) == 2
+    assert keys[0] == f"remind:task:1:overdue:2026-10-13:{REP.tg_id}"
+    assert keys[1] == "remind:task:1:report"
     out = RecordingOutbound()
     await Dispatcher(ctx, out).tick()
-    assert len(out.sent) == 1 and out.sent[0][1].startswith(LATE_NOTE)
+    reminders = [t for _, t in out.sent if "逾期" in t]
+    assert len(reminders) == 2 and all(t.startswith(LATE_NOTE) for t in reminders)
 
 
 async def test_meeting_reminders_with_agenda_and_dropped_after_start(

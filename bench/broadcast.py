@@ -1,0 +1,141 @@
+"""Broadcast under Telegram's flood limits: 1,000 reminders over 50 groups through the real bot.
+
+The fake Bot API server enforces about 30 messages a second overall and 20 a minute per group
+(a send past a window gets 429 retry_after and is not delivered). The reminders are created the
+way staff create them (notices to all groups) in the bot's database, then the real `liaison-bot
+run` process is started and delivers them through its outbox dispatcher.
+
+Prints the time from first to last delivery against the theoretical minimum under the limits
+(target <= 1.25x), the 429 count, and lost or duplicated messages (target 0).
+
+    python bench/broadcast.py [--groups 50] [--per-group 20] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from domain.classifier import ThemeClassifier, init_jieba  # noqa: E402
+from services.casework import CaseworkService  # noqa: E402
+from services.context import ServiceContext  # noqa: E402
+from services.meetings import MeetingService  # noqa: E402
+from services.staff import StaffService  # noqa: E402
+from services.types import Sender  # noqa: E402
+from storage.db import make_engine, make_sessionmaker  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from tests.botproc import TOKEN, BotProcess  # noqa: E402
+from tests.fakebot import FakeBotApi, FloodLimits  # noqa: E402
+
+ADMIN = Sender(900, "站长")
+STAFF_CHAT = -999
+GLOBAL_PER_SECOND = 30
+GROUP_PER_MINUTE = 20
+
+
+async def seed(url: str, data_dir: Path, groups: int, per_group: int) -> None:
+    init_jieba(data_dir)
+    engine = make_engine(url)
+    ctx = ServiceContext(
+        sessions=make_sessionmaker(engine),
+        classifier=ThemeClassifier.load(None, cache_dir=data_dir),
+        tz=ZoneInfo("Asia/Shanghai"),
+        admin_ids=frozenset({ADMIN.tg_id}),
+    )
+    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    cw = CaseworkService(ctx)
+    for g in range(groups):
+        await cw.add_unit(ADMIN, "group", f"工作组{g + 1:02d}")
+        await cw.bind_unit_chat(ADMIN, -5000 - g, f"工作组{g + 1:02d}")
+    meetings = MeetingService(ctx)
+    for k in range(per_group):
+        reply = await meetings.announce(ADMIN, f"全部 第{k + 1}号提醒：请于本周五前报送整改台账。")
+        assert "发送到" in reply.text, reply.text
+    await engine.dispose()
+
+
+def theoretical_minimum(total: int, groups: int, per_group: int) -> float:
+    """Seconds from first to last delivery that the two windows allow at best."""
+    overall = max(0, total - GLOBAL_PER_SECOND) / GLOBAL_PER_SECOND
+    rounds = (per_group - 1) // GROUP_PER_MINUTE  # full minutes a single group must wait
+    return max(overall, rounds * 60.0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--groups", type=int, default=50)
+    p.add_argument("--per-group", type=int, default=20)
+    p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = p.parse_args()
+    total = args.groups * args.per_group
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        url = args.database_url or f"sqlite+aiosqlite:///{work / 'liaison.db'}"
+        print(f"seeding {total} reminders over {args.groups} groups …", file=sys.stderr)
+        upgrade(url)
+        asyncio.run(seed(url, work / "data", args.groups, args.per_group))
+        limits = FloodLimits(
+            global_per_second=GLOBAL_PER_SECOND,
+            group_per_minute=GROUP_PER_MINUTE,
+            private_per_second=1,
+        )
+        with FakeBotApi(TOKEN, flood=limits) as fake:
+            fake.add_group(STAFF_CHAT, "工作人员群")
+            chats = [-5000 - g for g in range(args.groups)]
+            for g, chat in enumerate(chats):
+                fake.add_group(chat, f"工作组{g + 1:02d}")
+            bot = BotProcess(
+                fake.base_url, work, database_url=url, extra_env={"LOG_LEVEL": "WARNING"}
+            )
+            bot.start()
+            started = time.perf_counter()
+            try:
+                chat_set = set(chats)
+
+                def delivered() -> int:
+                    return sum(1 for m in fake.messages() if m["chat_id"] in chat_set)
+
+                last_report = time.perf_counter()
+                while delivered() < total:
+                    if not bot.alive():
+                        raise SystemExit("bot exited:\n" + bot.log())
+                    if time.perf_counter() - started > 600:
+                        break
+                    time.sleep(0.5)
+                    if time.perf_counter() - last_report > 5:
+                        last_report = time.perf_counter()
+                        print(f"  delivered {delivered()}/{total}", file=sys.stderr)
+                fake.wait_until_idle(timeout=30, quiet=1.0)
+            finally:
+                bot.stop()
+            msgs = [m for m in fake.messages() if m["chat_id"] in chat_set]
+            times = sorted(m["time"] for m in msgs)
+            counts = Counter((m["chat_id"], m["text"]) for m in msgs)
+            duplicates = sum(c - 1 for c in counts.values() if c > 1)
+            lost = total - len(counts)
+            span = times[-1] - times[0] if times else float("nan")
+            minimum = theoretical_minimum(total, args.groups, args.per_group)
+            engine = "PostgreSQL" if "postgresql" in url else "SQLite"
+            print(f"\nbroadcast benchmark ({engine}): {total} reminders over {args.groups} groups")
+            print(f"delivered        {len(msgs)}")
+            print(f"first→last       {span:.1f} s")
+            print(f"theoretical min  {minimum:.1f} s (30/s overall, 20/min per group)")
+            print(f"ratio            {span / minimum:.2f} (target <= 1.25)")
+            print(f"429 responses    {fake.count_429}")
+            print(f"lost             {lost}")
+            print(f"duplicated       {duplicates}")
+
+
+if __name__ == "__main__":
+    main()
