@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.botproc import TOKEN, BotProcess  # noqa: E402
+from tests.botproc import TOKEN, BotProcess, wait_started  # noqa: E402
 from tests.fakebot import FakeBotApi  # noqa: E402
 
 TEXTS = [
@@ -96,9 +96,10 @@ def drive(fake: FakeBotApi, residents: int, per_resident: int, label: str) -> Re
 
 
 def wait_ready(fake: FakeBotApi, alive: Any) -> None:
-    fake.wait_for(lambda: fake.waiting_pollers() > 0 or not alive(), timeout=120)
-    if not alive():
-        raise SystemExit("the bot process exited during start-up")
+    try:
+        wait_started(fake, alive)
+    except (TimeoutError, RuntimeError) as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run_liaison(args: argparse.Namespace, workdir: Path) -> Result:

@@ -148,7 +148,9 @@ def _save_atomically(model: Any, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ClassifierError(f"{out} 已存在且不是目录，请换一个 --out (output is a file)")
     if out.is_dir() and any(out.iterdir()) and not (out / "model.json").is_file():
-        raise ClassifierError(f"{out} 不是空目录也不是模型目录，请换一个 --out (refusing to overwrite)")
+        raise ClassifierError(
+            f"{out} 不是空目录也不是模型目录，请换一个 --out (refusing to overwrite)"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
@@ -191,7 +193,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for p in data.problems[:50]:
         print(f"{args.data}: {p}", file=sys.stderr)
     if not data.examples:
-        return _err(f"错误: {args.data} 中没有此模型认识的标签行，无法评估 (no rows with known labels)")
+        return _err(
+            f"错误: {args.data} 中没有此模型认识的标签行，无法评估 (no rows with known labels)"
+        )
     report = evaluate(clf, data.examples)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
@@ -245,7 +249,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _data_dir_arg(t)
     t.set_defaults(func=cmd_train)
 
-    e = subparsers.add_parser("evaluate", help="accuracy, macro-F1, per-class P/R, confusion matrix")
+    e = subparsers.add_parser(
+        "evaluate", help="accuracy, macro-F1, per-class P/R, confusion matrix"
+    )
     e.add_argument("--data", type=Path, required=True, help="UTF-8 CSV with header label,text")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     _model_args(e)

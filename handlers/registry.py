@@ -67,6 +67,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         )
     )
     add(MessageHandler(PRIVATE & NEW & filters.TEXT, resident.text))
+    # A GIF arrives as animation *and* document: match it before the attachment handler.
+    add(MessageHandler(PRIVATE & NEW & (filters.Sticker.ALL | filters.ANIMATION), resident.sticker))
     add(
         MessageHandler(
             PRIVATE
@@ -82,7 +84,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
             resident.media,
         )
     )
-    add(MessageHandler(PRIVATE & NEW & (filters.Sticker.ALL | filters.ANIMATION), resident.sticker))
     add(MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, resident.edited))
     add(MessageHandler(PRIVATE & NEW, resident.unsupported))
     add(CallbackQueryHandler(resident.opinion_button, pattern=r"^o:"))

@@ -190,7 +190,10 @@ async def opinion_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if isinstance(query.message, Message):
         # Unchanged or too old to edit: the note below still informs.
         with contextlib.suppress(BadRequest):
-            await query.message.edit_reply_markup(reply_markup=markup(buttons))
+            if buttons.text:
+                await query.message.edit_text(buttons.text, reply_markup=markup(buttons))
+            else:
+                await query.message.edit_reply_markup(reply_markup=markup(buttons))
     await context.bot.send_message(query.from_user.id, note.text)
 
 

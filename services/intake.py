@@ -280,19 +280,30 @@ class IntakeService:
     async def submit_media(
         self, sender: Sender, chat_id: int, message_id: int, media: Media
     ) -> Reply:
-        """A photo, file, voice note or location: detail for an open opinion, or a new one."""
+        """A photo, file, voice note or location: detail for an open opinion, or a new one.
+
+        It joins the opinion the resident is adding detail to, else their latest open opinion
+        from the last day; else a usable caption starts a new opinion; else it joins their latest
+        open opinion of any age; else it waits for the next opinion they write.
+        """
         caption = (media.caption or "").strip()
+        caption_ok = bool(caption) and self._validate(caption) is None
         async with self.ctx.sessions.begin() as s:
             user = await upsert_user(s, sender)
             done = await self._already_handled(s, chat_id, message_id)
             if done is not None:
                 return done
             target = await self._pending_opinion(s, user)
-            if target is None and self._validate(caption) is not None:
-                target = await self._latest_open(s, user)
+            if target is None:
+                latest = await self._latest_open(s, user)
+                recent = latest is not None and (
+                    self.ctx.clock.now() - latest.created_at <= ORPHAN_TTL
+                )
+                if recent or not caption_ok:
+                    target = latest
             if target is not None:
                 return await self._add_detail(s, user, target, chat_id, message_id, media)
-            if not caption or self._validate(caption) is not None:
+            if not caption_ok:
                 # Keep it: it joins the next opinion this resident writes (within a day).
                 s.add(self._attachment(None, user, chat_id, message_id, media, in_caption=False))
                 if caption:
@@ -503,7 +514,7 @@ class IntakeService:
     async def set_anonymous(
         self, sender: Sender, opinion_id: int, anonymous: bool
     ) -> tuple[Reply, Reply] | None:
-        """Returns (answer, refreshed receipt buttons)."""
+        """Returns (note to the resident, the receipt redrawn with the new choice)."""
         async with self.ctx.sessions.begin() as s:
             owned = await self._own(s, sender, opinion_id)
             if owned is None:
@@ -521,7 +532,10 @@ class IntakeService:
                         at=self.ctx.clock.now(),
                     )
                 )
-            return Reply(rt.anonymity_set(op.ref_no, anonymous)), Reply("", receipt_buttons(op))
+            receipt = rt.receipt(op.ref_no, self.ctx.theme_label(op.theme), op.anonymous)
+            return Reply(rt.anonymity_set(op.ref_no, anonymous)), Reply(
+                receipt, receipt_buttons(op)
+            )
 
     async def withdraw(self, sender: Sender, opinion_id: int) -> tuple[Reply, Reply] | None:
         async with self.ctx.sessions.begin() as s:

@@ -6,8 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token-abcdefghij"
@@ -85,3 +88,17 @@ class BotProcess:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def wait_started(fake: Any, alive: Callable[[], bool], timeout: float = 120) -> None:
+    """Wait until the bot long-polls the fake server; fail fast if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError("the bot process exited during start-up")
+        try:
+            fake.wait_for(lambda: fake.waiting_pollers > 0, timeout=1.0)
+            return
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"the bot did not start polling within {timeout} s")

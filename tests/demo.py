@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.botproc import TOKEN, BotProcess
+from tests.botproc import TOKEN, BotProcess, wait_started
 from tests.fakebot import FakeBotApi
 
 ADMIN, STAFF, REP, RESIDENT = 900, 901, 500, 101
@@ -89,8 +89,9 @@ def main() -> int:
         print("启动真实的机器人进程（liaison-bot run），连接测试用 Bot API 服务器 …")
         bot = BotProcess(fake.base_url, Path(tmp), admin_ids=str(ADMIN)).start()
         try:
-            fake.wait_for(lambda: fake.waiting_pollers() > 0 or not bot.alive(), timeout=90)
-            if not bot.alive():
+            try:
+                wait_started(fake, bot.alive)
+            except (TimeoutError, RuntimeError):
                 print(bot.log(), file=sys.stderr)
                 return 1
             s = Script(fake)

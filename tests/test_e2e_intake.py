@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.botproc import ROOT, TOKEN, BotProcess
+from tests.botproc import ROOT, TOKEN, BotProcess, wait_started
 from tests.fakebot import FakeBotApi
 
 ADMIN, RESIDENT, NEIGHBOUR, BUSY = 900, 101, 102, 103
@@ -30,11 +30,10 @@ JSON = dict[str, Any]
 def start_bot(fake: FakeBotApi, workdir: Path, **env: str) -> BotProcess:
     bot = BotProcess(fake.base_url, workdir, admin_ids=str(ADMIN), extra_env=env).start()
     try:
-        fake.wait_for(lambda: fake.waiting_pollers() > 0 or not bot.alive(), timeout=90)
-    except TimeoutError:
+        wait_started(fake, bot.alive)
+    except (TimeoutError, RuntimeError) as exc:
         bot.stop()
-        raise AssertionError("bot did not start polling:\n" + bot.log()) from None
-    assert bot.alive(), bot.log()
+        raise AssertionError(f"{exc}:\n{bot.log()}") from None
     return bot
 
 
@@ -241,15 +240,25 @@ def test_receipt_buttons_and_forged_callbacks(station: tuple[FakeBotApi, BotProc
     # The owner switches to real name, adds detail, then withdraws.
     mark = fake.mark()
     fake.press(RESIDENT, receipt, label="改为实名")
-    assert "实名" in reply_to(fake, RESIDENT, mark)["text"]
+    fake.wait_for_message(RESIDENT, lambda m: "已设为实名" in m["text"], since=mark)
+    redrawn = fake.wait_for_message(
+        RESIDENT, lambda m: m["message_id"] == receipt["message_id"], since=mark
+    )
+    assert "身份：实名" in redrawn["text"]
+    assert any(
+        "改为匿名" in b["text"] for row in redrawn["reply_markup"]["inline_keyboard"] for b in row
+    )
     mark = fake.mark()
     fake.press(RESIDENT, receipt, label="补充说明")
-    assert "补充说明" in reply_to(fake, RESIDENT, mark)["text"]
+    assert (
+        "请发送"
+        in fake.wait_for_message(RESIDENT, lambda m: "请发送" in m["text"], since=mark)["text"]
+    )
     detail = say(fake, RESIDENT, "就在3号门，坡度大概有40厘米高。")
     assert "补充" in detail["text"] and ref.group(0) in detail["text"]
     mark = fake.mark()
-    fake.press(RESIDENT, receipt, label="撤回")
-    assert "已撤回" in reply_to(fake, RESIDENT, mark)["text"]
+    fake.press(RESIDENT, redrawn, label="撤回")
+    fake.wait_for_message(RESIDENT, lambda m: "已撤回" in m["text"], since=mark)
     assert db_rows(workdir, f"select status, anonymous from opinions where id = {op_id}") == [
         ("withdrawn", 0)
     ]
