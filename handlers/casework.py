@@ -139,7 +139,7 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, result: But
         chat_id = message.chat_id if message is not None else query.from_user.id
         text = result.prompt.text
         reply_markup = markup(result.prompt)
-        if reply_markup is None:
+        if reply_markup is None and message is not None and message.chat.type != "private":
             # Mention the presser so a selective ForceReply opens the reply box for them only.
             who = (
                 f'<a href="tg://user?id={query.from_user.id}">{esc(query.from_user.first_name)}</a>'

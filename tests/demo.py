@@ -51,9 +51,11 @@ class Script:
 
     def flush(self) -> None:
         self.fake.wait_until_idle(timeout=30, quiet=0.6)
-        for record in self.fake.messages():
-            if record["seq"] > self.printed:
-                show_bot(record)
+        changed = [r for r in self.fake.messages() if r["version"] > self.printed]
+        for record in sorted(changed, key=lambda r: r["version"]):
+            if record["seq"] <= self.printed:
+                record = {**record, "text": "（修改了上面的消息）\n" + record["text"]}
+            show_bot(record)
         self.printed = self.fake.mark()
 
     def say(self, user: int, text: str, chat: int | None = None) -> None:

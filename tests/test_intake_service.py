@@ -204,7 +204,7 @@ async def test_photo_joins_latest_open_opinion_or_waits_for_text(ctx: ServiceCon
         att = (await s.execute(select(Attachment))).scalar_one()
         assert att.opinion_id is not None and att.file_id == "FILEID1"
     voice = await intake.submit_media(BOB, 102, 3, Media("voice", "V1", "UV1"))
-    assert "补充到" in voice.text
+    assert "已添加到" in voice.text
     captioned = await intake.submit_media(
         ALICE, 101, 1, Media("photo", "P2", "UP2", "楼道里堆满杂物，消防通道被堵，老人出行危险")
     )

@@ -92,7 +92,7 @@ def ask_detail(ref_no: str) -> str:
 
 
 def detail_added(ref_no: str, kind_label: str) -> str:
-    return f"已把{esc(kind_label)}补充到 <code>{esc(ref_no)}</code>。"
+    return f"收到，{esc(kind_label)}已添加到 <code>{esc(ref_no)}</code>。"
 
 
 def attachment_started(ref_no: str, kind_label: str) -> str:

@@ -45,7 +45,7 @@ def opinion_edited(ref_no: str, old_text: str, new_text: str) -> str:
 
 def detail_added(ref_no: str, kind_label: str, text: str | None) -> str:
     body = f"\n{esc(text)}" if text else ""
-    return f"📎 <code>{esc(ref_no)}</code> 补充了{esc(kind_label)}{body}"
+    return f"📎 <code>{esc(ref_no)}</code> 新增{esc(kind_label)}{body}"
 
 
 def withdrawn(ref_no: str) -> str:
