@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -27,9 +28,11 @@ from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
 from services.context import Classifier, Limits, ServiceContext, StationDefaults
 from services.intake import IntakeService
+from services.ledger import LedgerService
 from services.meetings import MeetingService
 from services.outbox import on_commit_with_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
+from services.reports import ReportsService
 from services.staff import StaffService
 from storage.db import make_engine, make_sessionmaker
 
@@ -80,17 +83,18 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         base_url=settings.telegram_base_url,
         base_file_url=settings.base_file_url,
         defaults=defaults,
-        # One send per 1/30 s (never a burst past Telegram's 30/s window) and 20 a minute per
-        # group; a 429 that still happens is waited out and retried.
+        # One send per 1/30 s: never a burst past Telegram's 30/s window; a 429 that still
+        # happens is waited out and retried.
         rate_limiter=AIORateLimiter(
             overall_max_rate=1,
             overall_time_period=1 / settings.bulk_rate_per_second,
-            group_max_rate=20,
-            group_time_period=60,
+            group_max_rate=0,  # per-chat pacing happens in the dispatcher, inside the lease
             max_retries=3,
         ),
     )
-    dispatcher = Dispatcher(ctx, TelegramOutbound(bulk_bot))
+    dispatcher = Dispatcher(
+        ctx, TelegramOutbound(bulk_bot), lease=timedelta(seconds=settings.outbox_lease_seconds)
+    )
     on_commit_with_outbox(sessions, dispatcher.kick)
     calendar = WorkCalendar.from_file(settings.holidays_file)
     casework = CaseworkService(ctx, calendar)
@@ -108,6 +112,8 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         staff=StaffService(ctx),
         casework=casework,
         meetings=MeetingService(ctx, calendar),
+        reports=ReportsService(ctx, calendar),
+        ledger=LedgerService(ctx),
     )
     register(app)
 

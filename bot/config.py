@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     reminder_time: time = time(9, 0)
     reminder_days_before: int = Field(default=3, ge=0, le=30)
     overdue_report_after: int = Field(default=3, ge=1, le=30)
+    outbox_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
     bulk_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
     log_level: str = "INFO"

@@ -16,7 +16,9 @@ from services.types import Reply, Sender
 if TYPE_CHECKING:
     from services.casework import CaseworkService
     from services.intake import IntakeService
+    from services.ledger import LedgerService
     from services.meetings import MeetingService
+    from services.reports import ReportsService
     from services.staff import StaffService
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class Services:
     staff: StaffService
     casework: CaseworkService
     meetings: MeetingService
+    reports: ReportsService
+    ledger: LedgerService
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -18,10 +18,21 @@ class TelegramOutbound:
         self.bot = bot
 
     async def send(
-        self, chat_id: int, text: str, reply_markup: dict[str, Any] | None
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: dict[str, Any] | None,
+        photo: bytes | None = None,
     ) -> DeliveryResult:
         try:
-            msg = await self.bot.send_message(chat_id, text, reply_markup=markup_dict(reply_markup))
+            if photo is not None:
+                msg = await self.bot.send_photo(
+                    chat_id, photo, caption=text or None, reply_markup=markup_dict(reply_markup)
+                )
+            else:
+                msg = await self.bot.send_message(
+                    chat_id, text, reply_markup=markup_dict(reply_markup)
+                )
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay if isinstance(delay, int | float) else delay.total_seconds()

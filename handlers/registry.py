@@ -11,7 +11,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import casework, meetings, resident, staff
+from handlers import casework, meetings, reports, resident, staff
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -48,6 +48,9 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     add(CommandHandler("units", casework.units, filters=NEW))
     add(CommandHandler("bind", casework.bind, filters=NEW))
     add(CommandHandler("tasks", casework.tasks, filters=NEW))
+    add(CommandHandler("stats", reports.stats, filters=NEW))
+    add(CommandHandler("briefing", reports.briefing, filters=NEW))
+    add(CommandHandler("export", reports.export, filters=NEW))
     add(CommandHandler("meeting", meetings.meeting, filters=NEW))
     add(CommandHandler("meetings", meetings.meetings, filters=NEW))
     add(CommandHandler("meeting_edit", meetings.meeting_edit, filters=NEW))

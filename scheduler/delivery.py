@@ -38,5 +38,11 @@ DeliveryResult = Delivered | Retry | Undeliverable | Permanent
 
 class Outbound(Protocol):
     async def send(
-        self, chat_id: int, text: str, reply_markup: dict[str, Any] | None
-    ) -> DeliveryResult: ...
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: dict[str, Any] | None,
+        photo: bytes | None = None,
+    ) -> DeliveryResult:
+        """Send `text` (as the caption when there is a photo)."""
+        ...

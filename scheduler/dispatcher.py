@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from scheduler.delivery import Delivered, Outbound, Permanent, Retry, Undeliverable
+from scheduler.pacing import ChatPacer
 from services import outbox
 from services.context import ServiceContext
 from texts.reminders import LATE_NOTE
@@ -32,14 +33,19 @@ class Dispatcher:
         ctx: ServiceContext,
         outbound: Outbound,
         *,
-        batch: int = 100,
-        lease: timedelta = timedelta(seconds=300),
+        batch: int = 60,
+        lease: timedelta = timedelta(seconds=60),
         owner: str | None = None,
+        pacer: ChatPacer | None = None,
     ) -> None:
         self.ctx = ctx
         self.outbound = outbound
         self.batch = batch
         self.lease = lease
+        # Never start a send in the last quarter of the lease: the HTTP call must finish while
+        # the row is still ours, or another dispatcher could claim and send it as well.
+        self.margin = lease / 4
+        self.pacer = pacer or ChatPacer()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._running: asyncio.Task[None] | None = None
         self._again = False
@@ -85,6 +91,18 @@ class Dispatcher:
     async def _send_chat(self, rows: list[outbox.Claimed]) -> None:
         for row in rows:
             try:
+                wait = self.pacer.delay(row.chat_id)
+                deadline = row.lease_until - self.margin
+                if wait > 0 and self.ctx.clock.now() + timedelta(seconds=wait) >= deadline:
+                    # This chat is at its limit for longer than our lease: hand the row back.
+                    retry_at = self.ctx.clock.now() + timedelta(seconds=wait)
+                    await outbox.release(self.ctx, row.id, self.owner, retry_at, "paced")
+                    continue
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if self.ctx.clock.now() >= deadline:
+                    continue  # too late to send safely; the row is claimable again soon
+                self.pacer.record(row.chat_id)
                 await self._send(row)
             except Exception:  # one bad row must not stop the others; its lease will expire
                 log.exception("outbox %s: unexpected error", row.key)
@@ -99,7 +117,7 @@ class Dispatcher:
         text = row.text
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
             text = LATE_NOTE + text
-        result = await self.outbound.send(row.chat_id, text, row.markup)
+        result = await self.outbound.send(row.chat_id, text, row.markup, row.photo)
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(

@@ -28,10 +28,10 @@ from services import outbox
 from services.callbacks import encode
 from services.casework import triage_buttons
 from services.context import ServiceContext, ThemeResult
+from services.numbering import next_seq
 from services.people import default_station, station_by_code, station_of, upsert_user
 from services.types import Button, Reply, Sender
-from storage.models import Attachment, Opinion, OpinionEvent, RefCounter, Revision, Station, User
-from storage.upsert import insert_for
+from storage.models import Attachment, Opinion, OpinionEvent, Revision, Station, User
 
 PAGE_SIZE = 5
 PENDING_DETAIL = "detail"
@@ -175,7 +175,7 @@ class IntakeService:
     ) -> Opinion:
         now = self.ctx.clock.now()
         year = now.astimezone(self.ctx.tz).year
-        seq = await self._next_seq(s, station.id, year)
+        seq = await next_seq(s, station.id, year)
         op = Opinion(
             station_id=station.id,
             ref_no=format_ref(station.ref_prefix, year, seq),
@@ -204,19 +204,6 @@ class IntakeService:
             )
         )
         return op
-
-    async def _next_seq(self, s: AsyncSession, station_id: int, year: int) -> int:
-        """Bump the per-station, per-year counter in one atomic statement."""
-        stmt = (
-            insert_for(s, RefCounter)
-            .values(station_id=station_id, year=year, last_seq=1)
-            .on_conflict_do_update(
-                index_elements=["station_id", "year"],
-                set_={"last_seq": RefCounter.last_seq + 1},
-            )
-            .returning(RefCounter.last_seq)
-        )
-        return int((await s.execute(stmt)).scalar_one())
 
     async def _over_rate(self, s: AsyncSession, user: User) -> bool:
         since = self.ctx.clock.now() - timedelta(hours=1)

@@ -40,7 +40,8 @@ from domain.refs import format_ref
 from services import outbox
 from services.casework import triage_buttons
 from services.context import ServiceContext
-from services.intake import IntakeService, meaningful_chars
+from services.intake import meaningful_chars
+from services.numbering import next_seq
 from services.people import (
     default_station,
     is_staff,
@@ -687,11 +688,7 @@ async def _existing_keys(s: AsyncSession, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(keys), KEY_CHUNK):
         chunk = list(keys[i : i + KEY_CHUNK])
-        notes = await s.execute(
-            select(OpinionEvent.note).where(
-                OpinionEvent.action == IMPORT_ACTION, OpinionEvent.note.in_(chunk)
-            )
-        )
+        notes = await s.execute(select(Opinion.import_key).where(Opinion.import_key.in_(chunk)))
         found |= {k for k in notes.scalars() if k}
     return found
 
@@ -856,7 +853,6 @@ class LedgerService:
     ) -> tuple[int, int, list[str]]:
         if not rows:
             return 0, 0, []
-        intake = IntakeService(self.ctx)
         now = self.ctx.clock.now()
         year = now.astimezone(self.ctx.tz).year
         refs: list[str] = []
@@ -872,7 +868,7 @@ class LedgerService:
                 if row.key in known:
                     continue
                 known.add(row.key)
-                seq = await intake._next_seq(s, station.id, year)
+                seq = await next_seq(s, station.id, year)
                 op = Opinion(
                     station_id=station.id,
                     ref_no=format_ref(station.ref_prefix, year, seq),
@@ -881,6 +877,8 @@ class LedgerService:
                     resident_id=None,
                     source=IMPORT_SOURCE,
                     on_behalf_of=row.name,
+                    contact=row.contact,
+                    import_key=row.key,
                     text=row.text,
                     theme=theme,
                     theme_confidence=conf,

@@ -35,6 +35,7 @@ async def enqueue(
     markup: dict[str, Any] | None = None,
     station_id: int | None = None,
     opinion_id: int | None = None,
+    photo: bytes | None = None,
 ) -> bool:
     """Add a message unless one with `key` exists; True when it was added."""
     stmt = (
@@ -48,6 +49,7 @@ async def enqueue(
             reply_markup=markup,
             station_id=station_id,
             opinion_id=opinion_id,
+            photo=photo,
             status=PENDING,
             attempts=0,
             created_at=due_at,
@@ -80,6 +82,8 @@ class Claimed:
     attempts: int
     expires_at: datetime | None
     station_id: int | None
+    lease_until: datetime
+    photo: bytes | None
 
 
 async def claim_due(
@@ -137,6 +141,8 @@ async def claim_due(
                     Outbox.attempts,
                     Outbox.expires_at,
                     Outbox.station_id,
+                    Outbox.lease_until,
+                    Outbox.photo,
                 )
             )
         ).all()

@@ -57,6 +57,59 @@ class ReminderPlanner:
         async with self.ctx.sessions.begin() as s:
             added += await self._plan_tasks(s, now)
             added += await self._plan_meetings(s, now)
+        added += await self._plan_briefings(now)
+        return added
+
+    # ---- 工作简报 ---------------------------------------------------------------------------
+    async def _plan_briefings(self, now: datetime) -> int:
+        """Post each station's scheduled briefing (text, then its chart) once per slot.
+
+        Only a slot from the last day is posted: a bot started months after install does not
+        post an old briefing nobody asked for.
+        """
+        from services.reports import build_briefing, latest_briefing_slot
+
+        async with self.ctx.sessions() as s:
+            stations = (
+                (await s.execute(select(Station).where(Station.staff_chat_id.is_not(None))))
+                .scalars()
+                .all()
+            )
+        added = 0
+        for station in stations:
+            slot = await latest_briefing_slot(self.ctx, station.id, now, self.calendar)
+            if slot is None or now - slot.at > timedelta(days=1):
+                continue
+            async with self.ctx.sessions() as s:
+                done = (
+                    await s.execute(select(Outbox.id).where(Outbox.key == slot.key))
+                ).scalar_one_or_none()
+            if done is not None:
+                continue
+            briefing = await build_briefing(self.ctx, station.id, slot.period, self.calendar)
+            assert station.staff_chat_id is not None
+            async with self.ctx.sessions.begin() as s:
+                if await outbox.enqueue(
+                    s,
+                    key=slot.key,
+                    chat_id=station.staff_chat_id,
+                    text=briefing.text,
+                    kind="briefing",
+                    due_at=slot.at,
+                    station_id=station.id,
+                ):
+                    added += 1
+                    if briefing.chart is not None:
+                        await outbox.enqueue(
+                            s,
+                            key=slot.key + ":chart",
+                            chat_id=station.staff_chat_id,
+                            text="",
+                            kind="briefing",
+                            due_at=slot.at + timedelta(seconds=1),
+                            station_id=station.id,
+                            photo=briefing.chart,
+                        )
         return added
 
     # ---- task deadlines ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -149,6 +150,9 @@ class Opinion(Base):
     source: Mapped[str] = mapped_column(String(16), default="resident")
     forwarded_from: Mapped[str | None] = mapped_column(String(200))
     on_behalf_of: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    # Hash of (station, date, name, text) for rows imported from a ledger: importing twice adds nothing.
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     text: Mapped[str] = mapped_column(Text)
     theme: Mapped[str] = mapped_column(String(64))
     theme_confidence: Mapped[float] = mapped_column(Float, default=0.0)
@@ -259,6 +263,9 @@ class Outbox(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
     reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    photo: Mapped[bytes | None] = mapped_column(
+        LargeBinary
+    )  # sent as a photo with `text` as caption
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Past this moment the message is pointless (a meeting that has begun): dropped, not sent.
     expires_at: Mapped[datetime | None]

@@ -37,7 +37,11 @@ class RecordingOutbound:
         self.flood_once: set[int] = set()
 
     async def send(
-        self, chat_id: int, text: str, reply_markup: dict[str, Any] | None
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: dict[str, Any] | None,
+        photo: bytes | None = None,
     ) -> DeliveryResult:
         if chat_id in self.blocked:
             return Undeliverable("Forbidden: bot was kicked from the group chat")
@@ -79,13 +83,16 @@ async def test_deadline_stages_each_once(ctx: ServiceContext, clock: ManualClock
     task = await assigned_task(ctx, 7)
     assert task.due_date.isoformat() == "2026-10-13"
     planner = ReminderPlanner(ctx)
-    assert await planner.plan() == 0
+    await planner.plan()
     clock.set(datetime(2026, 10, 8, 1, 0, tzinfo=UTC))
-    assert await planner.plan() == 0
+    await planner.plan()
+    assert await reminder_keys(ctx) == []
     # Three working days before (10, 12, 13 remain): Fri 9 Oct 09:00.
     clock.set(datetime(2026, 10, 9, 1, 0, tzinfo=UTC))
-    assert await planner.plan() == 1
-    assert await planner.plan() == 0  # a second tick adds nothing
+    await planner.plan()
+    assert len(await reminder_keys(ctx)) == 1
+    await planner.plan()
+    assert len(await reminder_keys(ctx)) == 1  # a second tick adds nothing
     clock.set(datetime(2026, 10, 13, 1, 0, tzinfo=UTC))
     await planner.plan()
     clock.set(datetime(2026, 10, 14, 1, 0, tzinfo=UTC))
@@ -225,3 +232,24 @@ async def test_announcement_now_and_later(ctx: ServiceContext, clock: ManualCloc
     assert sorted(c for c, _ in out.sent) == [-3002, -3001]
     refused = await meetings.announce(RES, "全部 乱发通知")
     assert "只有" in refused.text
+
+
+async def test_scheduled_briefing_is_posted_once_with_its_chart(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    await assigned_task(ctx, 3)
+    planner = ReminderPlanner(ctx)
+    # 1 Oct is National Day: the half-monthly briefing moves to Thu 8 Oct 09:00.
+    clock.set(datetime(2026, 10, 8, 1, 5, tzinfo=UTC))
+    await planner.plan()
+    await planner.plan()
+    async with ctx.sessions() as s:
+        rows = (
+            await s.execute(select(Outbox).where(Outbox.kind == "briefing").order_by(Outbox.id))
+        ).scalars().all()
+    assert [r.chat_id for r in rows] == [STAFF_CHAT, STAFF_CHAT]
+    assert "工作简报" in rows[0].text and rows[1].photo is not None
+    assert rows[1].photo[:8] == b"\x89PNG\r\n\x1a\n"
+    out = RecordingOutbound()
+    await Dispatcher(ctx, out).tick()
+    assert sum(c == STAFF_CHAT for c, _ in out.sent) >= 2

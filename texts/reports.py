@@ -307,7 +307,7 @@ def import_failed(errors: Sequence[str], total_rows: int, limit: int = 50) -> st
     more = f"\n……另有 {len(errors) - limit} 处问题" if len(errors) > limit else ""
     return (
         f"导入失败：{total_rows} 行中发现 {len(errors)} 处问题，本次没有导入任何一条。\n"
-        f"{shown}{more}\n请在文件中改正这些行后重新导入（已经正确的行不会重复导入）。"
+        f"{shown}{more}\n请改正这些行后重新导入整个文件。"
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 04:28:56.255026
+Create Date: 2026-11-29 04:35:53.822700
 """
 
 from collections.abc import Sequence
@@ -175,6 +175,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("forwarded_from", sa.String(length=200), nullable=True),
         sa.Column("on_behalf_of", sa.String(length=200), nullable=True),
+        sa.Column("contact", sa.String(length=100), nullable=True),
+        sa.Column("import_key", sa.String(length=64), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("theme", sa.String(length=64), nullable=False),
         sa.Column("theme_confidence", sa.Float(), nullable=False),
@@ -207,6 +209,7 @@ def upgrade() -> None:
             ["submitted_by_id"], ["users.id"], name=op.f("fk_opinions_submitted_by_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opinions")),
+        sa.UniqueConstraint("import_key", name=op.f("uq_opinions_import_key")),
         sa.UniqueConstraint(
             "src_chat_id", "src_message_id", name=op.f("uq_opinions_src_chat_id_src_message_id")
         ),
@@ -336,6 +339,7 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("reply_markup", sa.JSON(), nullable=True),
+        sa.Column("photo", sa.LargeBinary(), nullable=True),
         sa.Column("due_at", storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
