@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -46,8 +47,34 @@ class Assembly:
     dispatcher: Dispatcher
 
 
-def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
-    """Build the PTB application; services start in post_init like PTB's own examples."""
+@dataclass
+class Core:
+    """Everything below Telegram's update handling: shared by `run` and `dispatch`."""
+
+    engine: AsyncEngine
+    ctx: ServiceContext
+    calendar: WorkCalendar
+    bulk_bot: ExtBot[int]
+    dispatcher: Dispatcher
+    planner: ReminderPlanner
+    casework: CaseworkService
+
+    async def tick(self) -> None:
+        """One clock tick: the clock only asks the database what is due."""
+        await self.casework.expire_ratings()
+        await self.planner.plan()
+        await self.dispatcher.tick()
+
+
+def defaults_for(settings: Settings) -> Defaults:
+    return Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=settings.tz,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+
+
+def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     ctx = ServiceContext(
@@ -61,28 +88,11 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         ),
         admin_ids=settings.admin_ids,
     )
-    defaults = Defaults(
-        parse_mode=ParseMode.HTML,
-        tzinfo=settings.tz,
-        link_preview_options=LinkPreviewOptions(is_disabled=True),
-    )
-    # Replies to the person who just wrote are not bulk traffic: only the per-group limit and
-    # retries on 429 apply to them. Bulk sends (outbox) use their own bot with the 30/s limit.
-    app = (
-        ApplicationBuilder()
-        .token(settings.bot_token)
-        .base_url(settings.telegram_base_url)
-        .base_file_url(settings.base_file_url)
-        .defaults(defaults)
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
-        .concurrent_updates(PerChatUpdateProcessor(64))
-        .build()
-    )
     bulk_bot: ExtBot[int] = ExtBot(
         settings.bot_token,
         base_url=settings.telegram_base_url,
         base_file_url=settings.base_file_url,
-        defaults=defaults,
+        defaults=defaults_for(settings),
         # One send per 1/30 s: never a burst past Telegram's 30/s window; a 429 that still
         # happens is waited out and retried.
         rate_limiter=AIORateLimiter(
@@ -97,7 +107,6 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
     calendar = WorkCalendar.from_file(settings.holidays_file)
-    casework = CaseworkService(ctx, calendar)
     planner = ReminderPlanner(
         ctx,
         calendar,
@@ -107,10 +116,31 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
             report_after=settings.overdue_report_after,
         ),
     )
+    return Core(
+        engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx, calendar)
+    )
+
+
+def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
+    """Build the PTB application; services start in post_init like PTB's own examples."""
+    core = build_core(settings, classifier, clock)
+    ctx, calendar = core.ctx, core.calendar
+    # Replies to the person who just wrote are not bulk traffic: only retries on 429 apply to
+    # them. Bulk sends (outbox) use their own bot with the 30/s limit and per-chat pacing.
+    app = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.base_file_url)
+        .defaults(defaults_for(settings))
+        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
+        .concurrent_updates(PerChatUpdateProcessor(64))
+        .build()
+    )
     app.bot_data["services"] = Services(
         intake=IntakeService(ctx),
         staff=StaffService(ctx),
-        casework=casework,
+        casework=core.casework,
         meetings=MeetingService(ctx, calendar),
         reports=ReportsService(ctx, calendar),
         ledger=LedgerService(ctx),
@@ -118,13 +148,10 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     register(app)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
-        # The clock only asks the database what is due; everything durable lives in rows.
-        await casework.expire_ratings()
-        await planner.plan()
-        await dispatcher.tick()
+        await core.tick()
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        await bulk_bot.initialize()
+        await core.bulk_bot.initialize()
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
         application.job_queue.run_repeating(
@@ -133,9 +160,9 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        await bulk_bot.shutdown()
-        await engine.dispose()
+        await core.bulk_bot.shutdown()
+        await core.engine.dispose()
 
     app.post_init = post_init
     app.post_shutdown = post_shutdown
-    return Assembly(app, ctx, dispatcher)
+    return Assembly(app, ctx, core.dispatcher)

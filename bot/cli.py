@@ -77,6 +77,34 @@ def webhook_secret(token: str) -> str:
     return hmac.new(token.encode(), b"liaison-bot webhook", hashlib.sha256).hexdigest()
 
 
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Run only the clock: reminders and the outbox, no updates (a worker for webhook setups)."""
+    import asyncio
+
+    settings = load_settings()
+    problem = settings.token_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings.ensure_dirs()
+    from bot.runtime import load_classifier
+    from bot.worker import run_worker
+    from domain.clock import clock_from_env
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+    classifier = load_classifier(settings)
+    sent = asyncio.run(
+        run_worker(settings, classifier, clock_from_env(), until_idle=args.until_idle)
+    )
+    print(f"sent {sent}")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.ensure_dirs()
@@ -96,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook-url", help="public HTTPS URL: receive updates by webhook instead")
     run.add_argument("--listen", default="0.0.0.0:8443", help="host:port for the webhook server")
     run.set_defaults(func=cmd_run)
+    dispatch = sub.add_parser("dispatch", help="run only reminders and the outbox (a worker)")
+    dispatch.add_argument(
+        "--until-idle", action="store_true", help="exit once nothing is left to send"
+    )
+    dispatch.set_defaults(func=cmd_dispatch)
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     up = dbsub.add_parser("upgrade", help="migrate the database (default: to head)")
