@@ -138,7 +138,7 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         .build()
     )
     app.bot_data["services"] = Services(
-        intake=IntakeService(ctx),
+        intake=IntakeService(ctx, prompts=core.casework.answer_prompt),
         staff=StaffService(ctx),
         casework=core.casework,
         meetings=MeetingService(ctx, calendar),

@@ -71,14 +71,9 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     msg = update.effective_message
     if msg is None or msg.from_user is None or msg.text is None:
         return
-    svc = services(context)
-    sender = sender_of(msg.from_user)
-    # A typed answer to a prompt (progress note, reason, rating comment) comes first.
-    reply = await svc.casework.pending_text(sender, msg.chat_id, msg.message_id, msg.text)
-    if reply is None:
-        reply = await svc.intake.submit_text(
-            sender, msg.chat_id, msg.message_id, msg.text, _origin_name(update)
-        )
+    reply = await services(context).intake.submit_text(
+        sender_of(msg.from_user), msg.chat_id, msg.message_id, msg.text, _origin_name(update)
+    )
     await answer(msg, reply)
 
 

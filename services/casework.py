@@ -134,23 +134,6 @@ class CaseworkService:
         await s.refresh(op)
         return target
 
-    async def _consume(
-        self, s: AsyncSession, chat_id: int, message_id: int, kind: str
-    ) -> str | None:
-        """Mark a typed message as used; returns the earlier reply if it was used before."""
-        known = (
-            await s.execute(
-                select(InboundMessage).where(
-                    InboundMessage.chat_id == chat_id, InboundMessage.message_id == message_id
-                )
-            )
-        ).scalar_one_or_none()
-        if known is not None:
-            return known.reply or ""
-        s.add(InboundMessage(chat_id=chat_id, message_id=message_id, kind=kind, at=self._now()))
-        await s.flush()
-        return None
-
     def _theme_names(self) -> list[tuple[str, str]]:
         return [(t.id, t.name) for t in self.ctx.classifier.themes]
 
@@ -737,47 +720,55 @@ class CaseworkService:
         self, sender: Sender, chat_id: int, message_id: int, text: str
     ) -> Reply | None:
         """Text that answers a prompt (reason, note, result, comment); None when none is pending."""
-        body = text.strip()
         try:
             async with self.ctx.sessions.begin() as s:
                 user = await upsert_user(s, sender)
-                earlier = await self._consume(s, chat_id, message_id, "pending")
+                earlier = await self._earlier_reply(s, chat_id, message_id)
                 if earlier is not None:
                     return Reply(earlier) if earlier else None
-                what = user.pending_action
-                if what is None or what == "detail":
-                    # Not ours: undo the consumption so intake can take the message.
-                    await s.rollback()
-                    return None
-                if not body:
-                    return Reply(at.empty_input())
-                if len(body) > 2000:
-                    return Reply(at.input_too_long(len(body)))
-                data = dict(user.pending_data or {})
-                op = (
-                    await s.get(Opinion, user.pending_opinion_id)
-                    if user.pending_opinion_id
-                    else None
-                )
-                user.pending_action = None
-                user.pending_opinion_id = None
-                user.pending_data = None
-                if op is None:
-                    return None
-                reply = await self._apply_input(s, user, op, what, data, body)
-                inbound = (
-                    await s.execute(
-                        select(InboundMessage).where(
-                            InboundMessage.chat_id == chat_id,
-                            InboundMessage.message_id == message_id,
-                        )
-                    )
-                ).scalar_one()
-                inbound.kind = what
-                inbound.reply = reply.text
-                return reply
+                return await self.answer_prompt(s, user, chat_id, message_id, text)
         except IntegrityError:
             return None
+
+    async def _earlier_reply(self, s: AsyncSession, chat_id: int, message_id: int) -> str | None:
+        return (
+            await s.execute(
+                select(InboundMessage.reply).where(
+                    InboundMessage.chat_id == chat_id, InboundMessage.message_id == message_id
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def answer_prompt(
+        self, s: AsyncSession, user: User, chat_id: int, message_id: int, text: str
+    ) -> Reply | None:
+        """Inside the caller's transaction: apply `text` to the user's pending prompt, if any.
+
+        The message is recorded as consumed (with the reply given), so a re-delivery answers
+        the same and never falls through to intake as a new opinion.
+        """
+        what = user.pending_action
+        if what is None or what in ("detail", "orphans"):
+            return None
+        body = text.strip()
+        if not body:
+            return Reply(at.empty_input())
+        if len(body) > 2000:
+            return Reply(at.input_too_long(len(body)))
+        data = dict(user.pending_data or {})
+        op = await s.get(Opinion, user.pending_opinion_id) if user.pending_opinion_id else None
+        user.pending_action = None
+        user.pending_opinion_id = None
+        user.pending_data = None
+        if op is None:
+            return None
+        reply = await self._apply_input(s, user, op, what, data, body)
+        s.add(
+            InboundMessage(
+                chat_id=chat_id, message_id=message_id, kind=what, reply=reply.text, at=self._now()
+            )
+        )
+        return reply
 
     async def _apply_input(
         self, s: AsyncSession, user: User, op: Opinion, what: str, data: dict[str, Any], body: str

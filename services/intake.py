@@ -6,10 +6,11 @@ Every function persists its effect before returning the reply, and is idempotent
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,10 +32,19 @@ from services.context import ServiceContext, ThemeResult
 from services.numbering import next_seq
 from services.people import default_station, station_by_code, station_of, upsert_user
 from services.types import Button, Reply, Sender
-from storage.models import Attachment, Opinion, OpinionEvent, Revision, Station, User
+from storage.models import (
+    Attachment,
+    InboundMessage,
+    Opinion,
+    OpinionEvent,
+    Revision,
+    Station,
+    User,
+)
 
 PAGE_SIZE = 5
 PENDING_DETAIL = "detail"
+PENDING_ORPHANS = "orphans"  # attachments sent before any text wait for the next opinion
 PENDING_TTL = timedelta(hours=2)
 ORPHAN_TTL = timedelta(hours=24)
 OPEN_STATUSES = (Status.RECEIVED, Status.ASSIGNED, Status.IN_PROGRESS, Status.REOPENED)
@@ -69,9 +79,15 @@ def receipt_buttons(op: Opinion) -> tuple[tuple[Button, ...], ...]:
     return tuple(rows)
 
 
+PromptHook = Callable[[AsyncSession, User, int, int, str], Awaitable[Reply | None]]
+
+
 class IntakeService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, prompts: PromptHook | None = None) -> None:
         self.ctx = ctx
+        # Casework's typed answers (progress note, reason, rating comment) are checked in the
+        # same transaction before a text is taken as a new opinion.
+        self.prompts = prompts
 
     # ---- start and binding -------------------------------------------------------------
     async def start(self, sender: Sender, code: str | None) -> Reply:
@@ -95,25 +111,45 @@ class IntakeService:
     async def submit_text(
         self, sender: Sender, chat_id: int, message_id: int, text: str, forwarded_from: str | None
     ) -> Reply:
-        """A private text: detail for a pending opinion, or a new opinion."""
+        """A private text: the answer to a prompt, detail for an opinion, or a new opinion.
+
+        One transaction from the user lookup to the receipt: the hot path of the whole bot.
+        """
         body = text.strip()
-        async with self.ctx.sessions.begin() as s:
-            user = await upsert_user(s, sender)
-            done = await self._already_handled(s, chat_id, message_id)
-            if done is not None:
-                return done
-            pending = await self._pending_opinion(s, user)
-            if pending is not None and forwarded_from is None:
-                if meaningful_chars(body) == 0:
-                    return Reply(rt.no_text_only_emoji())
-                return await self._add_detail(
-                    s, user, pending, chat_id, message_id, Media(kind="text", caption=body)
+        try:
+            async with self.ctx.sessions.begin() as s:
+                user = await upsert_user(s, sender)
+                done = await self._already_handled(s, chat_id, message_id)
+                if done is not None:
+                    return done
+                if self.prompts is not None and forwarded_from is None:
+                    answered = await self.prompts(s, user, chat_id, message_id, text)
+                    if answered is not None:
+                        return answered
+                pending = await self._pending_opinion(s, user)
+                if pending is not None and forwarded_from is None:
+                    if meaningful_chars(body) == 0:
+                        return Reply(rt.no_text_only_emoji())
+                    return await self._add_detail(
+                        s, user, pending, chat_id, message_id, Media(kind="text", caption=body)
+                    )
+                problem = self._validate(body)
+                if problem is not None:
+                    return problem
+                verdict = self.ctx.classifier.classify(body)
+                return await self._create_in(
+                    s, user, chat_id, message_id, body, verdict, forwarded_from, None
                 )
-        problem = self._validate(body)
-        if problem is not None:
-            return problem
-        verdict = self.ctx.classifier.classify(body)
-        return await self._create(sender, chat_id, message_id, body, verdict, forwarded_from, None)
+        except IntegrityError:
+            return await self._after_race(chat_id, message_id)
+
+    async def _after_race(self, chat_id: int, message_id: int) -> Reply:
+        """Another instance handled the same update at the same moment: answer as it did."""
+        async with self.ctx.sessions.begin() as s:
+            done = await self._already_handled(s, chat_id, message_id)
+        if done is None:
+            raise RuntimeError("unique conflict without a stored row")
+        return done
 
     def _validate(self, body: str) -> Reply | None:
         limits = self.ctx.limits
@@ -125,9 +161,10 @@ class IntakeService:
             return Reply(rt.too_short(limits.min_chars))
         return None
 
-    async def _create(
+    async def _create_in(
         self,
-        sender: Sender,
+        s: AsyncSession,
+        user: User,
         chat_id: int,
         message_id: int,
         body: str,
@@ -135,32 +172,19 @@ class IntakeService:
         forwarded_from: str | None,
         media: Media | None,
     ) -> Reply:
-        try:
-            async with self.ctx.sessions.begin() as s:
-                user = await upsert_user(s, sender)
-                done = await self._already_handled(s, chat_id, message_id)
-                if done is not None:
-                    return done
-                station = await station_of(s, self.ctx, user)
-                if await self._over_rate(s, user):
-                    return Reply(rt.rate_limited(self.ctx.limits.opinions_per_hour))
-                op = await self._insert_opinion(
-                    s, station, user, chat_id, message_id, body, verdict, forwarded_from
-                )
-                n_files = await self._adopt_orphans(s, user, op)
-                if media is not None:
-                    s.add(self._attachment(op, user, chat_id, message_id, media, in_caption=True))
-                    n_files += 1
-                await self._notify_staff_new(s, station, user, op, n_files)
-                label = self.ctx.theme_label(op.theme)
-                return Reply(rt.receipt(op.ref_no, label, op.anonymous), receipt_buttons(op))
-        except IntegrityError:
-            # Another instance handled the same update at the same moment: answer as it did.
-            async with self.ctx.sessions.begin() as s:
-                done = await self._already_handled(s, chat_id, message_id)
-                if done is not None:
-                    return done
-            raise
+        station = await station_of(s, self.ctx, user)
+        if await self._over_rate(s, user):
+            return Reply(rt.rate_limited(self.ctx.limits.opinions_per_hour))
+        op = await self._insert_opinion(
+            s, station, user, chat_id, message_id, body, verdict, forwarded_from
+        )
+        n_files = await self._adopt_orphans(s, user, op)
+        if media is not None:
+            s.add(self._attachment(op, user, chat_id, message_id, media, in_caption=True))
+            n_files += 1
+        await self._notify_staff_new(s, station, user, op, n_files)
+        label = self.ctx.theme_label(op.theme)
+        return Reply(rt.receipt(op.ref_no, label, op.anonymous), receipt_buttons(op))
 
     async def _insert_opinion(
         self,
@@ -221,34 +245,46 @@ class IntakeService:
     async def _already_handled(
         self, s: AsyncSession, chat_id: int, message_id: int
     ) -> Reply | None:
-        """The answer we gave when this very message was first handled, if it was."""
-        op = (
+        """The answer we gave when this very message was first handled, if it was.
+
+        One query over the three tables a message can have landed in.
+        """
+        found = (
             await s.execute(
-                select(Opinion).where(
-                    Opinion.src_chat_id == chat_id, Opinion.src_message_id == message_id
+                union_all(
+                    select(literal("o"), Opinion.id).where(
+                        Opinion.src_chat_id == chat_id, Opinion.src_message_id == message_id
+                    ),
+                    select(literal("a"), Attachment.id).where(
+                        Attachment.src_chat_id == chat_id, Attachment.src_message_id == message_id
+                    ),
+                    select(literal("i"), InboundMessage.id).where(
+                        InboundMessage.chat_id == chat_id, InboundMessage.message_id == message_id
+                    ),
                 )
             )
-        ).scalar_one_or_none()
-        if op is not None:
+        ).first()
+        if found is None:
+            return None
+        kind, row_id = found
+        if kind == "o":
+            op = await s.get(Opinion, row_id)
+            assert op is not None
             label = self.ctx.theme_label(op.theme)
             return Reply(
                 rt.receipt(op.ref_no, label, op.anonymous, duplicate_delivery=True),
                 receipt_buttons(op),
             )
-        att = (
-            await s.execute(
-                select(Attachment).where(
-                    Attachment.src_chat_id == chat_id, Attachment.src_message_id == message_id
-                )
-            )
-        ).scalar_one_or_none()
-        if att is not None:
-            if att.opinion_id is None:
-                return Reply(rt.attachment_needs_text(rt.kind_label(att.kind)))
-            parent = await s.get(Opinion, att.opinion_id)
-            assert parent is not None
-            return Reply(rt.detail_added(parent.ref_no, rt.kind_label(att.kind)))
-        return None
+        if kind == "i":
+            inbound = await s.get(InboundMessage, row_id)
+            return Reply(inbound.reply if inbound and inbound.reply else rt.already_done())
+        att = await s.get(Attachment, row_id)
+        assert att is not None
+        if att.opinion_id is None:
+            return Reply(rt.attachment_needs_text(rt.kind_label(att.kind)))
+        parent = await s.get(Opinion, att.opinion_id)
+        assert parent is not None
+        return Reply(rt.detail_added(parent.ref_no, rt.kind_label(att.kind)))
 
     async def _pending_opinion(self, s: AsyncSession, user: User) -> Opinion | None:
         if user.pending_action != PENDING_DETAIL or user.pending_opinion_id is None:
@@ -275,6 +311,20 @@ class IntakeService:
         """
         caption = (media.caption or "").strip()
         caption_ok = bool(caption) and self._validate(caption) is None
+        try:
+            return await self._submit_media(sender, chat_id, message_id, media, caption, caption_ok)
+        except IntegrityError:
+            return await self._after_race(chat_id, message_id)
+
+    async def _submit_media(
+        self,
+        sender: Sender,
+        chat_id: int,
+        message_id: int,
+        media: Media,
+        caption: str,
+        caption_ok: bool,
+    ) -> Reply:
         async with self.ctx.sessions.begin() as s:
             user = await upsert_user(s, sender)
             done = await self._already_handled(s, chat_id, message_id)
@@ -293,6 +343,8 @@ class IntakeService:
             if not caption_ok:
                 # Keep it: it joins the next opinion this resident writes (within a day).
                 s.add(self._attachment(None, user, chat_id, message_id, media, in_caption=False))
+                user.pending_action = PENDING_ORPHANS
+                user.pending_since = self.ctx.clock.now()
                 if caption:
                     problem = self._validate(caption)
                     assert problem is not None
@@ -300,8 +352,10 @@ class IntakeService:
                         problem.text + "\n" + rt.attachment_needs_text(rt.kind_label(media.kind))
                     )
                 return Reply(rt.attachment_needs_text(rt.kind_label(media.kind)))
-        verdict = self.ctx.classifier.classify(caption)
-        return await self._create(sender, chat_id, message_id, caption, verdict, None, media)
+            verdict = self.ctx.classifier.classify(caption)
+            return await self._create_in(
+                s, user, chat_id, message_id, caption, verdict, None, media
+            )
 
     def _attachment(
         self,
@@ -339,6 +393,9 @@ class IntakeService:
         ).scalar_one_or_none()
 
     async def _adopt_orphans(self, s: AsyncSession, user: User, op: Opinion) -> int:
+        if user.pending_action != PENDING_ORPHANS:
+            return 0  # the common case costs no query
+        user.pending_action = None
         since = self.ctx.clock.now() - ORPHAN_TTL
         result = await s.execute(
             update(Attachment)

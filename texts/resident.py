@@ -249,3 +249,7 @@ def merged(ref_no: str, original: str) -> str:
         f"您的意见 <code>{esc(ref_no)}</code> 与已受理的 <code>{esc(original)}</code> 反映的是同一件事，"
         "已合并办理。后续进展会同时通知您。"
     )
+
+
+def already_done() -> str:
+    return "这条消息已经处理过了。"
