@@ -119,7 +119,7 @@ class IntakeService:
         try:
             async with self.ctx.sessions.begin() as s:
                 user = await upsert_user(s, sender)
-                done = await self._already_handled(s, chat_id, message_id)
+                done, recent = await self._lookup(s, user, chat_id, message_id)
                 if done is not None:
                     return done
                 if self.prompts is not None and forwarded_from is None:
@@ -138,7 +138,7 @@ class IntakeService:
                     return problem
                 verdict = self.ctx.classifier.classify(body)
                 return await self._create_in(
-                    s, user, chat_id, message_id, body, verdict, forwarded_from, None
+                    s, user, chat_id, message_id, body, verdict, forwarded_from, None, recent
                 )
         except IntegrityError:
             return await self._after_race(chat_id, message_id)
@@ -171,9 +171,12 @@ class IntakeService:
         verdict: ThemeResult,
         forwarded_from: str | None,
         media: Media | None,
+        recent: int | None = None,
     ) -> Reply:
         station = await station_of(s, self.ctx, user)
-        if await self._over_rate(s, user):
+        if recent is None:
+            recent = await self._recent_count(s, user)
+        if recent >= self.ctx.limits.opinions_per_hour:
             return Reply(rt.rate_limited(self.ctx.limits.opinions_per_hour))
         op = await self._insert_opinion(
             s, station, user, chat_id, message_id, body, verdict, forwarded_from
@@ -229,7 +232,7 @@ class IntakeService:
         )
         return op
 
-    async def _over_rate(self, s: AsyncSession, user: User) -> bool:
+    async def _recent_count(self, s: AsyncSession, user: User) -> int:
         since = self.ctx.clock.now() - timedelta(hours=1)
         count = (
             await s.execute(
@@ -240,30 +243,46 @@ class IntakeService:
                 )
             )
         ).scalar_one()
-        return int(count) >= self.ctx.limits.opinions_per_hour
+        return int(count)
 
     async def _already_handled(
         self, s: AsyncSession, chat_id: int, message_id: int
     ) -> Reply | None:
-        """The answer we gave when this very message was first handled, if it was.
+        """The answer we gave when this very message was first handled, if it was."""
+        done, _ = await self._lookup(s, None, chat_id, message_id)
+        return done
 
-        One query over the three tables a message can have landed in.
-        """
-        found = (
-            await s.execute(
-                union_all(
-                    select(literal("o"), Opinion.id).where(
-                        Opinion.src_chat_id == chat_id, Opinion.src_message_id == message_id
-                    ),
-                    select(literal("a"), Attachment.id).where(
-                        Attachment.src_chat_id == chat_id, Attachment.src_message_id == message_id
-                    ),
-                    select(literal("i"), InboundMessage.id).where(
-                        InboundMessage.chat_id == chat_id, InboundMessage.message_id == message_id
-                    ),
+    async def _lookup(
+        self, s: AsyncSession, user: User | None, chat_id: int, message_id: int
+    ) -> tuple[Reply | None, int]:
+        """One round trip for the hot path: was this message handled already (in any of the
+        three tables a message can land in), and how many opinions did the user send this hour."""
+        parts = [
+            select(literal("o"), Opinion.id).where(
+                Opinion.src_chat_id == chat_id, Opinion.src_message_id == message_id
+            ),
+            select(literal("a"), Attachment.id).where(
+                Attachment.src_chat_id == chat_id, Attachment.src_message_id == message_id
+            ),
+            select(literal("i"), InboundMessage.id).where(
+                InboundMessage.chat_id == chat_id, InboundMessage.message_id == message_id
+            ),
+        ]
+        if user is not None:
+            since = self.ctx.clock.now() - timedelta(hours=1)
+            parts.append(
+                select(literal("n"), func.count(Opinion.id)).where(
+                    Opinion.resident_id == user.id,
+                    Opinion.source == "resident",
+                    Opinion.created_at >= since,
                 )
             )
-        ).first()
+        rows = (await s.execute(union_all(*parts))).all()
+        recent = next((int(n) for k, n in rows if k == "n"), 0)
+        found = next(((k, n) for k, n in rows if k != "n"), None)
+        return await self._earlier_answer(s, found), recent
+
+    async def _earlier_answer(self, s: AsyncSession, found: tuple[str, int] | None) -> Reply | None:
         if found is None:
             return None
         kind, row_id = found

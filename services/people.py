@@ -22,7 +22,16 @@ class Role(StrEnum):
 
 async def upsert_user(s: AsyncSession, sender: Sender) -> User:
     """Return the user row for `sender`, creating it or refreshing the names Telegram sent."""
-    user = (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one_or_none()
+    # The user's station comes along in the same round trip (station_of then finds it in the
+    # session's identity map without another query).
+    row = (
+        await s.execute(
+            select(User, Station)
+            .outerjoin(Station, Station.id == User.station_id)
+            .where(User.tg_id == sender.tg_id)
+        )
+    ).first()
+    user = row[0] if row is not None else None
     if user is None:
         # Two updates from a new user can race (two instances, or a re-delivery): insert once.
         now = utcnow()
