@@ -27,8 +27,10 @@ class BotProcess:
         admin_ids: str = "",
         extra_env: dict[str, str] | None = None,
         database_url: str | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.workdir = workdir
+        self.args = args or []
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "bot.log"
         self.env = {
@@ -48,7 +50,7 @@ class BotProcess:
     def start(self) -> BotProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
+            [sys.executable, "-m", "bot.cli", "run", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,
