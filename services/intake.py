@@ -6,9 +6,11 @@ Every function persists its effect before returning the reply, and is idempotent
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +41,7 @@ from storage.models import (
     OpinionEvent,
     Revision,
     Station,
+    StationRole,
     User,
 )
 
@@ -60,6 +63,13 @@ class Media:
     caption: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+
+
+def _found(rows: Sequence[Any]) -> tuple[str, int] | None:
+    return next(((k, n) for k, n in rows if k not in ("n", "r")), None)
+
+
+ON_BEHALF_RE = re.compile(r"^\s*(?:代|替|受)\s*(.{1,30}?)\s*(?:反映|转交|委托)\s*[:：，,]\s*")
 
 
 def meaningful_chars(text: str) -> int:
@@ -181,13 +191,21 @@ class IntakeService:
         op = await self._insert_opinion(
             s, station, user, chat_id, message_id, body, verdict, forwarded_from
         )
+        if recent < 0:
+            op.source = "representative"
+            op.submitted_by_id = user.id
+            found = ON_BEHALF_RE.match(body)
+            op.on_behalf_of = found.group(1) if found else None
         n_files = await self._adopt_orphans(s, user, op)
         if media is not None:
             s.add(self._attachment(op, user, chat_id, message_id, media, in_caption=True))
             n_files += 1
         await self._notify_staff_new(s, station, user, op, n_files)
         label = self.ctx.theme_label(op.theme)
-        return Reply(rt.receipt(op.ref_no, label, op.anonymous), receipt_buttons(op))
+        text = rt.receipt(op.ref_no, label, op.anonymous)
+        if op.source == "representative":
+            text += "\n" + rt.relayed_note(op.on_behalf_of)
+        return Reply(text, receipt_buttons(op))
 
     async def _insert_opinion(
         self,
@@ -277,10 +295,17 @@ class IntakeService:
                     Opinion.created_at >= since,
                 )
             )
+            parts.append(
+                select(literal("r"), func.count(StationRole.id)).where(
+                    StationRole.user_id == user.id, StationRole.role == "representative"
+                )
+            )
         rows = (await s.execute(union_all(*parts))).all()
-        recent = next((int(n) for k, n in rows if k == "n"), 0)
-        found = next(((k, n) for k, n in rows if k != "n"), None)
-        return await self._earlier_answer(s, found), recent
+        counts = {k: int(n) for k, n in rows if k in ("n", "r")}
+        if counts.get("r"):
+            # Representatives relay what they collected: no hourly limit, marked 代表转交.
+            return await self._earlier_answer(s, _found(rows)), -1
+        return await self._earlier_answer(s, _found(rows)), counts.get("n", 0)
 
     async def _earlier_answer(self, s: AsyncSession, found: tuple[str, int] | None) -> Reply | None:
         if found is None:
@@ -475,7 +500,9 @@ class IntakeService:
                 op.theme_terms,
                 op.needs_review,
                 op.text,
-                user.display_name,
+                rt.relayed_by(user.display_name, op.on_behalf_of)
+                if op.source == "representative"
+                else user.display_name,
                 user.username,
                 op.anonymous,
                 n_files,

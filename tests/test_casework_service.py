@@ -302,3 +302,28 @@ async def _rep_user_id(ctx: ServiceContext) -> int:
 
     async with ctx.sessions() as s:
         return (await s.execute(select(User.id).where(User.tg_id == REP.tg_id))).scalar_one()
+
+
+async def test_representative_relays_opinions_without_the_hourly_limit(ctx: ServiceContext) -> None:
+    _, intake = await setup_station(ctx)
+    replies = [
+        await intake.submit_text(
+            REP,
+            REP.tg_id,
+            100 + i,
+            f"代张大爷反映：村里第{i}条路没有路灯，老人晚上走路摔倒。",
+            None,
+        )
+        for i in range(12)
+    ]
+    assert all("代表转交" in r.text and "张大爷" in r.text for r in replies)
+    async with ctx.sessions() as s:
+        rows = (
+            await s.execute(
+                select(Opinion.source, Opinion.on_behalf_of).where(
+                    Opinion.source == "representative"
+                )
+            )
+        ).all()
+    assert len(rows) == 12 and all(r == ("representative", "张大爷") for r in rows)
+    assert any("代表转交" in t for t in await outbox_texts(ctx, STAFF_CHAT))

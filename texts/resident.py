@@ -253,3 +253,14 @@ def merged(ref_no: str, original: str) -> str:
 
 def already_done() -> str:
     return "这条消息已经处理过了。"
+
+
+def relayed_by(representative: str, on_behalf_of: str | None) -> str:
+    who = f"，反映人：{on_behalf_of}" if on_behalf_of else ""
+    return f"{representative}（代表转交{who}）"
+
+
+def relayed_note(on_behalf_of: str | None) -> str:
+    if on_behalf_of:
+        return f"已标记为<b>代表转交</b>，反映人：{esc(on_behalf_of)}。"
+    return "已标记为<b>代表转交</b>。如需写明反映人，可用“代张大爷反映：……”的格式开头。"
