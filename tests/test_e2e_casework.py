@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.botproc import TOKEN, BotProcess, wait_started
+from tests.conftest import reset_pg_schema
 from tests.fakebot import FakeBotApi
 
 ADMIN, STAFF, REP, RESIDENT, OUTSIDER = 900, 901, 500, 101, 666
@@ -17,9 +21,34 @@ STAFF_GROUP = -1001
 JSON = dict[str, Any]
 
 
-def rows(workdir: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(workdir / "liaison.db") as conn:
-        return conn.execute(sql).fetchall()
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Read the bot's database from the test, whichever engine it runs on."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return [tuple(r) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bot_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
+    pg: str | None = request.getfixturevalue("pg_database")
+    if pg is None:
+        pytest.skip("PostgreSQL not reachable")
+    reset_pg_schema(pg)
+    return pg
 
 
 class Chat:
@@ -54,7 +83,10 @@ class Chat:
         return [m["text"] for m in self.fake.messages(chat) if m["seq"] > since]
 
 
-def test_full_casework_loop(tmp_path: Path) -> None:
+def test_full_casework_loop(tmp_path: Path, bot_db: str) -> None:
+    def rows(_: Path, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(str(v) if isinstance(v, date) else v for v in r) for r in query(bot_db, sql)]
+
     with FakeBotApi(TOKEN) as fake:
         for uid, name in (
             (ADMIN, "站长"),
@@ -71,6 +103,7 @@ def test_full_casework_loop(tmp_path: Path) -> None:
             tmp_path,
             admin_ids=str(ADMIN),
             extra_env={"LIAISON_CLOCK_START": "2026-09-30T10:00:00+08:00"},
+            database_url=bot_db,
         ).start()
         try:
             wait_started(fake, bot.alive)

@@ -245,11 +245,43 @@ async def test_scheduled_briefing_is_posted_once_with_its_chart(
     await planner.plan()
     async with ctx.sessions() as s:
         rows = (
-            await s.execute(select(Outbox).where(Outbox.kind == "briefing").order_by(Outbox.id))
-        ).scalars().all()
+            (await s.execute(select(Outbox).where(Outbox.kind == "briefing").order_by(Outbox.id)))
+            .scalars()
+            .all()
+        )
     assert [r.chat_id for r in rows] == [STAFF_CHAT, STAFF_CHAT]
     assert "工作简报" in rows[0].text and rows[1].photo is not None
     assert rows[1].photo[:8] == b"\x89PNG\r\n\x1a\n"
     out = RecordingOutbound()
     await Dispatcher(ctx, out).tick()
     assert sum(c == STAFF_CHAT for c, _ in out.sent) >= 2
+
+
+async def test_reception_day_is_announced_three_days_ahead_to_subscribers(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    meetings = MeetingService(ctx)
+    assert "已订阅" in (await meetings.subscribe(RES, True)).text
+    other = Sender(102, "李大爷")
+    await meetings.subscribe(other, True)
+    assert "已退订" in (await meetings.subscribe(other, False)).text
+    created = await meetings.create(
+        ADMIN, "全站 | 代表接待日 | 2026-10-20 09:00 | 一次 | 联络站一楼"
+    )
+    assert "代表接待日" in created.text
+    planner = ReminderPlanner(ctx)
+    clock.set(datetime(2026, 10, 17, 0, 59, tzinfo=UTC))  # 08:59, three days minus a minute
+    await planner.plan()
+    assert await reminder_keys(ctx) == []
+    clock.set(datetime(2026, 10, 17, 1, 0, tzinfo=UTC))
+    await planner.plan()
+    await planner.plan()
+    async with ctx.sessions() as s:
+        rows = (
+            (await s.execute(select(Outbox).where(Outbox.key.like("remind:reception:%"))))
+            .scalars()
+            .all()
+        )
+    assert [r.chat_id for r in rows] == [RES.tg_id]
+    assert "代表接待日" in rows[0].text and "/unsubscribe" in rows[0].text
