@@ -134,7 +134,11 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         .base_file_url(settings.base_file_url)
         .defaults(defaults_for(settings))
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
-        .concurrent_updates(PerChatUpdateProcessor(64))
+        .concurrent_updates(
+            PerChatUpdateProcessor(settings.concurrent_updates)
+            if settings.concurrent_updates > 1
+            else False
+        )
         .build()
     )
     app.bot_data["services"] = Services(

@@ -48,6 +48,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     upgrade(settings.database_url)
     classifier = load_classifier(settings)
+    # aiosqlite runs every statement on its own thread; with the event loop busy, each hand-over
+    # would otherwise wait up to the interpreter's 5 ms GIL switch interval.
+    sys.setswitchinterval(settings.gil_switch_interval)
     assembly = build(settings, classifier, clock_from_env())
     if args.webhook_url:
         host, _, port = args.listen.rpartition(":")

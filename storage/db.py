@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,7 +18,15 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
-        engine = create_async_engine(url, **kwargs)
+        if ":memory:" not in url:
+            # SQLite has one writer and every transaction here takes the write lock: with one
+            # pooled connection, transactions queue in the event loop and are handed over at once,
+            # instead of several connections sleeping in SQLite's busy handler (which polls with
+            # growing sleeps and leaves the database idle in between).
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", 60)
+        engine = create_async_engine(_one_hop(url), **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -47,6 +55,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def _one_hop(url: str) -> URL:
+    """`sqlite+aiosqlite://` runs on our one-hop cursor (storage.fast_sqlite), same driver."""
+    import storage.fast_sqlite as fast
+
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        return parsed.set(drivername=f"sqlite+{fast.DRIVER}")
+    return parsed
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
