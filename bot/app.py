@@ -26,6 +26,7 @@ from handlers.common import Services
 from handlers.outbound import TelegramOutbound
 from handlers.registry import publish_commands, register
 from scheduler.dispatcher import Dispatcher
+from scheduler.pacing import ChatPacer
 from services.casework import CaseworkService
 from services.context import Classifier, Limits, ServiceContext, StationDefaults
 from services.intake import IntakeService
@@ -93,17 +94,16 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         base_url=settings.telegram_base_url,
         base_file_url=settings.base_file_url,
         defaults=defaults_for(settings),
-        # One send per 1/30 s: never a burst past Telegram's 30/s window; a 429 that still
-        # happens is waited out and retried.
-        rate_limiter=AIORateLimiter(
-            overall_max_rate=1,
-            overall_time_period=1 / settings.bulk_rate_per_second,
-            group_max_rate=0,  # per-chat pacing happens in the dispatcher, inside the lease
-            max_retries=3,
-        ),
+        # The dispatcher paces bulk sends itself (evenly spaced overall slots, 20/min per group,
+        # 1/s per private chat) before each send and inside the row's lease; PTB's limiter is
+        # kept for what it does best here: waiting out a 429 and retrying.
+        rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3),
     )
     dispatcher = Dispatcher(
-        ctx, TelegramOutbound(bulk_bot), lease=timedelta(seconds=settings.outbox_lease_seconds)
+        ctx,
+        TelegramOutbound(bulk_bot),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        pacer=ChatPacer(overall_per_second=settings.bulk_rate_per_second),
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
     calendar = WorkCalendar.from_file(settings.holidays_file)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     reminder_days_before: int = Field(default=3, ge=0, le=30)
     overdue_report_after: int = Field(default=3, ge=1, le=30)
     outbox_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
-    bulk_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    bulk_rate_per_second: float = Field(default=28.0, gt=0, le=1000)
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)

@@ -102,6 +102,7 @@ class Dispatcher:
                     await asyncio.sleep(wait)
                 if self.ctx.clock.now() >= deadline:
                     continue  # too late to send safely; the row is claimable again soon
+                await self.pacer.overall_slot()
                 self.pacer.record(row.chat_id)
                 await self._send(row)
             except Exception:  # one bad row must not stop the others; its lease will expire

@@ -6,6 +6,7 @@ Only send timestamps live here: losing them on restart at worst costs one 429, h
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -16,12 +17,30 @@ class ChatPacer:
         self,
         group_per_minute: int = 20,
         private_per_second: int = 1,
+        overall_per_second: float = 28.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.group = (group_per_minute, 60.0)
         self.private = (private_per_second, 1.0)
+        self.spacing = 1.0 / overall_per_second
         self.clock = clock
         self._sent: dict[int, deque[float]] = {}
+        self._next_slot = 0.0
+
+    async def overall_slot(self) -> None:
+        """Wait until this process may send its next bulk message, then take that moment.
+
+        Spacing is measured between actual sends (checked after every wake-up, with no await
+        in between), so a stalled event loop delays messages but never bunches them up past
+        Telegram's window.
+        """
+        while True:
+            now = self.clock()
+            wait = self._next_slot - now
+            if wait <= 0:
+                self._next_slot = now + self.spacing
+                return
+            await asyncio.sleep(wait)
 
     def _window(self, chat_id: int) -> tuple[int, float]:
         return self.private if chat_id > 0 else self.group
