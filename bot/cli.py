@@ -144,8 +144,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def with_corrections(args: argparse.Namespace) -> None:
+    """`train` without --data learns from the shipped corpus plus staff corrections in the DB."""
+    if getattr(args, "command", None) != "train" or getattr(args, "data", None) is not None:
+        return
+    import asyncio
+
+    from services.learning import load_corrections
+    from storage.migrate import upgrade
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    args.extra_examples = asyncio.run(load_corrections(settings.database_url))
+    print(f"工作人员更正 staff corrections: {len(args.extra_examples)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    with_corrections(args)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
