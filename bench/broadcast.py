@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ from services.staff import StaffService  # noqa: E402
 from services.types import Sender  # noqa: E402
 from storage.db import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from tests.botproc import ROOT as REPO  # noqa: E402
 from tests.botproc import TOKEN, BotProcess  # noqa: E402
 from tests.fakebot import FakeBotApi, FloodLimits  # noqa: E402
 
@@ -77,6 +80,13 @@ def main() -> None:
     p.add_argument("--groups", type=int, default=50)
     p.add_argument("--per-group", type=int, default=20)
     p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0: one `liaison-bot run`; N: N `liaison-bot dispatch` workers sharing the database "
+        "(each gets BULK_RATE_PER_SECOND = 28/N, the overall limit being per bot)",
+    )
     args = p.parse_args()
     total = args.groups * args.per_group
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,10 +105,25 @@ def main() -> None:
             chats = [-5000 - g for g in range(args.groups)]
             for g, chat in enumerate(chats):
                 fake.add_group(chat, f"工作组{g + 1:02d}")
+            workers: list[subprocess.Popen[bytes]] = []
+            if args.workers:
+                env = {
+                    **os.environ,
+                    "BOT_TOKEN": TOKEN,
+                    "TELEGRAM_BASE_URL": fake.base_url,
+                    "DATABASE_URL": url,
+                    "DATA_DIR": str(work / "data"),
+                    "LOG_LEVEL": "WARNING",
+                    "TICK_SECONDS": "0.5",
+                    "BULK_RATE_PER_SECOND": str(28 / args.workers),
+                }
+                cmd = [sys.executable, "-m", "bot.cli", "dispatch"]
+                workers = [subprocess.Popen(cmd, cwd=REPO, env=env) for _ in range(args.workers)]
             bot = BotProcess(
                 fake.base_url, work, database_url=url, extra_env={"LOG_LEVEL": "WARNING"}
             )
-            bot.start()
+            if not workers:
+                bot.start()
             started = time.perf_counter()
             try:
                 chat_set = set(chats)
@@ -113,7 +138,7 @@ def main() -> None:
                 fake.add_listener(on_send)
                 last_report = time.perf_counter()
                 while counter["n"] < total:
-                    if not bot.alive():
+                    if not workers and not bot.alive():
                         raise SystemExit("bot exited:\n" + bot.log())
                     if time.perf_counter() - started > 600:
                         break
@@ -123,7 +148,12 @@ def main() -> None:
                         print(f"  delivered {counter['n']}/{total}", file=sys.stderr)
                 fake.wait_until_idle(timeout=30, quiet=1.0)
             finally:
-                bot.stop()
+                if workers:
+                    for w in workers:
+                        w.terminate()
+                        w.wait(30)
+                else:
+                    bot.stop()
             msgs = [m for m in fake.messages() if m["chat_id"] in chat_set]
             times = sorted(m["time"] for m in msgs)
             counts = Counter((m["chat_id"], m["text"]) for m in msgs)
@@ -132,7 +162,10 @@ def main() -> None:
             span = times[-1] - times[0] if times else float("nan")
             minimum = theoretical_minimum(total, args.groups, args.per_group)
             engine = "PostgreSQL" if "postgresql" in url else "SQLite"
-            print(f"\nbroadcast benchmark ({engine}): {total} reminders over {args.groups} groups")
+            how = f"{args.workers} dispatch workers" if args.workers else "one bot process"
+            print(
+                f"\nbroadcast benchmark ({engine}, {how}): {total} reminders over {args.groups} groups"
+            )
             print(f"delivered        {len(msgs)}")
             print(f"first→last       {span:.1f} s")
             print(f"theoretical min  {minimum:.1f} s (30/s overall, 20/min per group)")
