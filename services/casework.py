@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +71,47 @@ def triage_buttons(opinion_id: int) -> tuple[tuple[Button, ...], ...]:
             Button(st.BTN_REJECT, encode("t", "rj", opinion_id)),
         ),
     )
+
+
+async def triage_card(
+    s: AsyncSession, ctx: ServiceContext, op: Opinion, headline: str | None = None
+) -> Reply:
+    """The staff card for an opinion (new, bounced back or reopened), with its one-tap actions."""
+    resident = await s.get(User, op.resident_id) if op.resident_id else None
+    n_files = int(
+        (
+            await s.execute(select(func.count(Attachment.id)).where(Attachment.opinion_id == op.id))
+        ).scalar_one()
+    )
+    if resident is None:
+        who = op.on_behalf_of or st.UNNAMED
+    elif op.source == "representative":
+        who = rt.relayed_by(resident.display_name, op.on_behalf_of)
+    else:
+        who = resident.display_name
+    text = st.new_opinion(
+        op.ref_no,
+        ctx.theme_label(op.theme),
+        op.theme_confidence,
+        op.theme_terms,
+        op.needs_review and not op.theme_confirmed,
+        op.text,
+        who,
+        resident.username if resident else None,
+        op.anonymous and resident is not None,
+        n_files,
+    )
+    if headline:
+        text = headline + "\n\n" + text
+    return Reply(text, triage_buttons(op.id))
+
+
+async def post_triage_card(
+    s: AsyncSession, ctx: ServiceContext, station_id: int, op: Opinion, due_at: datetime
+) -> None:
+    """Queue the card for a new opinion in the station's staff chat (once per opinion)."""
+    card = await triage_card(s, ctx, op)
+    await tell_staff(s, station_id, f"staff:new:{op.id}", card, due_at, op.id)
 
 
 @dataclass(frozen=True)
@@ -322,29 +363,7 @@ class CaseworkService:
     async def _triage_card(
         self, s: AsyncSession, op: Opinion, headline: str | None = None
     ) -> Reply:
-        resident = await s.get(User, op.resident_id) if op.resident_id else None
-        n_files = len(
-            list(
-                (
-                    await s.execute(select(Attachment.id).where(Attachment.opinion_id == op.id))
-                ).scalars()
-            )
-        )
-        text = st.new_opinion(
-            op.ref_no,
-            self.ctx.theme_label(op.theme),
-            op.theme_confidence,
-            op.theme_terms,
-            op.needs_review and not op.theme_confirmed,
-            op.text,
-            resident.display_name if resident else (op.on_behalf_of or "—"),
-            resident.username if resident else None,
-            op.anonymous,
-            n_files,
-        )
-        if headline:
-            text = headline + "\n\n" + text
-        return Reply(text, self.triage_buttons(op))
+        return await triage_card(s, self.ctx, op, headline)
 
     async def staff_card(self, opinion_id: int) -> Reply | None:
         async with self.ctx.sessions() as s:

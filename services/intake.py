@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select, union_all, update
+from sqlalchemy import BigInteger, bindparam, func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ from domain.lifecycle import (
 from domain.refs import format_ref, normalize_ref
 from services import outbox
 from services.callbacks import encode
-from services.casework import triage_buttons
+from services.casework import post_triage_card
 from services.context import ServiceContext, ThemeResult
 from services.numbering import next_seq
 from services.people import default_station, station_by_code, station_of, upsert_user
@@ -67,7 +67,8 @@ class Media:
 
 
 def _handled_parts() -> list[Any]:
-    chat, msg = bindparam("chat"), bindparam("msg")
+    chat: Any = bindparam("chat", type_=BigInteger())
+    msg: Any = bindparam("msg", type_=BigInteger())
     return [
         select(literal("o"), Opinion.id).where(
             Opinion.src_chat_id == chat, Opinion.src_message_id == msg
@@ -227,11 +228,10 @@ class IntakeService:
             op.submitted_by_id = user.id
             found = ON_BEHALF_RE.match(body)
             op.on_behalf_of = found.group(1) if found else None
-        n_files = await self._adopt_orphans(s, user, op)
+        await self._adopt_orphans(s, user, op)
         if media is not None:
             s.add(self._attachment(op, user, chat_id, message_id, media, in_caption=True))
-            n_files += 1
-        await self._notify_staff_new(s, station, user, op, n_files)
+        await self._notify_staff_new(s, station, op)
         label = self.ctx.theme_label(op.theme)
         text = rt.receipt(op.ref_no, label, op.anonymous)
         if op.source == "representative":
@@ -499,35 +499,9 @@ class IntakeService:
             )
         return Reply(rt.detail_added(op.ref_no, rt.kind_label(media.kind)))
 
-    async def _notify_staff_new(
-        self, s: AsyncSession, station: Station, user: User, op: Opinion, n_files: int
-    ) -> None:
-        if station.staff_chat_id is None:
-            return
-        await outbox.enqueue(
-            s,
-            key=f"staff:new:{op.id}",
-            chat_id=station.staff_chat_id,
-            text=st.new_opinion(
-                op.ref_no,
-                self.ctx.theme_label(op.theme),
-                op.theme_confidence,
-                op.theme_terms,
-                op.needs_review,
-                op.text,
-                rt.relayed_by(user.display_name, op.on_behalf_of)
-                if op.source == "representative"
-                else user.display_name,
-                user.username,
-                op.anonymous,
-                n_files,
-            ),
-            markup=Reply("", triage_buttons(op.id)).markup(),
-            kind="staff_new",
-            due_at=op.created_at,
-            station_id=station.id,
-            opinion_id=op.id,
-        )
+    async def _notify_staff_new(self, s: AsyncSession, station: Station, op: Opinion) -> None:
+        if station.staff_chat_id is not None:
+            await post_triage_card(s, self.ctx, station.id, op, op.created_at)
 
     # ---- edits -----------------------------------------------------------------------------
     async def edit(

@@ -34,11 +34,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reports as tr
-import texts.staff as st
 from domain.lifecycle import Status
 from domain.refs import format_ref
 from services import outbox
-from services.casework import triage_buttons
+from services.casework import post_triage_card
 from services.context import ServiceContext
 from services.intake import meaningful_chars
 from services.numbering import next_seq
@@ -937,25 +936,4 @@ class LedgerService:
             station_id=station.id,
         )
         for op in created:
-            await outbox.enqueue(
-                s,
-                key=f"staff:new:{op.id}",
-                chat_id=station.staff_chat_id,
-                text=st.new_opinion(
-                    op.ref_no,
-                    self.ctx.theme_label(op.theme),
-                    op.theme_confidence,
-                    op.theme_terms,
-                    op.needs_review,
-                    op.text,
-                    op.on_behalf_of or tr.ANONYMOUS,
-                    None,
-                    False,
-                    0,
-                ),
-                markup=Reply("", triage_buttons(op.id)).markup(),
-                kind="staff_new",
-                due_at=now + timedelta(microseconds=1),
-                station_id=station.id,
-                opinion_id=op.id,
-            )
+            await post_triage_card(s, self.ctx, station.id, op, now + timedelta(microseconds=1))

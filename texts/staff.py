@@ -74,6 +74,8 @@ BTN_NO_ASSIGNEES = "（还没有代表或工作组，请先 /invite 或 /group_a
 BTN_APPROVE = "✅ 同意延期"
 BTN_DENY = "❌ 不同意"
 
+UNNAMED = "未留姓名"
+
 UNIT_KINDS = {"group": "工作组", "department": "责任单位"}
 
 
