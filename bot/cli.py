@@ -8,6 +8,7 @@ import hmac
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -26,12 +27,16 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def prepare() -> tuple[Settings, Any] | None:
+    """What `run` and `dispatch` share: settings, a checked token, logging, schema, classifier.
+
+    None (after one line on stderr) when the token is missing or malformed.
+    """
     settings = load_settings()
     problem = settings.token_problem()
     if problem:
         print(problem, file=sys.stderr)
-        return 2
+        return None
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -39,11 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings.ensure_dirs()
 
-    from telegram import Update
-
-    from bot.app import build
     from bot.runtime import load_classifier
-    from domain.clock import clock_from_env
     from storage.migrate import upgrade
 
     upgrade(settings.database_url)
@@ -51,6 +52,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     # aiosqlite runs every statement on its own thread; with the event loop busy, each hand-over
     # would otherwise wait up to the interpreter's 5 ms GIL switch interval.
     sys.setswitchinterval(settings.gil_switch_interval)
+    return settings, classifier
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    ready = prepare()
+    if ready is None:
+        return 2
+    settings, classifier = ready
+    from telegram import Update
+
+    from bot.app import build
+    from domain.clock import clock_from_env
+
     assembly = build(settings, classifier, clock_from_env())
     if args.webhook_url:
         host, _, port = args.listen.rpartition(":")
@@ -84,23 +98,13 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     """Run only the clock: reminders and the outbox, no updates (a worker for webhook setups)."""
     import asyncio
 
-    settings = load_settings()
-    problem = settings.token_problem()
-    if problem:
-        print(problem, file=sys.stderr)
+    ready = prepare()
+    if ready is None:
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings.ensure_dirs()
-    from bot.runtime import load_classifier
+    settings, classifier = ready
     from bot.worker import run_worker
     from domain.clock import clock_from_env
-    from storage.migrate import upgrade
 
-    upgrade(settings.database_url)
-    classifier = load_classifier(settings)
     sent = asyncio.run(
         run_worker(settings, classifier, clock_from_env(), until_idle=args.until_idle)
     )
