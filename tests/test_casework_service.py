@@ -327,3 +327,108 @@ async def test_representative_relays_opinions_without_the_hourly_limit(ctx: Serv
         ).all()
     assert len(rows) == 12 and all(r == ("representative", "张大爷") for r in rows)
     assert any("代表转交" in t for t in await outbox_texts(ctx, STAFF_CHAT))
+
+
+async def _snapshot(ctx: ServiceContext) -> tuple[object, ...]:
+    """Everything a button could change, to compare before and after a refused press."""
+    from storage.models import CoSigner, Extension, Unit
+
+    async with ctx.sessions() as s:
+        ops = (
+            await s.execute(
+                select(
+                    Opinion.id,
+                    Opinion.status,
+                    Opinion.theme,
+                    Opinion.anonymous,
+                    Opinion.theme_confirmed,
+                ).order_by(Opinion.id)
+            )
+        ).all()
+        tasks = (
+            await s.execute(
+                select(Task.id, Task.status, Task.due_date, Task.acknowledged_at).order_by(Task.id)
+            )
+        ).all()
+        exts = (
+            await s.execute(select(Extension.id, Extension.status).order_by(Extension.id))
+        ).all()
+        ratings = (await s.execute(select(func.count(Rating.id)))).scalar_one()
+        cos = (await s.execute(select(func.count(CoSigner.id)))).scalar_one()
+        units = (await s.execute(select(func.count(Unit.id)))).scalar_one()
+    return (tuple(ops), tuple(tasks), tuple(exts), ratings, cos, units)
+
+
+async def test_every_callback_action_for_every_role(ctx: ServiceContext) -> None:
+    """Residents, an unassigned representative and outsiders press (or forge) every button:
+    each is refused and nothing changes; intake buttons belong to their owner only."""
+    cw, intake = await setup_station(ctx)
+    other_rep = Sender(501, "王代表")
+    invite = await cw.create_invite(STAFF, None, None)
+    await cw.join(other_rep, invite.text.split("<code>")[1].split("</code>")[0])
+    op = await submit(ctx, intake)
+    rep_id = await _rep_user_id(ctx)
+    await cw.triage_button(STAFF, "dl", (op.id, 1, rep_id, 15))
+    async with ctx.sessions() as s:
+        task = (await s.execute(select(Task))).scalar_one()
+    await cw.task_button(REP, "ack", (task.id,))
+    await cw.task_button(REP, "exd", (task.id, 3))
+    await cw.pending_text(REP, REP.tg_id, 900, "需要协调")
+    from storage.models import Extension
+
+    async with ctx.sessions() as s:
+        ext_id = (await s.execute(select(Extension.id))).scalar_one()
+    triage = [
+        ("ok", (op.id,)),
+        ("th", (op.id,)),
+        ("st", (op.id, 2)),
+        ("as", (op.id,)),
+        ("to", (op.id, 1, rep_id)),
+        ("dl", (op.id, 1, rep_id, 3)),
+        ("rj", (op.id,)),
+        ("du", (op.id,)),
+        ("bk", (op.id,)),
+    ]
+    tasks = [
+        ("ack", (task.id,)),
+        ("pr", (task.id,)),
+        ("ex", (task.id,)),
+        ("exd", (task.id, 7)),
+        ("bo", (task.id,)),
+        ("cl", (task.id,)),
+        ("clo", (task.id, 1)),
+    ]
+    exts = [("y", (ext_id,)), ("n", (ext_id,))]
+    ratings = [("v", (task.id, n)) for n in (1, 2, 3)]
+    before = await _snapshot(ctx)
+    for who in (RES, OTHER, other_rep):
+        for action, args in triage:
+            r = await cw.triage_button(who, action, args)
+            assert r.alert and "权限" in (r.toast or ""), (who, action)
+        for action, args in tasks:
+            r = await cw.task_button(who, action, args)
+            assert r.alert and "权限" in (r.toast or ""), (who, action)
+        for action, args in exts:
+            r = await cw.extension_button(who, action, args)
+            assert r.alert and "权限" in (r.toast or ""), (who, action)
+        assert await cw.pending_text(who, who.tg_id, 901 + who.tg_id, "伪造的输入") is None
+    for who in (OTHER, other_rep, REP, STAFF):
+        for action, args in ratings:
+            r = await cw.rating_button(who, action, args)
+            assert r.alert, (who, action)
+        for action_call in (
+            intake.withdraw(who, op.id),
+            intake.set_anonymous(who, op.id, False),
+            intake.ask_detail(who, op.id),
+        ):
+            assert await action_call is None
+    # Forged shapes: unknown ids, wrong arity, unknown actions.
+    for r in (
+        await cw.triage_button(STAFF, "dl", (op.id + 99, 1, rep_id, 3)),
+        await cw.triage_button(STAFF, "zz", (op.id,)),
+        await cw.task_button(REP, "ack", (task.id + 99,)),
+        await cw.extension_button(STAFF, "y", (ext_id + 99,)),
+        await cw.rating_button(RES, "v", (task.id, 9)),
+    ):
+        assert r.alert
+    assert await _snapshot(ctx) == before
