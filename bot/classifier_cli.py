@@ -134,7 +134,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cv = result.cv
     summary = f"模型已保存到 {out}（{result.n_examples} 条样本，{len(result.model.classes)} 类，用时 {result.seconds:.1f} 秒）"
     if cv is not None:
-        summary += f"\n交叉验证 CV: accuracy {cv.accuracy:.4f}, macro-F1 {cv.macro_f1:.4f}"
+        method = cv.extra.get("method", "CV")
+        summary += f"\n交叉验证 {method}: accuracy {cv.accuracy:.4f}, macro-F1 {cv.macro_f1:.4f}"
     print(summary)
     return 0
 

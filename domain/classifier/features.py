@@ -1,0 +1,186 @@
+"""Text -> feature strings, shared verbatim by training and inference so they can never drift.
+
+Two blocks: jieba words (+ adjacent word pairs) carry meaning and give readable reasons;
+character n-grams inside runs of CJK/alphanumerics survive typos, homophones and words the
+dictionary splits differently. Full-width ASCII is folded to half-width and text is lower-cased
+first. The generators use map() over C-level operations: this runs once per message, next to
+jieba, and must cost much less than jieba itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from itertools import repeat
+from operator import add
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from domain.classifier import segment
+
+# CJK unified ideographs (incl. extension A and compatibility) plus ASCII letters and digits.
+_RUN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Code points as used in n-gram codes: the characters of _RUN keep their value, every other one
+# becomes OFF, a 21-bit value no real character has, so an n-gram touching it matches nothing.
+OFF = 0x1FFFFF
+_SHIFT = np.uint64(21)
+_CODE = np.full(0x10000, OFF, dtype=np.uint64)  # index 0xFFFF (a non-character) stands for > BMP
+for _lo, _hi in ((0x30, 0x39), (0x61, 0x7A), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)):
+    _CODE[_lo : _hi + 1] = np.arange(_lo, _hi + 1, dtype=np.uint64)
+_WIDE = re.compile(r"[\u3000\uff01-\uff5e]")
+_FOLD = {0x3000: 0x20, **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How a text becomes features; stored in model.json so a model always reads text its way."""
+
+    hmm: bool = False  # jieba's HMM for unknown words (char n-grams cover those anyway)
+    word_bigrams: bool = True
+    char_min: int = 1
+    char_max: int = 3
+    # "occ": each occurrence adds idf, norm over occurrences (cheapest at run time);
+    # "binary": presence; "sublinear": 1 + log(count). Blocks are L2-normalised either way.
+    tf: str = "occ"
+    word_weight: float = 1.0  # each block is L2-normalised, then scaled by its weight
+    char_weight: float = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        spec = cls(**known)
+        if spec.tf not in ("occ", "binary", "sublinear"):
+            raise ValueError(f"unknown tf mode {spec.tf!r}")
+        return spec
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """One text's features as counts (training side): words, and character n-gram codes."""
+
+    tokens: list[str]
+    words: Counter[str]
+    char_codes: npt.NDArray[np.uint64]  # distinct n-gram codes, ascending
+    char_counts: npt.NDArray[np.int64]  # how often each occurs
+    han_chars: int
+
+
+def normalize(text: str) -> str:
+    """Fold full-width ASCII ('ＡＢＣ１２３', '，' stays) and lower-case: same features either way."""
+    if _WIDE.search(text):
+        text = text.translate(_FOLD)
+    return text.lower()
+
+
+def has_han(text: str) -> bool:
+    """Whether a text has any Chinese character (one without is not something we can sort)."""
+    return _HAN.search(text) is not None
+
+
+def count_han(text: str) -> int:
+    """How many Chinese characters a text has (a text with none is not something we can sort)."""
+    return len(_HAN.findall(text))
+
+
+def char_grams(norm: str, lo: int, hi: int) -> list[str]:
+    """Character n-grams (lo..hi <= 3) inside runs of CJK/alphanumerics; none spans a comma."""
+    out: list[str] = []
+    for run in _RUN.findall(norm):
+        if lo <= 1:
+            out += run
+        if hi >= 2 and len(run) > 1:
+            pairs = list(map(add, run, run[1:]))
+            if lo <= 2:
+                out += pairs
+            if hi >= 3 and len(run) > 2:
+                out += map(add, pairs, run[2:])
+    return out
+
+
+def code_gram(code: int) -> str:
+    """The n-gram an integer code stands for (inverse of gram_code)."""
+    if code < 1 << 21:
+        return chr(code)
+    if code < 1 << 42:
+        return chr(code >> 21) + chr(code & OFF)
+    return chr(code >> 42) + chr((code >> 21) & OFF) + chr(code & OFF)
+
+
+def gram_code(gram: str) -> int:
+    """A character n-gram (n <= 3) as one integer: 21 bits per code point, so no two collide."""
+    code = 0
+    for ch in gram:
+        code = (code << 21) | ord(ch)
+    return code
+
+
+def char_codes(norm: str, lo: int, hi: int) -> npt.NDArray[np.uint64]:
+    """Integer codes of the n-grams at every position, computed with numpy (inference path).
+
+    Includes codes of n-grams that touch a non-run character (punctuation, emoji): those contain
+    OFF and match no vocabulary entry, so the known codes found are exactly those of
+    `char_grams` (a test holds them equal), without building a string per n-gram.
+    """
+    c = _CODE[np.minimum(np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32), 0xFFFF)]
+    keys = [c] if lo <= 1 else []
+    if hi >= 2 and len(c) > 1:
+        c2 = (c[:-1] << _SHIFT) | c[1:]
+        if lo <= 2:
+            keys.append(c2)
+        if hi >= 3 and len(c) > 2:
+            keys.append((c2[:-1] << _SHIFT) | c[2:])
+    return np.concatenate(keys) if keys else c[:0]
+
+
+def raw_tokens(norm: str, hmm: bool) -> list[str]:
+    """jieba's precise-mode output, punctuation included (positions add up to the text)."""
+    return segment.cut(norm, hmm)
+
+
+def words_of(tokens: list[str]) -> list[str]:
+    """Words only: drop whitespace, punctuation and emoji (their first char isn't alnum/CJK)."""
+    return [t for t in tokens if t[:1].isalnum()]
+
+
+def word_features(words: list[str], bigrams: bool) -> list[str]:
+    """Words plus 'a b' pairs of neighbouring words (the space never occurs inside a word)."""
+    if not bigrams or len(words) < 2:
+        return words
+    return words + list(map(add, map(add, words, repeat(" ")), words[1:]))
+
+
+def real_codes(codes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Only the codes of n-grams inside runs (drop those touching punctuation or emoji)."""
+    off = np.uint64(OFF)
+    keep = (codes & off) != off
+    keep &= ((codes >> _SHIFT) & off) != off
+    keep &= ((codes >> np.uint64(42)) & off) != off
+    out: npt.NDArray[np.uint64] = codes[keep]
+    return out
+
+
+def extract(text: str, spec: FeatureSpec) -> Extracted:
+    """Counted features of one raw text (training and tests; inference looks codes up directly).
+
+    Character n-grams come from `char_codes`, the function inference uses, so the two cannot
+    disagree about which n-grams a text has.
+    """
+    norm = normalize(text)
+    toks = words_of(raw_tokens(norm, spec.hmm))
+    codes, counts = np.unique(
+        real_codes(char_codes(norm, spec.char_min, spec.char_max)), return_counts=True
+    )
+    return Extracted(
+        toks,
+        Counter(word_features(toks, spec.word_bigrams)),
+        codes,
+        counts.astype(np.int64),
+        count_han(norm),
+    )

@@ -1,0 +1,439 @@
+"""Inference: a linear model stored as plain arrays, evaluated with numpy (no scikit-learn).
+
+A model directory holds `model.json` (classes, themes, feature spec, calibration) and
+`weights.npz` (weight matrix, idf, bias, the word vocabulary as a UTF-8 blob and the character
+n-grams as integer codes). No pickle: loading needs only numpy and jieba, which keeps the bot's
+cold start short and a model file safe to load.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate, pairwise, repeat
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from domain.classifier import segment
+from domain.classifier.errors import ClassifierError
+from domain.classifier.features import (
+    FeatureSpec,
+    char_codes,
+    code_gram,
+    has_han,
+    normalize,
+    raw_tokens,
+    word_features,
+    words_of,
+)
+from domain.classifier.types import Classification, Theme
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+MODEL_JSON = "model.json"
+WEIGHTS = "weights.npz"
+FORMAT = "liaison-theme-model"
+FORMAT_VERSION = 1
+MAX_TERMS = 5
+# Words that say nothing about a theme: never shown to staff as the reason.
+_NOT_REASONS = frozenset(
+    "我们 你们 他们 她们 大家 自己 希望 建议 呼吁 能够 可以 能否 是否 一些 这个 那个 这些 那些 "  # noqa: SIM905
+    "没有 什么 怎么 因为 所以 但是 而且 如果 现在 目前 已经 还是 就是 不是 一下 一个 进一步 相关 "
+    "有关 问题 情况 方面 进行 很多 非常 比较 特别 同志 代表 领导 政府 老人 老年人 谢谢 感谢".split()
+)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def _blob(words: Sequence[str]) -> npt.NDArray[np.uint8]:
+    return np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+
+
+def _unblob(arr: npt.NDArray[np.uint8]) -> list[str]:
+    text = arr.tobytes().decode("utf-8")
+    return text.split("\n") if text else []
+
+
+@dataclass
+class ModelData:
+    """Everything a model directory holds, in memory (written by training, read by load)."""
+
+    classes: list[str]
+    themes: tuple[Theme, ...]
+    spec: FeatureSpec
+    word_vocab: list[str]
+    char_codes: npt.NDArray[np.uint64]  # character n-grams as codes (features.gram_code), ascending
+    idf: FloatArray  # (n_word + n_char,)
+    weights: FloatArray  # (n_word + n_char, n_classes)
+    bias: FloatArray  # (n_classes,)
+    temperature: float = 1.0
+    meta: dict[str, Any] | None = None
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        info = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "classes": self.classes,
+            "themes": [
+                {"id": t.id, "name": t.name, "keywords": list(t.keywords)} for t in self.themes
+            ],
+            "features": self.spec.to_json(),
+            "temperature": self.temperature,
+            "n_word": len(self.word_vocab),
+            "n_char": len(self.char_codes),
+            "meta": self.meta or {},
+        }
+        (folder / MODEL_JSON).write_text(
+            json.dumps(info, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        with (folder / WEIGHTS).open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                weights=self.weights.astype(np.float32),
+                idf=self.idf.astype(np.float32),
+                bias=self.bias.astype(np.float32),
+                word_vocab=_blob(self.word_vocab),
+                char_codes=self.char_codes.astype(np.uint64),
+            )
+
+    @classmethod
+    def read(cls, folder: Path) -> ModelData:
+        hint = "请重新运行 liaison-bot train 生成模型，或去掉 --model 使用默认模型"
+        try:
+            info = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8"))
+            with np.load(folder / WEIGHTS, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except FileNotFoundError as exc:
+            raise ClassifierError(
+                f"模型目录 {folder} 不完整（缺少 {Path(exc.filename or '').name}），{hint}"
+            ) from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ClassifierError(f"模型目录 {folder} 无法读取 ({exc})，{hint}") from None
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            raise ClassifierError(f"{folder} 不是本程序训练的主题模型，{hint}")
+        if int(info.get("version", 0)) > FORMAT_VERSION:
+            raise ClassifierError(f"{folder} 的模型版本较新，请升级 liaison-bot 或重新训练")
+        try:
+            themes = tuple(
+                Theme(str(t["id"]), str(t.get("name") or t["id"]), tuple(t.get("keywords") or ()))
+                for t in info.get("themes", [])
+            )
+            data = cls(
+                classes=[str(c) for c in info["classes"]],
+                themes=themes,
+                spec=FeatureSpec.from_json(info.get("features", {})),
+                word_vocab=_unblob(arrays["word_vocab"]),
+                char_codes=arrays["char_codes"].astype(np.uint64),
+                idf=arrays["idf"].astype(np.float32),
+                weights=arrays["weights"].astype(np.float32),
+                bias=arrays["bias"].astype(np.float32),
+                temperature=float(info.get("temperature", 1.0)),
+                meta=dict(info.get("meta") or {}),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            raise ClassifierError(f"模型目录 {folder} 内容有误 ({exc!r})，{hint}") from None
+        n = len(data.word_vocab) + len(data.char_codes)
+        if (
+            len(data.classes) < 2
+            or data.weights.shape != (n, len(data.classes))
+            or data.idf.shape != (n,)
+        ):
+            raise ClassifierError(f"模型目录 {folder} 的文件互不匹配，{hint}")
+        return data
+
+
+class ThemeClassifier:
+    """Sorts a text into a theme: jieba + char n-gram TF-IDF, a linear model, calibrated softmax."""
+
+    def __init__(self, data: ModelData, threshold: float = 0.45) -> None:
+        self.data = data
+        self.threshold = threshold
+        self.spec = data.spec
+        self.classes = list(data.classes)
+        by_id = {t.id: t for t in data.themes}
+        # A custom model without a taxonomy: each label is its own theme, named as written.
+        self.themes: tuple[Theme, ...] = tuple(
+            by_id.get(c) or Theme(c, c, ()) for c in self.classes
+        )
+        self._names = [t.name for t in self.themes]
+        self._n_word = n_word = len(data.word_vocab)
+        self._feature = data.word_vocab  # word row -> its string (pairs: "a b")
+        # Words: a dict for single words; a pair "a b" becomes the integer row(a) * m + row(b),
+        # found by binary search, so no pair string is built at run time. A pair's words are
+        # always in the vocabulary too (each is in at least as many documents as the pair).
+        self._uni = {w: i for i, w in enumerate(data.word_vocab) if " " not in w}
+        self._m = m = n_word + 1  # row n_word stands for an unknown word: its pairs match nothing
+        pair_codes: list[int] = []
+        pair_rows: list[int] = []
+        self._pairs_by_string: dict[str, int] | None = None
+        for i, w in enumerate(data.word_vocab):
+            a, sep, b = w.partition(" ")
+            if sep:
+                ra, rb = self._uni.get(a), self._uni.get(b)
+                if ra is None or rb is None:  # not from our trainer: look pairs up as strings
+                    self._pairs_by_string = {w: i for i, w in enumerate(data.word_vocab)}
+                    break
+                pair_codes.append(ra * m + rb)
+                pair_rows.append(i)
+        self._pair = dict(zip(pair_codes, pair_rows, strict=True))
+        self._chars = _CodeTable(data.char_codes, np.arange(n_word, n_word + len(data.char_codes)))
+        self._char_list: list[int] = data.char_codes.tolist()  # row - n_word -> code, for reasons
+        idf = np.asarray(data.idf, dtype=np.float32)
+        wts = np.asarray(data.weights, dtype=np.float32)
+        # A feature's value is idf (times a tf factor) over its block's norm: fold idf into the
+        # weights once, so scoring is one gather and two sums per message.
+        self._iw = np.ascontiguousarray(wts * idf[:, None])
+        self._i2 = np.ascontiguousarray(idf * idf)
+        # Evidence for class c against the others (weights minus the per-feature mean), by class.
+        rel = (wts - wts.mean(axis=1, keepdims=True)) * idf[:, None]
+        self._iwrel = np.ascontiguousarray(rel.T)
+        self._b = [float(v) for v in data.bias]
+        self._t = float(data.temperature)
+        self._k = len(self.classes)
+        self._block_w = (float(data.spec.word_weight), float(data.spec.char_weight))
+        self._prior = int(np.argmax(data.bias)) if len(data.bias) else 0
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | None = None,
+        *,
+        threshold: float = 0.45,
+        cache_dir: Path | None = None,
+    ) -> ThemeClassifier:
+        """Load a trained model (None: the packaged default model) and jieba, once."""
+        if not 0.0 <= threshold <= 1.0:
+            raise ClassifierError(
+                f"复核阈值 {threshold} 应在 0 到 1 之间 (threshold must be in [0, 1])"
+            )
+        segment.init_jieba(cache_dir)
+        folder = model_dir or DEFAULT_MODEL_DIR
+        if not folder.is_dir():
+            raise ClassifierError(
+                f"模型目录 {folder} 不存在，请先运行 liaison-bot train 或检查 --model"
+            )
+        return cls(ModelData.read(folder), threshold)
+
+    # -- vectors ---------------------------------------------------------------------------------
+
+    def _vector(self, norm: str, words: list[str]) -> _Vector:
+        """A text's known features: the maths of `vectorize.transform` (a test holds them equal).
+
+        This runs next to jieba for every message and must cost little beside it (numpy calls
+        cost microseconds each here, so there are few): words and word pairs go through dicts,
+        character n-grams are integer codes found by one binary search, and scoring is one
+        gather and two sums per block. With the default tf ("occ") a repeated feature is simply
+        one more row.
+        """
+        spec = self.spec
+        n_word = self._n_word
+        uid = list(map(self._uni.get, words, repeat(n_word)))
+        wrows = [u for u in uid if u != n_word]
+        if spec.word_bigrams and len(words) > 1:
+            if self._pairs_by_string is None:
+                m = self._m
+                codes = [a * m + b for a, b in pairwise(uid)]
+                wrows += [j for j in map(self._pair.get, codes) if j is not None]
+            else:
+                pairs = word_features(words, True)[len(words) :]
+                wrows += [j for j in map(self._pairs_by_string.get, pairs) if j is not None]
+        crows = self._chars.rows(char_codes(norm, spec.char_min, spec.char_max))
+        tf: FloatArray | None = None
+        if spec.tf != "occ":
+            wcount = Counter(wrows)
+            wrows = list(wcount)
+            crows, ccnt = _uniq(crows)
+            if spec.tf == "sublinear":
+                cnt = np.concatenate((np.array(list(wcount.values()), dtype=np.float32), ccnt))
+                tf = np.log(cnt, dtype=np.float32) + np.float32(1.0)
+        rows = np.concatenate((np.array(wrows, dtype=np.int64), crows))
+        n_w = len(wrows)
+        g = self._iw.take(rows, axis=0)
+        q = self._i2.take(rows)
+        if tf is not None:
+            g *= tf[:, None]
+            q *= tf * tf
+        zero = [0.0] * self._k
+        if 0 < n_w < len(rows):
+            sums, sq = np.add.reduceat(g, [0, n_w]).tolist(), np.add.reduceat(q, [0, n_w]).tolist()
+        elif n_w:
+            sums, sq = [g.sum(axis=0).tolist(), zero], [float(q.sum()), 0.0]
+        else:
+            sums, sq = [zero, g.sum(axis=0).tolist()], [0.0, float(q.sum())]
+        ww, cw = self._block_w
+        a = ww / math.sqrt(sq[0]) if sq[0] > 0 else 0.0
+        b = cw / math.sqrt(sq[1]) if sq[1] > 0 else 0.0
+        z = [bias + a * x + b * y for bias, x, y in zip(self._b, sums[0], sums[1], strict=True)]
+        return _Vector(rows, n_w, a, b, tf, z)
+
+    def scores(self, text: str) -> FloatArray:
+        """Raw linear scores per class (before calibration); for evaluation and debugging."""
+        norm = normalize(text)
+        vec = self._vector(norm, words_of(raw_tokens(norm, self.spec.hmm)))
+        return np.array(vec.z, dtype=np.float32)
+
+    def probabilities(self, text: str) -> FloatArray:
+        """Calibrated class probabilities, in the order of `classes`."""
+        return _softmax(self.scores(text) * np.float32(self._t))
+
+    # -- verdicts --------------------------------------------------------------------------------
+
+    def classify(self, text: str) -> Classification:
+        """Theme, confidence and reason for one text; never raises on odd input."""
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        norm = normalize(text)
+        tokens = raw_tokens(norm, self.spec.hmm)
+        vec = self._vector(norm, words_of(tokens))
+        if not len(vec.rows):
+            c = self._prior
+            return Classification(self.classes[c], self._names[c], 0.0, (), True)
+        t = self._t
+        z = [v * t for v in vec.z]
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        c = e.index(1.0)
+        conf = 1.0 / sum(e)
+        terms = self._reasons(norm, tokens, vec, c)
+        review = conf < self.threshold or not has_han(norm)
+        return Classification(self.classes[c], self._names[c], conf, terms, review)
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        return [self.classify(t) for t in texts]
+
+    def _reasons(self, norm: str, tokens: list[str], vec: _Vector, c: int) -> tuple[str, ...]:
+        """Words that pushed the text into class c, best first (jieba words, readable).
+
+        The strongest features are traced back to the words they came from: a word to itself,
+        a word pair to both words, a character n-gram to the word(s) it lies in. So a word the
+        model knows only through its characters (a typo, a new compound) can still be the reason.
+        """
+        contrib = self._iwrel[c].take(vec.rows)
+        if vec.tf is not None:
+            contrib *= vec.tf
+        n_w = vec.n_word
+        contrib[:n_w] *= vec.word_scale
+        contrib[n_w:] *= vec.char_scale
+        k = MAX_TERMS + 2
+        best = np.argpartition(contrib, -k)[-k:] if len(contrib) > k else np.arange(len(contrib))
+        score: dict[str, float] = {}
+        ends: list[int] | None = None
+        feature = self._feature
+        char_code = self._char_list
+        n_word = self._n_word
+        for i, row, v in zip(
+            best.tolist(), vec.rows.take(best).tolist(), contrib.take(best).tolist(), strict=True
+        ):
+            if v <= 0:
+                continue
+            if i < n_w:
+                feat = feature[row]
+                hit = feat.split(" ") if " " in feat else [feat]
+            else:
+                feat = code_gram(char_code[row - n_word])
+                start = norm.find(feat)
+                if start < 0:
+                    continue
+                if ends is None:
+                    ends = list(accumulate(map(len, tokens)))
+                stop = start + len(feat)
+                j = bisect_right(ends, start)
+                hit = [tokens[j]]
+                while ends[j] < stop and j + 1 < len(tokens):
+                    j += 1
+                    hit.append(tokens[j])
+            share = v / len(hit)
+            for w in hit:
+                score[w] = score.get(w, 0.0) + share
+        ranked = sorted(
+            (
+                (v, w)
+                for w, v in score.items()
+                if len(w) > 1 and w not in _NOT_REASONS and not w.isdigit()
+            ),
+            reverse=True,
+        )
+        return tuple(w for _, w in ranked[:MAX_TERMS])
+
+
+class _Vector(NamedTuple):
+    """One text's known features and scores (a tuple: built for every message, kept cheap)."""
+
+    rows: npt.NDArray[np.int64]  # feature rows: word block first, then character n-grams
+    n_word: int  # how many of rows are words / word pairs
+    word_scale: float  # block weight / block norm: a row's value is idf * tf * its scale
+    char_scale: float
+    tf: FloatArray | None  # tf factor per row (sublinear only; otherwise 1)
+    z: list[float]  # raw scores per class
+
+
+class _CodeTable:
+    """Feature rows of integer codes: a hash table in numpy arrays (one probe, few calls).
+
+    Each code sits in slot (code * A) >> shift of a table four times the size of the
+    vocabulary; the few codes whose slot was taken go to a small sorted overflow list, searched
+    only for the keys that land on such a slot. Binary search over the whole vocabulary cost
+    twice as much per message.
+    """
+
+    _A = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+    _EMPTY = np.uint64(2**64 - 1)  # larger than any code
+
+    def __init__(self, codes: npt.NDArray[np.uint64], rows: npt.NDArray[Any]) -> None:
+        codes = np.asarray(codes, dtype=np.uint64)
+        rows = np.asarray(rows, dtype=np.int64)
+        bits = max(8, (4 * len(codes) - 1).bit_length())
+        self._shift = np.uint64(64 - bits)
+        slots = self._slots(codes)
+        _, first = np.unique(slots, return_index=True)
+        winner = np.zeros(len(codes), dtype=bool)
+        winner[first] = True
+        self._keys = np.full(1 << bits, self._EMPTY, dtype=np.uint64)
+        self._rows = np.full(1 << bits, -1, dtype=np.int64)
+        self._keys[slots[winner]] = codes[winner]
+        self._rows[slots[winner]] = rows[winner]
+        self._shared = np.zeros(1 << bits, dtype=bool)  # slot also wanted by an overflow code
+        self._shared[slots[~winner]] = True
+        order = np.argsort(codes[~winner])
+        self._over_keys = np.append(codes[~winner][order], self._EMPTY)
+        self._over_rows = np.append(rows[~winner][order], np.int64(-1))
+
+    def _slots(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        out: npt.NDArray[np.intp] = ((keys * self._A) >> self._shift).astype(np.intp)
+        return out
+
+    def rows(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Rows of the keys that are in the table, in key order (repeats kept)."""
+        slot = self._slots(keys)
+        hit = self._keys.take(slot) == keys
+        found: npt.NDArray[np.int64] = self._rows.take(slot[hit])
+        if len(self._over_keys) > 1:
+            rest = keys[self._shared.take(slot) & ~hit]
+            if len(rest):
+                at = np.searchsorted(self._over_keys, rest)
+                more = self._over_rows.take(at[self._over_keys.take(at) == rest])
+                found = np.concatenate((found, more))
+        return found
+
+
+def _uniq(a: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """Distinct values and their counts (np.unique's bookkeeping costs more on tiny arrays)."""
+    if len(a) < 2:
+        return a, np.ones(len(a), dtype=np.intp)
+    a = np.sort(a)
+    starts = np.flatnonzero(np.concatenate(([True], a[1:] != a[:-1])))
+    return a[starts], np.diff(np.append(starts, len(a)))
+
+
+def _softmax(z: FloatArray) -> FloatArray:
+    z = z - z.max()
+    e = np.exp(z)
+    out: FloatArray = e / e.sum()
+    return out

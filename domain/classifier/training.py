@@ -1,0 +1,547 @@
+"""Training (scikit-learn, imported only here), evaluation, and safe replacement of the active model.
+
+The trained estimator is reduced to a weight matrix and a bias: inference never needs
+scikit-learn. Confidence is calibrated by one temperature fitted on cross-validated scores, so
+"0.45" means about what it says.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from domain.classifier import metrics
+from domain.classifier.corpus import SHIPPED_HELDOUT, SHIPPED_TRAIN, Labeled, read_labeled
+from domain.classifier.errors import ClassifierError
+from domain.classifier.features import Extracted, FeatureSpec
+from domain.classifier.model import ModelData, ThemeClassifier
+from domain.classifier.taxonomy import label_index, load_taxonomy
+from domain.classifier.types import Theme
+from domain.classifier.vectorize import extract_all, fit_vocabulary, transform
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(msg: str) -> None:
+    """Default progress sink: one line per step on stderr (stdout stays for results)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def no_progress(msg: str) -> None:
+    """Silence progress."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Choices measured by cross-validation on the shipped corpus (see docs/classifier-figures.md)."""
+
+    spec: FeatureSpec = field(default_factory=FeatureSpec)
+    min_df_word: int = 1
+    min_df_char: int = 2
+    c_lr: float = 20.0  # inverse regularisation of the logistic regression
+    c_svm: float = 0.5  # of the linear SVM; 0 disables it
+    svm_share: float = 1.0  # ensemble weight of the SVM scores (rescaled to the LR's spread)
+    keyword_weight: float = 1.0  # sample weight of each taxonomy keyword as a pseudo-document
+    balanced: bool = True  # weight classes inversely to their size (macro-F1 on uneven data)
+    solver: str = "liblinear"  # the SVM: "liblinear" (LinearSVC) or "sgd" (averaged SGD, faster)
+    svm_tol: float = 1e-2  # same accuracy as 1e-4 here (CV), a third of the time
+    folds: int = 5  # for calibration and the CV estimate
+    large_n: int = 3000  # above this, one 80/20 split instead of folds
+    seed: int = 20240601
+
+
+@dataclass
+class TrainResult:
+    model: ModelData
+    cv: metrics.Report | None
+    seconds: float
+    n_examples: int
+    problems: list[str] = field(default_factory=list)
+
+
+def _fit_linear(
+    x: Any, y: np.ndarray[Any, Any], k: int, w: np.ndarray[Any, Any], cfg: TrainConfig
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Fit LR (+ optional SVM) and return one (features x classes) weight matrix and bias."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    def full(
+        coef: np.ndarray[Any, Any], icpt: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        if coef.shape[0] == 1 and k == 2:  # binary: sklearn keeps only the positive class
+            return np.vstack([np.zeros_like(coef[0]), coef[0]]).T, np.array([0.0, icpt[0]])
+        return coef.T.copy(), icpt.copy()
+
+    cw = "balanced" if cfg.balanced else None
+    if cfg.svm_share < 1:
+        lr = LogisticRegression(C=cfg.c_lr, max_iter=3000, tol=1e-4, class_weight=cw)
+        lr.fit(x, y, sample_weight=w)
+        weights, bias = full(lr.coef_, lr.intercept_)
+    if cfg.c_svm > 0 and cfg.svm_share > 0:
+        if cfg.solver == "sgd":
+            from sklearn.linear_model import SGDClassifier
+
+            svm = SGDClassifier(
+                loss="hinge",
+                alpha=1.0 / (cfg.c_svm * x.shape[0]),
+                max_iter=20,
+                tol=None,
+                average=True,
+                class_weight=cw,
+                random_state=0,
+            )
+        else:
+            svm = LinearSVC(
+                C=cfg.c_svm, tol=cfg.svm_tol, max_iter=5000, class_weight=cw, random_state=0
+            )
+        svm.fit(x, y, sample_weight=w)
+        sw, sb = full(svm.coef_, svm.intercept_)
+        if k == 2:
+            sw, sb = sw - sw.mean(axis=1, keepdims=True), sb - sb.mean()
+        if cfg.svm_share >= 1:
+            return sw, sb
+        # Put both on the same scale before mixing: the spread of their training scores.
+        s_lr = float(np.std(x @ weights + bias)) or 1.0
+        s_svm = float(np.std(x @ sw + sb)) or 1.0
+        a = cfg.svm_share
+        weights = (1 - a) * weights + a * sw * (s_lr / s_svm)
+        bias = (1 - a) * bias + a * sb * (s_lr / s_svm)
+    return weights, bias
+
+
+def _temperature(scores: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> float:
+    """The softmax temperature that minimises the log-loss of out-of-fold scores."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        z = scores * math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-logp[np.arange(len(y)), y].mean())
+
+    res = minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded")
+    return float(math.exp(res.x))
+
+
+def train_model(
+    examples: Sequence[tuple[str, str]],
+    themes: Sequence[Theme] | None = None,
+    config: TrainConfig | None = None,
+    progress: Progress = stderr_progress,
+    meta: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train on (label, text) pairs; with themes, labels are theme ids and keywords join in.
+
+    Without themes the classes are the labels exactly as written (a station's own taxonomy).
+    One BLAS thread: faster than several for these small sparse problems, and the budget is
+    stated for one core.
+    """
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    with threadpool_limits(limits=1):
+        return _train_model(examples, themes, config, progress, meta)
+
+
+def _train_model(
+    examples: Sequence[tuple[str, str]],
+    themes: Sequence[Theme] | None,
+    config: TrainConfig | None,
+    progress: Progress,
+    meta: dict[str, Any] | None,
+) -> TrainResult:
+    cfg = config or TrainConfig()
+    started = time.perf_counter()
+    counts = Counter(lab for lab, _ in examples)
+    problems: list[str] = []
+    if themes:
+        classes = [t.id for t in themes if counts[t.id] > 0 or t.keywords]
+        for t in themes:
+            if counts[t.id] == 0:
+                problems.append(
+                    f"主题 {t.id}（{t.name}）没有训练样本，"
+                    + ("只能靠关键词识别" if t.keywords else "已略去：请为它补充样本或关键词")
+                )
+    else:
+        classes = list(dict.fromkeys(lab for lab, _ in examples))
+    if len(classes) < 2 or sum(1 for c in classes if counts[c] > 0) < 1:
+        raise ClassifierError(
+            f"至少需要 2 个类别的样本才能训练（现有 {len(classes)} 个），请检查 label 列 "
+            "(need examples of at least two labels)"
+        )
+    pos = {c: i for i, c in enumerate(classes)}
+    rows = [(lab, txt) for lab, txt in examples if lab in pos]
+    texts = [txt for _, txt in rows]
+    y = np.array([pos[lab] for lab, _ in rows], dtype=np.int64)
+    weight = np.ones(len(rows))
+    kw_theme = {t.id: t for t in themes or ()}
+    if cfg.keyword_weight > 0 and themes:
+        for c in classes:
+            for kw in kw_theme[c].keywords:
+                texts.append(kw)
+                y = np.append(y, pos[c])
+                weight = np.append(weight, cfg.keyword_weight)
+    n_real = len(rows)
+    progress(f"分词与特征 segmenting {len(texts)} texts ({n_real} examples) …")
+    docs = extract_all(
+        texts, cfg.spec, lambda i, n: progress(f"  分词 segmented {i}/{n}") if n >= 2000 else None
+    )
+    vocab = fit_vocabulary(docs, cfg.min_df_word, cfg.min_df_char)
+    x = transform(docs, vocab, cfg.spec)
+    progress(
+        f"词表 vocabulary: {len(vocab.words)} words/pairs + {len(vocab.chars)} char n-grams; "
+        f"training on {x.shape[0]} rows …"
+    )
+    k = len(classes)
+    cv_report, temperature = _cross_validate(x, y, k, weight, n_real, classes, cfg, progress)
+    progress("拟合最终模型 fitting the final model …")
+    w, b = _fit_linear(x, y, k, weight, cfg)
+    model = ModelData(
+        classes=classes,
+        themes=tuple(kw_theme[c] for c in classes) if themes else (),
+        spec=cfg.spec,
+        word_vocab=vocab.words,
+        char_codes=vocab.chars,
+        idf=vocab.idf,
+        weights=w.astype(np.float32),
+        bias=b.astype(np.float32),
+        temperature=temperature,
+        meta={
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "examples": n_real,
+            "per_class": {c: counts[c] for c in classes},
+            "config": {k: v for k, v in asdict(cfg).items() if k != "spec"},
+            **({"cv": cv_report.to_json()} if cv_report else {}),
+            **(meta or {}),
+        },
+    )
+    seconds = time.perf_counter() - started
+    progress(f"训练完成 trained in {seconds:.1f} s")
+    return TrainResult(model, cv_report, seconds, n_real, problems)
+
+
+def _cross_validate(
+    x: Any,
+    y: np.ndarray[Any, Any],
+    k: int,
+    weight: np.ndarray[Any, Any],
+    n_real: int,
+    classes: list[str],
+    cfg: TrainConfig,
+    progress: Progress,
+) -> tuple[metrics.Report | None, float]:
+    """Out-of-fold scores of the real examples: a CV estimate and the calibration temperature.
+
+    The vocabulary is shared by all folds (a small optimism, much faster than re-segmenting).
+    Keyword pseudo-documents are always in the training part.
+    """
+    per_class = np.bincount(y[:n_real], minlength=k)
+    folds = min(cfg.folds, int(per_class[per_class > 0].min()))
+    if folds < 2:
+        progress("样本太少，跳过交叉验证与置信度校准 (too few examples to cross-validate)")
+        return None, 1.0
+    from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+    if n_real > cfg.large_n:
+        # Plenty of data: one 80/20 split gives enough scores and keeps training within budget.
+        splits: Any = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=cfg.seed)
+        what = "held-out 20%"
+    else:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg.seed)
+        what = f"{folds}-fold CV"
+    scores = np.zeros((n_real, k))
+    scored = np.zeros(n_real, dtype=bool)
+    extra = np.arange(n_real, x.shape[0])
+    for i, (tr, te) in enumerate(splits.split(np.zeros(n_real), y[:n_real])):
+        progress(f"交叉验证 {what}: fit {i + 1} …")
+        tr_all = np.concatenate([tr, extra])
+        present = np.unique(y[tr_all])
+        remap = np.searchsorted(present, y[tr_all])
+        w, b = _fit_linear(x[tr_all], remap, len(present), weight[tr_all], cfg)
+        if len(present) < k:  # a class missing from this part: it can never win here
+            full_w = np.zeros((x.shape[1], k))
+            full_b = np.full(k, -1e3)
+            full_w[:, present], full_b[present] = w, b
+            w, b = full_w, full_b
+        scores[te] = x[te] @ w + b
+        scored[te] = True
+    scores, gold = scores[scored], y[:n_real][scored]
+    temperature = _temperature(scores, gold)
+    pred = scores.argmax(axis=1)
+    report = metrics.score([classes[i] for i in gold], [classes[i] for i in pred], classes)
+    report.extra = {"method": what}
+    progress(
+        f"交叉验证 {what}: accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f}; "
+        f"temperature {temperature:.3f}"
+    )
+    return report, temperature
+
+
+def evaluate(
+    clf: ThemeClassifier, examples: Sequence[tuple[str, str]], review: bool = True
+) -> metrics.Report:
+    """Score a classifier on labeled examples (labels are class ids of that classifier)."""
+    verdicts = clf.classify_many([t for _, t in examples])
+    report = metrics.score(
+        [lab for lab, _ in examples], [v.category for v in verdicts], clf.classes
+    )
+    if review:
+        flagged = [v.needs_review for v in verdicts]
+        ok = [v.category == lab for v, (lab, _) in zip(verdicts, examples, strict=True)]
+        auto = [o for o, f in zip(ok, flagged, strict=True) if not f]
+        report.extra = {
+            "needs_review_share": round(sum(flagged) / len(flagged), 4) if flagged else 0.0,
+            "accuracy_not_flagged": round(sum(auto) / len(auto), 4) if auto else None,
+        }
+    return report
+
+
+def map_labels(clf: ThemeClassifier, data: Labeled) -> Labeled:
+    """Map theme names to ids for this model; rows with labels it does not know are reported."""
+    index = label_index(clf.themes)
+    out = Labeled(problems=list(data.problems))
+    unknown: Counter[str] = Counter()
+    for lab, txt in data.examples:
+        cid = index.get(lab)
+        if cid is None:
+            unknown[lab] += 1
+        else:
+            out.examples.append((cid, txt))
+    for lab, n in unknown.items():
+        out.problems.append(f"标签“{lab}”（{n} 行）不是此模型的类别，未计入评估")
+    return out
+
+
+# -- the active model ----------------------------------------------------------------------------
+
+
+@dataclass
+class RetrainReport:
+    """What `liaison-bot train` shows before (and whether) it replaced the active model."""
+
+    old: metrics.Report | None
+    new: metrics.Report
+    replaced: bool
+    reason: str
+    model_dir: Path
+    n_train: int
+    n_extra: int
+    skipped: list[str]
+    seconds: float
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def delta_accuracy(self) -> float | None:
+        return None if self.old is None else self.new.accuracy - self.old.accuracy
+
+    def render(self) -> str:
+        lines = [
+            f"训练样本 {self.n_train} 条（其中人工更正 {self.n_extra} 条），用时 {self.seconds:.1f} 秒",
+        ]
+        if self.old is not None:
+            lines.append(
+                f"留出集 held-out ({self.new.n} 条): accuracy {self.old.accuracy:.4f} → "
+                f"{self.new.accuracy:.4f} ({self.new.accuracy - self.old.accuracy:+.4f}), macro-F1 "
+                f"{self.old.macro_f1:.4f} → {self.new.macro_f1:.4f} "
+                f"({self.new.macro_f1 - self.old.macro_f1:+.4f})"
+            )
+            lines.append(
+                "各类召回 recall: "
+                + ", ".join(
+                    f"{self.names.get(c, c)} {self.old.recall.get(c, 0):.2f}→{self.new.recall[c]:.2f}"
+                    for c in self.new.classes
+                )
+            )
+        else:
+            lines.append(
+                f"留出集 held-out ({self.new.n} 条): accuracy {self.new.accuracy:.4f}, "
+                f"macro-F1 {self.new.macro_f1:.4f}"
+            )
+        lines.extend(self.skipped[:20])
+        if len(self.skipped) > 20:
+            lines.append(f"……另有 {len(self.skipped) - 20} 条未采用")
+        lines.append(self.reason)
+        return "\n".join(lines)
+
+
+def shipped_corpus(
+    train: Path = SHIPPED_TRAIN, heldout: Path = SHIPPED_HELDOUT
+) -> tuple[Labeled, Labeled]:
+    """The labeled corpus the project ships (training part and held-out part), as theme ids."""
+    index = label_index(load_taxonomy())
+    for path in (train, heldout):
+        if not path.is_file():
+            raise ClassifierError(f"找不到随程序发布的语料 {path}，请重新安装 liaison-bot")
+    return read_labeled(train, index), read_labeled(heldout, index)
+
+
+def replace_dir(new: Path, target: Path) -> Path | None:
+    """Put `new` at `target` by rename; the previous target is kept as `<target>.prev`.
+
+    Both renames stay inside one folder, so a reader sees the old model or the new one,
+    never a half-written directory.
+    """
+    backup = target.with_name(target.name + ".prev")
+    moved: Path | None = None
+    if target.exists():
+        if backup.exists():
+            shutil.rmtree(backup)
+        os.replace(target, backup)
+        moved = backup
+    os.replace(new, target)
+    return moved
+
+
+def retrain_active(
+    extra_examples: list[tuple[str, str]],
+    model_dir: Path,
+    progress: Progress = stderr_progress,
+    *,
+    force: bool = False,
+    config: TrainConfig | None = None,
+    train_csv: Path = SHIPPED_TRAIN,
+    heldout_csv: Path = SHIPPED_HELDOUT,
+) -> RetrainReport:
+    """Train on the shipped corpus plus staff corrections; replace `model_dir` if not worse.
+
+    extra_examples are (label, text) with label a theme id or Chinese name of the default
+    taxonomy. The old active model is `model_dir` if it holds a model, else the packaged one.
+    The new model replaces it only when its held-out accuracy is not lower, unless force.
+    """
+    started = time.perf_counter()
+    themes = load_taxonomy()
+    index = label_index(themes)
+    train, heldout = shipped_corpus(train_csv, heldout_csv)
+    skipped = [f"语料 {train_csv.name} {p}" for p in train.problems]
+    extra: list[tuple[str, str]] = []
+    for i, (lab, txt) in enumerate(extra_examples, start=1):
+        cid = index.get((lab or "").strip())
+        if cid is None:
+            skipped.append(f"更正第 {i} 条: 标签“{lab}”不在分类表中，未采用")
+        elif not (txt or "").strip():
+            skipped.append(f"更正第 {i} 条: 文本为空，未采用")
+        else:
+            extra.append((cid, txt.strip()))
+    examples = train.examples + extra
+    progress(f"训练 training on {len(train.examples)} corpus examples + {len(extra)} corrections")
+    result = train_model(examples, themes, config, progress, meta={"corrections": len(extra)})
+    new_clf = ThemeClassifier(result.model)
+    progress("在留出集上比较新旧模型 evaluating old and new models on the held-out set …")
+    new_report = evaluate(new_clf, heldout.examples)
+    old_report: metrics.Report | None = None
+    has_old = (model_dir / "model.json").is_file()
+    try:
+        old_clf = ThemeClassifier.load(model_dir if has_old else None)
+        if set(old_clf.classes) == set(new_clf.classes):
+            old_report = evaluate(old_clf, heldout.examples)
+    except ClassifierError as exc:
+        progress(f"旧模型无法加载，直接替换 (old model unreadable: {exc})")
+    worse = old_report is not None and new_report.accuracy < old_report.accuracy
+    names = {t.id: t.name for t in themes}
+    if worse and not force:
+        reason = (
+            f"新模型在留出集上更差，未替换 {model_dir}；如确需替换请加 --force "
+            "(new model is worse on the held-out set; not replaced)"
+        )
+        replaced = False
+    else:
+        model_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.new-", dir=model_dir.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the bot may run as another user
+        result.model.save(tmp)
+        replace_dir(tmp, model_dir)
+        replaced = True
+        reason = f"已替换当前模型 active model replaced: {model_dir}"
+        if worse:
+            reason += "（--force：新模型在留出集上更差）"
+    return RetrainReport(
+        old=old_report,
+        new=new_report,
+        replaced=replaced,
+        reason=reason,
+        model_dir=model_dir,
+        n_train=len(examples),
+        n_extra=len(extra),
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+        names=names,
+    )
+
+
+def with_spec(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    """A config with some feature settings changed (for experiments and benchmarks)."""
+    return replace(cfg, spec=replace(cfg.spec, **changes))
+
+
+__all__ = [
+    "Extracted",
+    "RetrainReport",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "map_labels",
+    "retrain_active",
+    "shipped_corpus",
+    "stderr_progress",
+    "train_model",
+]
+
+
+def source_digests() -> dict[str, str]:
+    """sha256 of the files the packaged model is built from (a test compares them)."""
+    import hashlib
+
+    from domain.classifier.segment import USER_DICT
+    from domain.classifier.taxonomy import DEFAULT_TAXONOMY
+
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (SHIPPED_TRAIN, DEFAULT_TAXONOMY, USER_DICT)
+    }
+
+
+def build_default_model(out: Path | None = None, progress: Progress = stderr_progress) -> Path:
+    """(Re)build the packaged model from the shipped training corpus: `python -m ...training`.
+
+    Trained on corpus_train.csv only, so the held-out comparison of `liaison-bot train` is fair.
+    """
+    from domain.classifier.model import DEFAULT_MODEL_DIR
+
+    target = out or DEFAULT_MODEL_DIR
+    train, heldout = shipped_corpus()
+    result = train_model(train.examples, load_taxonomy(), progress=progress)
+    report = evaluate(ThemeClassifier(result.model), heldout.examples)
+    assert result.model.meta is not None
+    result.model.meta["heldout"] = {
+        "n": report.n,
+        "accuracy": round(report.accuracy, 4),
+        "macro_f1": round(report.macro_f1, 4),
+    }
+    result.model.meta["sources"] = source_digests()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    tmp.chmod(0o755)
+    result.model.save(tmp)
+    replace_dir(tmp, target)
+    shutil.rmtree(target.with_name(target.name + ".prev"), ignore_errors=True)
+    progress(f"held-out accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} -> {target}")
+    return target
+
+
+if __name__ == "__main__":
+    from domain.classifier.segment import init_jieba
+
+    init_jieba(Path(tempfile.gettempdir()))
+    build_default_model(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
