@@ -12,11 +12,14 @@ bare python-telegram-bot echo bot on the same fake server: the framework's own c
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import queue
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
 
 from tests.botproc import TOKEN, BotProcess, wait_started  # noqa: E402
 from tests.fakebot import FakeBotApi  # noqa: E402
@@ -135,6 +141,97 @@ def wait_ready(fake: FakeBotApi, alive: Any) -> None:
         raise SystemExit(str(exc)) from None
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RoundRobin:
+    """A minimal load balancer for webhook POSTs, in a thread: backend n, n+1, ... in turn."""
+
+    def __init__(self, backends: list[str]) -> None:
+        self.backends = backends
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.turn = 0
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        backend = self.backends[self.turn % len(self.backends)]
+        self.turn += 1
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower().startswith(("content-type", "x-"))
+        }
+        async with self.session.post(backend, data=body, headers=headers) as resp:
+            return web.Response(status=resp.status, body=await resp.read())
+
+    async def _start(self) -> None:
+        self.session = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_post("/tg", self._handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> str:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return f"http://127.0.0.1:{self.port}/tg"
+
+    def stop(self) -> None:
+        async def close() -> None:
+            await self.session.close()
+            await self.runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def wait_port(port: int, alive: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise SystemExit("a bot instance exited during start-up")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def run_instances(args: argparse.Namespace, workdir: Path) -> Result:
+    """N webhook instances behind a round-robin balancer, sharing one database."""
+    url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'liaison.db'}"
+    with FakeBotApi(TOKEN) as fake:
+        env = {"OPINIONS_PER_HOUR": "100000", "LOG_LEVEL": "WARNING", **dict(args.env or [])}
+        ports = [free_port() for _ in range(args.instances)]
+        balancer = RoundRobin([f"http://127.0.0.1:{p}/tg" for p in ports])
+        public = balancer.start()
+        bots = [
+            BotProcess(
+                fake.base_url,
+                workdir / f"i{n}",
+                extra_env={**env, "DATA_DIR": str(workdir / "data")},
+                database_url=url,
+                args=["--webhook-url", public, "--listen", f"127.0.0.1:{port}"],
+            )
+            for n, port in enumerate(ports)
+        ]
+        try:
+            for bot, port in zip(bots, ports, strict=True):
+                bot.start()
+                wait_port(port, bot.alive)
+            fake.wait_for(lambda: fake.webhook_info().get("url") == public, timeout=60)
+            return measure(fake, args, f"liaison-bot ×{args.instances}")
+        finally:
+            for bot in bots:
+                bot.stop()
+            balancer.stop()
+
+
 def run_liaison(args: argparse.Namespace, workdir: Path) -> Result:
     with FakeBotApi(TOKEN) as fake:
         env = {"OPINIONS_PER_HOUR": "100000", "LOG_LEVEL": "WARNING", **dict(args.env or [])}
@@ -172,11 +269,18 @@ def main() -> None:
     p.add_argument(
         "--env", nargs=2, action="append", metavar=("NAME", "VALUE"), help="extra bot setting"
     )
+    p.add_argument(
+        "--instances",
+        type=int,
+        default=0,
+        help="0: one polling process; N: N webhook instances behind a round-robin balancer",
+    )
     p.add_argument("--rate", type=float, default=20.0, help="messages/s for the latency run")
     p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        ours = run_liaison(args, Path(tmp))
+        runner = run_instances if args.instances else run_liaison
+        ours = runner(args, Path(tmp))
     echo_default = run_echo(args, concurrent=False)
     echo_conc = run_echo(args, concurrent=True)
     ceiling = max(echo_default, echo_conc, key=lambda r: r.per_second)
