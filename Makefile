@@ -36,6 +36,7 @@ demo: install
 bench: install
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/broadcast.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
