@@ -163,13 +163,10 @@ class MeetingService:
         if key is None or not value.strip():
             return Reply(tm.edit_usage())
         async with self.ctx.sessions.begin() as s:
-            staff = await self._staff(s, sender)
-            if staff is None:
-                return Reply(tm.only_staff())
-            _, station = staff
-            m = await s.get(Meeting, meeting_id)
-            if m is None or m.station_id != station.id or not m.active:
-                return Reply(tm.not_found(meeting_id))
+            m = await self._meeting(s, sender, meeting_id)
+            if isinstance(m, Reply):
+                return m
+            station_id = m.station_id
             try:
                 if key == "time":
                     m.starts_at = self.parse_time(value)
@@ -181,7 +178,7 @@ class MeetingService:
                     m.title = value.strip()[:100]
                     m.kind = meeting_kind(m.title)
                 else:
-                    unit = await self._unit(s, station.id, value)
+                    unit = await self._unit(s, station_id, value)
                     if unit is None:
                         return Reply(tm.unit_unknown(value))
                     m.unit_id = unit.id
@@ -194,15 +191,22 @@ class MeetingService:
             )
             return Reply(tm.edited(m.id, self._next(m)))
 
+    async def _meeting(self, s: AsyncSession, sender: Sender, meeting_id: int) -> Meeting | Reply:
+        """The station's active meeting for a staff member, or the refusal to send instead."""
+        staff = await self._staff(s, sender)
+        if staff is None:
+            return Reply(tm.only_staff())
+        _, station = staff
+        m = await s.get(Meeting, meeting_id)
+        if m is None or m.station_id != station.id or not m.active:
+            return Reply(tm.not_found(meeting_id))
+        return m
+
     async def cancel(self, sender: Sender, meeting_id: int) -> Reply:
         async with self.ctx.sessions.begin() as s:
-            staff = await self._staff(s, sender)
-            if staff is None:
-                return Reply(tm.only_staff())
-            _, station = staff
-            m = await s.get(Meeting, meeting_id)
-            if m is None or m.station_id != station.id or not m.active:
-                return Reply(tm.not_found(meeting_id))
+            m = await self._meeting(s, sender, meeting_id)
+            if isinstance(m, Reply):
+                return m
             m.active = False
             m.version += 1
             await self._announce(s, m, tm.cancelled(m.title), "cancelled")
