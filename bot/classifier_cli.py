@@ -32,7 +32,10 @@ def default_threshold() -> float:
 
 
 def active_model(data_dir: Path) -> Path | None:
-    """`<data-dir>/model` when a trained model is there, else None (the packaged default)."""
+    """$MODEL_DIR, else `<data-dir>/model` when a trained model is there, else None (packaged)."""
+    env = os.environ.get("MODEL_DIR")
+    if env:
+        return Path(env)
     folder = data_dir / "model"
     return folder if (folder / "model.json").is_file() else None
 
@@ -222,7 +225,11 @@ def _data_dir_arg(p: argparse.ArgumentParser) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     _data_dir_arg(p)
-    p.add_argument("--model", type=Path, help="use this trained model directory")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="trained model directory (default: $MODEL_DIR, else <data-dir>/model, else packaged)",
+    )
     p.add_argument(
         "--threshold",
         type=float,

@@ -34,6 +34,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """The real command in a fresh interpreter, as an operator runs it."""
     env = {**os.environ, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    env.pop("MODEL_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "bot.classifier_cli", *args],
         cwd=ROOT,
@@ -43,6 +44,12 @@ def run_cli(
         text=True,
         timeout=300,
     )
+
+
+@pytest.fixture(autouse=True)
+def no_model_dir_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MODEL_DIR in the environment would override the models these tests choose."""
+    monkeypatch.delenv("MODEL_DIR", raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -311,47 +311,58 @@ class ThemeClassifier:
     def _reasons(self, norm: str, tokens: list[str], vec: _Vector, c: int) -> tuple[str, ...]:
         """Words that pushed the text into class c, best first (jieba words, readable).
 
-        The strongest features are traced back to the words they came from: a word to itself,
-        a word pair to both words, a character n-gram to the word(s) it lies in. So a word the
-        model knows only through its characters (a typo, a new compound) can still be the reason.
+        Word features speak for themselves (a word pair for both words). The strongest
+        character n-grams are traced back to the word(s) they lie in and count when they beat
+        the fifth-best word: so a word the model knows only through its characters (a typo, a
+        new compound) can still be the reason, at little cost for every other message.
         """
-        contrib = self._iwrel[c].take(vec.rows)
-        if vec.tf is not None:
-            contrib *= vec.tf
+        rel = self._iwrel[c]
         n_w = vec.n_word
-        contrib[:n_w] *= vec.word_scale
-        contrib[n_w:] *= vec.char_scale
-        k = MAX_TERMS + 2
-        best = np.argpartition(contrib, -k)[-k:] if len(contrib) > k else np.arange(len(contrib))
         score: dict[str, float] = {}
-        ends: list[int] | None = None
-        feature = self._feature
-        char_code = self._char_list
-        n_word = self._n_word
-        for i, row, v in zip(
-            best.tolist(), vec.rows.take(best).tolist(), contrib.take(best).tolist(), strict=True
-        ):
-            if v <= 0:
-                continue
-            if i < n_w:
-                feat = feature[row]
-                hit = feat.split(" ") if " " in feat else [feat]
-            else:
-                feat = code_gram(char_code[row - n_word])
-                start = norm.find(feat)
+        if n_w:
+            wrows = vec.rows[:n_w]
+            cw = rel.take(wrows)
+            if vec.tf is not None:
+                cw *= vec.tf[:n_w]
+            feature = self._feature
+            scale = vec.word_scale
+            for row, v in zip(wrows.tolist(), cw.tolist(), strict=True):
+                if v > 0:
+                    w = feature[row]
+                    if " " in w:
+                        a, b = w.split(" ")
+                        score[a] = score.get(a, 0.0) + v * scale / 2
+                        score[b] = score.get(b, 0.0) + v * scale / 2
+                    else:
+                        score[w] = score.get(w, 0.0) + v * scale
+        if len(vec.rows) > n_w:
+            crows = vec.rows[n_w:]
+            cc = rel.take(crows)
+            if vec.tf is not None:
+                cc *= vec.tf[n_w:]
+            k = 3
+            best = np.argpartition(cc, -k)[-k:] if len(cc) > k else np.arange(len(cc))
+            shown = sorted(score.values(), reverse=True)
+            floor = shown[MAX_TERMS - 1] if len(shown) >= MAX_TERMS else 0.0
+            ends: list[int] | None = None
+            for row, v in zip(crows.take(best).tolist(), cc.take(best).tolist(), strict=True):
+                v *= vec.char_scale
+                if v <= floor:
+                    continue
+                gram = code_gram(self._char_list[row - self._n_word])
+                start = norm.find(gram)
                 if start < 0:
                     continue
                 if ends is None:
                     ends = list(accumulate(map(len, tokens)))
-                stop = start + len(feat)
+                stop = start + len(gram)
                 j = bisect_right(ends, start)
                 hit = [tokens[j]]
                 while ends[j] < stop and j + 1 < len(tokens):
                     j += 1
                     hit.append(tokens[j])
-            share = v / len(hit)
-            for w in hit:
-                score[w] = score.get(w, 0.0) + share
+                for w in hit:
+                    score[w] = score.get(w, 0.0) + v / len(hit)
         ranked = sorted(
             (
                 (v, w)
