@@ -7,6 +7,7 @@ the Bot API server to the moment the bot's receipt arrives there. The same runs 
 bare python-telegram-bot echo bot on the same fake server: the framework's own ceiling.
 
     python bench/intake.py [--residents 100] [--per-resident 10] [--database-url URL]
+                           [--staff-chat] [--instances N] [--env NAME VALUE]
 """
 
 from __future__ import annotations
@@ -232,14 +233,35 @@ def run_instances(args: argparse.Namespace, workdir: Path) -> Result:
             balancer.stop()
 
 
+ADMIN = 9_000
+STAFF_GROUP = -100_900
+
+
+def bind_staff_chat(fake: FakeBotApi) -> None:
+    """As a station admin, bind a staff group: every opinion then also queues a staff card."""
+    fake.add_user(ADMIN, "站长")
+    fake.add_group(STAFF_GROUP, "联络站工作人员群")
+    fake.send_text(ADMIN, "/bind_staff", chat_id=STAFF_GROUP)
+    fake.wait_for_message(STAFF_GROUP, timeout=60)
+
+
 def run_liaison(args: argparse.Namespace, workdir: Path) -> Result:
     with FakeBotApi(TOKEN) as fake:
-        env = {"OPINIONS_PER_HOUR": "100000", "LOG_LEVEL": "WARNING", **dict(args.env or [])}
+        env = {
+            "OPINIONS_PER_HOUR": "100000",
+            "LOG_LEVEL": "WARNING",
+            "ADMIN_IDS": str(ADMIN),
+            **dict(args.env or []),
+        }
         bot = BotProcess(fake.base_url, workdir, extra_env=env, database_url=args.database_url)
         bot.start()
         try:
             wait_ready(fake, bot.alive)
-            return measure(fake, args, "liaison-bot")
+            label = "liaison-bot"
+            if args.staff_chat:
+                bind_staff_chat(fake)
+                label += " +staff"
+            return measure(fake, args, label)
         finally:
             bot.stop()
 
@@ -276,6 +298,11 @@ def main() -> None:
         help="0: one polling process; N: N webhook instances behind a round-robin balancer",
     )
     p.add_argument("--rate", type=float, default=20.0, help="messages/s for the latency run")
+    p.add_argument(
+        "--staff-chat",
+        action="store_true",
+        help="bind a staff group first: each opinion also queues its staff card (outbox)",
+    )
     p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
+from bot.transport import make_request
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
 from handlers.common import Services
@@ -98,6 +99,7 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         # 1/s per private chat) before each send and inside the row's lease; PTB's limiter is
         # kept for what it does best here: waiting out a 429 and retrying.
         rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3),
+        request=make_request(settings.telegram_http_client, pool_size=64),
     )
     dispatcher = Dispatcher(
         ctx,
@@ -133,6 +135,8 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.base_file_url)
         .defaults(defaults_for(settings))
+        .request(make_request(settings.telegram_http_client, pool_size=256))
+        .get_updates_request(make_request(settings.telegram_http_client, pool_size=1))
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
         .concurrent_updates(
             PerChatUpdateProcessor(settings.concurrent_updates)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     telegram_base_url: str = OFFICIAL_BASE_URL
     telegram_base_file_url: str = ""
+    telegram_http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Asia/Shanghai"
     station_name: str = "人大代表联络站"

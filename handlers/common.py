@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardMarkup, Message, Update, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
@@ -52,10 +52,11 @@ def sender_of(user: User) -> Sender:
 
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    data = reply.markup()
-    if data is None:
+    if not reply.buttons:
         return None
-    return InlineKeyboardMarkup.de_json(data, None)
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
 
 
 def markup_dict(data: dict[str, Any] | None) -> InlineKeyboardMarkup | None:

@@ -74,15 +74,25 @@ def triage_buttons(opinion_id: int) -> tuple[tuple[Button, ...], ...]:
 
 
 async def triage_card(
-    s: AsyncSession, ctx: ServiceContext, op: Opinion, headline: str | None = None
+    s: AsyncSession,
+    ctx: ServiceContext,
+    op: Opinion,
+    headline: str | None = None,
+    n_files: int | None = None,
 ) -> Reply:
-    """The staff card for an opinion (new, bounced back or reopened), with its one-tap actions."""
+    """The staff card for an opinion (new, bounced back or reopened), with its one-tap actions.
+
+    `n_files`: the number of attachments when the caller knows it (intake just made them).
+    """
     resident = await s.get(User, op.resident_id) if op.resident_id else None
-    n_files = int(
-        (
-            await s.execute(select(func.count(Attachment.id)).where(Attachment.opinion_id == op.id))
-        ).scalar_one()
-    )
+    if n_files is None:
+        n_files = int(
+            (
+                await s.execute(
+                    select(func.count(Attachment.id)).where(Attachment.opinion_id == op.id)
+                )
+            ).scalar_one()
+        )
     if resident is None:
         who = op.on_behalf_of or st.UNNAMED
     elif op.source == "representative":
@@ -107,10 +117,15 @@ async def triage_card(
 
 
 async def post_triage_card(
-    s: AsyncSession, ctx: ServiceContext, station_id: int, op: Opinion, due_at: datetime
+    s: AsyncSession,
+    ctx: ServiceContext,
+    station_id: int,
+    op: Opinion,
+    due_at: datetime,
+    n_files: int | None = None,
 ) -> None:
     """Queue the card for a new opinion in the station's staff chat (once per opinion)."""
-    card = await triage_card(s, ctx, op)
+    card = await triage_card(s, ctx, op, n_files=n_files)
     await tell_staff(s, station_id, f"staff:new:{op.id}", card, due_at, op.id)
 
 

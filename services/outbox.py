@@ -38,27 +38,39 @@ async def enqueue(
     photo: bytes | None = None,
 ) -> bool:
     """Add a message unless one with `key` exists; True when it was added."""
-    stmt = (
-        insert_for(s, Outbox)
-        .values(
-            key=key,
-            chat_id=chat_id,
-            text=text,
-            kind=kind,
-            due_at=due_at,
-            reply_markup=markup,
-            station_id=station_id,
-            opinion_id=opinion_id,
-            photo=photo,
-            status=PENDING,
-            attempts=0,
-            created_at=due_at,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
+    result = await s.execute(
+        _insert_statement(s),
+        {
+            "key": key,
+            "chat_id": chat_id,
+            "text": text,
+            "kind": kind,
+            "due_at": due_at,
+            "reply_markup": markup,
+            "station_id": station_id,
+            "opinion_id": opinion_id,
+            "photo": photo,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": due_at,
+        },
     )
-    result = await s.execute(stmt)
     s.info[DIRTY] = True
     return bool(getattr(result, "rowcount", 0))
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_statement(s: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING, built once per dialect (intake runs it per opinion)."""
+    name = s.get_bind().dialect.name
+    stmt = _INSERTS.get(name)
+    if stmt is None:
+        stmt = _INSERTS[name] = insert_for(s, Outbox.__table__).on_conflict_do_nothing(
+            index_elements=["key"]
+        )
+    return stmt
 
 
 async def drop(s: AsyncSession, key: str) -> None:

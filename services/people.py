@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.context import ServiceContext
@@ -20,18 +21,43 @@ class Role(StrEnum):
     RESIDENT = "resident"
 
 
+def user_query(*extra: Any) -> Select[Any]:
+    """The user by Telegram id, with their station (and `extra` columns) in the same trip.
+
+    station_of() then finds the station in the session's identity map without another query.
+    Callers on a hot path add their own lookups as `extra` scalar subqueries and build the
+    statement once.
+    """
+    return (
+        select(User, Station, *extra)
+        .outerjoin(Station, Station.id == User.station_id)
+        .where(User.tg_id == bindparam("tg_id"))
+    )
+
+
+_USER_WITH_STATION = user_query()
+
+
 async def upsert_user(s: AsyncSession, sender: Sender) -> User:
     """Return the user row for `sender`, creating it or refreshing the names Telegram sent."""
-    # The user's station comes along in the same round trip (station_of then finds it in the
-    # session's identity map without another query).
-    row = (
-        await s.execute(
-            select(User, Station)
-            .outerjoin(Station, Station.id == User.station_id)
-            .where(User.tg_id == sender.tg_id)
-        )
-    ).first()
+    user, _ = await upsert_user_row(s, sender)
+    return user
+
+
+async def upsert_user_row(
+    s: AsyncSession,
+    sender: Sender,
+    query: Select[Any] = _USER_WITH_STATION,
+    params: dict[str, Any] | None = None,
+) -> tuple[User, Row[Any] | None]:
+    """upsert_user() with a `user_query()` of the caller's: also returns the row it read
+    (None when the user is new, so the extra columns were not read)."""
+    row = (await s.execute(query, {"tg_id": sender.tg_id, **(params or {})})).first()
     user = row[0] if row is not None else None
+    if row is not None and row[1] is not None:
+        # The session's identity map holds objects weakly: keep the station alive for this
+        # session so station_of() finds it there instead of selecting it again.
+        s.info["user_station"] = row[1]
     if user is None:
         # Two updates from a new user can race (two instances, or a re-delivery): insert once.
         now = utcnow()
@@ -49,7 +75,8 @@ async def upsert_user(s: AsyncSession, sender: Sender) -> User:
             )
             .on_conflict_do_nothing(index_elements=["tg_id"])
         )
-        return (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one()
+        created = (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one()
+        return created, None
     if (user.first_name, user.last_name, user.username) != (
         sender.first_name,
         sender.last_name,
@@ -60,7 +87,7 @@ async def upsert_user(s: AsyncSession, sender: Sender) -> User:
         user.username = sender.username
     if user.blocked_bot:
         user.blocked_bot = False  # they wrote to us, so they have unblocked the bot
-    return user
+    return user, row
 
 
 async def default_station(s: AsyncSession, ctx: ServiceContext) -> Station:

@@ -11,13 +11,15 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import await_only
+
+import storage.fast_sqlite as fast
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """Create the async engine; SQLite gets WAL, a wait for locks and enforced foreign keys."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        url_obj = _inline(url)
+        inline = url_obj.drivername == f"sqlite+{fast.DRIVER}"
         if ":memory:" not in url:
             # SQLite has one writer and every transaction here takes the write lock: with one
             # pooled connection, transactions queue in the event loop and are handed over at once,
@@ -26,7 +28,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)
-        engine = create_async_engine(_one_hop(url), **kwargs)
+        engine = create_async_engine(url_obj, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,7 +37,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            # Inline connections wait for another process's lock in the event loop, not in SQLite.
+            cur.execute(f"PRAGMA busy_timeout={0 if inline else 30000}")
             cur.close()
             # Let SQLAlchemy's "begin" event issue the BEGIN (see below), not the driver.
             dbapi_conn.isolation_level = None
@@ -44,11 +47,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: a read-then-write transaction can then never
             # fail half-way with "database is locked" when another writer got there first (WAL
-            # readers would otherwise hit SQLITE_BUSY_SNAPSHOT). Other processes wait busy_timeout.
-            driver = getattr(conn.connection.dbapi_connection, "_connection", None)
-            if driver is not None and hasattr(driver, "execute"):
-                # aiosqlite: one hop to its thread instead of cursor/execute/close (three).
-                await_only(driver.execute("BEGIN IMMEDIATE"))
+            # readers would otherwise hit SQLITE_BUSY_SNAPSHOT). Another process holding the lock
+            # is waited for (storage.fast_sqlite.BUSY_WAIT).
+            dbapi_conn = conn.connection.dbapi_connection
+            if isinstance(dbapi_conn, fast.InlineConnection):
+                dbapi_conn.begin_pending = True  # sent with the first statement, same trip
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -57,10 +60,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def _one_hop(url: str) -> URL:
-    """`sqlite+aiosqlite://` runs on our one-hop cursor (storage.fast_sqlite), same driver."""
-    import storage.fast_sqlite as fast
-
+def _inline(url: str) -> URL:
+    """`sqlite+aiosqlite://` runs on our inline adapter (storage.fast_sqlite), same driver."""
     parsed = make_url(url)
     if parsed.drivername == "sqlite+aiosqlite":
         return parsed.set(drivername=f"sqlite+{fast.DRIVER}")

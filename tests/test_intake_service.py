@@ -230,3 +230,28 @@ async def test_edit_keeps_a_revision_and_tells_staff(ctx: ServiceContext) -> Non
         op = (await s.execute(select(Opinion))).scalar_one()
     assert op.text.endswith("热饭）")
     assert await intake.edit(ALICE, 101, 555, "不是意见的消息", 1790000001) is None
+
+
+def test_new_opinion_row_sets_every_column() -> None:
+    """The hot path hands the inserted row to the session as loaded: every column must be set,
+    or reading the missing one later would need a lazy load (not allowed under asyncio)."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from services.intake import opinion_row
+
+    station: Any = SimpleNamespace(id=1, ref_prefix="LL")
+    user: Any = SimpleNamespace(id=2)
+    verdict: Any = SimpleNamespace(
+        category="funding", confidence=0.9, terms=("津贴",), needs_review=False
+    )
+    now = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+    row = opinion_row(station, user, 5, 6, "高龄津贴没到账", verdict, None, {}, now, 2026, 42)
+    columns = {c.key for c in Opinion.__table__.columns} - {"id"}
+    assert set(row) == columns
+    assert row["ref_no"] == "LL-2026-00042" and row["theme_terms"] == ["津贴"]
+    relayed = opinion_row(
+        station, user, 5, 7, "代张大爷反映：路灯坏了", verdict, None,
+        {"source": "representative", "submitted_by_id": 2, "on_behalf_of": "张大爷"}, now, 2026, 43,
+    )  # fmt: skip
+    assert set(relayed) == columns and relayed["source"] == "representative"
