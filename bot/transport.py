@@ -1,8 +1,8 @@
 """python-telegram-bot's HTTP transport on aiohttp instead of httpx.
 
-PTB talks HTTP through a `BaseRequest` and documents how to plug in another client. Measured on
-the intake path, httpx + httpcore spent about 0.6 ms of CPU per Bot API call (a fifth of all the
-bot's CPU per opinion); aiohttp's client does the same request for about a third of that. The
+PTB talks HTTP through a `BaseRequest` and documents how to plug in another client. Measured
+against the fake Bot API server, a sendMessage with PTB's httpx transport cost 0.95 ms of CPU
+in the bot, with this one 0.52 ms (a fifth of all the bot's CPU per opinion saved). The
 contract is PTB's: same form-encoded or multipart bodies, same timeouts, and client errors raised
 as `telegram.error.TimedOut` / `NetworkError`, so retries, 429 handling and everything above the
 transport behave exactly as with the default.
