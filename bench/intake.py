@@ -203,11 +203,15 @@ def wait_port(port: int, alive: Any, timeout: float = 120) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
+ADMIN = 9_000
+STAFF_GROUP = -100_900
+
+
 def run_instances(args: argparse.Namespace, workdir: Path) -> Result:
     """N webhook instances behind a round-robin balancer, sharing one database."""
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'liaison.db'}"
     with FakeBotApi(TOKEN) as fake:
-        env = {"OPINIONS_PER_HOUR": "100000", "LOG_LEVEL": "WARNING", **dict(args.env or [])}
+        env = bot_env(args)
         ports = [free_port() for _ in range(args.instances)]
         balancer = RoundRobin([f"http://127.0.0.1:{p}/tg" for p in ports])
         public = balancer.start()
@@ -233,8 +237,14 @@ def run_instances(args: argparse.Namespace, workdir: Path) -> Result:
             balancer.stop()
 
 
-ADMIN = 9_000
-STAFF_GROUP = -100_900
+def bot_env(args: argparse.Namespace) -> dict[str, str]:
+    """What every liaison-bot process in a run gets: no hourly limit, quiet logs, an admin."""
+    return {
+        "OPINIONS_PER_HOUR": "100000",
+        "LOG_LEVEL": "WARNING",
+        "ADMIN_IDS": str(ADMIN),
+        **dict(args.env or []),
+    }
 
 
 def bind_staff_chat(fake: FakeBotApi) -> None:
@@ -247,12 +257,7 @@ def bind_staff_chat(fake: FakeBotApi) -> None:
 
 def run_liaison(args: argparse.Namespace, workdir: Path) -> Result:
     with FakeBotApi(TOKEN) as fake:
-        env = {
-            "OPINIONS_PER_HOUR": "100000",
-            "LOG_LEVEL": "WARNING",
-            "ADMIN_IDS": str(ADMIN),
-            **dict(args.env or []),
-        }
+        env = bot_env(args)
         bot = BotProcess(fake.base_url, workdir, extra_env=env, database_url=args.database_url)
         bot.start()
         try:

@@ -116,11 +116,7 @@ def _is_representative(user_id: Any) -> Any:
 
 # Built once: constructing these on every message was a measurable part of the intake path.
 _HANDLED_STMT = union_all(*_handled_parts())
-_LOOKUP_STMT = union_all(
-    *_handled_parts(),
-    select(literal("n"), _recent_opinions(bindparam("user")).scalar_subquery()),
-    select(literal("r"), _is_representative(bindparam("user")).scalar_subquery()),
-)
+_RECENT_STMT = _recent_opinions(bindparam("user"))
 # The hot path's first and only read: the user, their station, whether this message was handled
 # already (in any of the three tables a message can land in), how many opinions the user sent
 # this hour and whether they are a representative.
@@ -140,7 +136,8 @@ _INSERT_EVENT = insert(cast(Table, OpinionEvent.__table__))
 
 
 def _found(rows: Sequence[Any]) -> tuple[str, int] | None:
-    return next(((k, n) for k, n in rows if k not in ("n", "r")), None)
+    """The first (kind, row id) of the tables that hold this message, if any does."""
+    return next(((kind, int(row_id)) for kind, row_id in rows if row_id is not None), None)
 
 
 ON_BEHALF_RE = re.compile(r"^\s*(?:代|替|受)\s*(.{1,30}?)\s*(?:反映|转交|委托)\s*[:：，,]\s*")
@@ -258,10 +255,7 @@ class IntakeService:
                     "since": self.ctx.clock.now() - timedelta(hours=1),
                 }
                 user, row = await upsert_user_row(s, sender, _USER_AND_LOOKUP, params)
-                if row is None:  # a new user: the lookup columns were not read
-                    done, recent = await self._lookup(s, user, chat_id, message_id)
-                else:
-                    done, recent = await self._lookup_result(s, row[2:])
+                done, recent = await self._lookup(s, row[2:])
                 if done is not None:
                     return done
                 if self.prompts is not None and forwarded_from is None:
@@ -397,60 +391,23 @@ class IntakeService:
 
     async def _recent_count(self, s: AsyncSession, user: User) -> int:
         since = self.ctx.clock.now() - timedelta(hours=1)
-        count = (
-            await s.execute(
-                select(func.count(Opinion.id)).where(
-                    Opinion.resident_id == user.id,
-                    Opinion.source == "resident",
-                    Opinion.created_at >= since,
-                )
-            )
-        ).scalar_one()
+        count = (await s.execute(_RECENT_STMT, {"user": user.id, "since": since})).scalar_one()
         return int(count)
 
     async def _already_handled(
         self, s: AsyncSession, chat_id: int, message_id: int
     ) -> Reply | None:
         """The answer we gave when this very message was first handled, if it was."""
-        done, _ = await self._lookup(s, None, chat_id, message_id)
-        return done
+        rows = (await s.execute(_HANDLED_STMT, {"chat": chat_id, "msg": message_id})).all()
+        return await self._earlier_answer(s, _found(rows))
 
-    async def _lookup(
-        self, s: AsyncSession, user: User | None, chat_id: int, message_id: int
-    ) -> tuple[Reply | None, int]:
-        """One round trip for the hot path: was this message handled already (in any of the
-        three tables a message can land in), and how many opinions did the user send this hour."""
-        if user is None:
-            rows = (await s.execute(_HANDLED_STMT, {"chat": chat_id, "msg": message_id})).all()
-        else:
-            params = {
-                "chat": chat_id,
-                "msg": message_id,
-                "user": user.id,
-                "since": self.ctx.clock.now() - timedelta(hours=1),
-            }
-            rows = (await s.execute(_LOOKUP_STMT, params)).all()
-        counts = {k: int(n) for k, n in rows if k in ("n", "r")}
-        if counts.get("r"):
-            # Representatives relay what they collected: no hourly limit, marked 代表转交.
-            return await self._earlier_answer(s, _found(rows)), -1
-        return await self._earlier_answer(s, _found(rows)), counts.get("n", 0)
-
-    async def _lookup_result(
-        self, s: AsyncSession, values: Sequence[Any]
-    ) -> tuple[Reply | None, int]:
-        """_lookup() from the columns _USER_AND_LOOKUP read with the user."""
+    async def _lookup(self, s: AsyncSession, values: Sequence[Any]) -> tuple[Reply | None, int]:
+        """From the columns _USER_AND_LOOKUP read with the user: the earlier answer if this
+        message was handled already, and the user's opinions this hour (-1: a representative)."""
         opinion_id, attachment_id, inbound_id, recent, representative = values
-        found = next(
-            (
-                (kind, int(row_id))
-                for kind, row_id in (("o", opinion_id), ("a", attachment_id), ("i", inbound_id))
-                if row_id is not None
-            ),
-            None,
-        )
-        earlier = await self._earlier_answer(s, found)
-        return earlier, -1 if representative else int(recent or 0)
+        found = _found((("o", opinion_id), ("a", attachment_id), ("i", inbound_id)))
+        # Representatives relay what they collected: no hourly limit, marked 代表转交.
+        return await self._earlier_answer(s, found), -1 if representative else int(recent)
 
     async def _earlier_answer(self, s: AsyncSession, found: tuple[str, int] | None) -> Reply | None:
         if found is None:

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import RefCounter
-from storage.upsert import insert_for
+from storage.upsert import prebuilt_for
 
 _table = RefCounter.__table__
-_STATEMENTS: dict[str, Any] = {}
 
 
-def _statement(s: AsyncSession) -> Any:
-    """Built once per dialect: building it was a fifth of the intake path's CPU time."""
-    name = s.get_bind().dialect.name
-    stmt = _STATEMENTS.get(name)
-    if stmt is None:
-        stmt = (
-            insert_for(s, _table)
-            .values(station_id=bindparam("station_id"), year=bindparam("year"), last_seq=1)
-            .on_conflict_do_update(
-                index_elements=["station_id", "year"],
-                set_={"last_seq": _table.c.last_seq + 1},
-            )
-            .returning(_table.c.last_seq)
+def _bump(insert: Callable[[Any], Any]) -> Any:
+    return (
+        insert(_table)
+        .values(station_id=bindparam("station_id"), year=bindparam("year"), last_seq=1)
+        .on_conflict_do_update(
+            index_elements=["station_id", "year"],
+            set_={"last_seq": _table.c.last_seq + 1},
         )
-        _STATEMENTS[name] = stmt
-    return stmt
+        .returning(_table.c.last_seq)
+    )
 
 
 async def next_seq(s: AsyncSession, station_id: int, year: int) -> int:
     """Bump the counter in one atomic INSERT … ON CONFLICT DO UPDATE … RETURNING."""
-    result = await s.execute(_statement(s), {"station_id": station_id, "year": year})
+    result = await s.execute(prebuilt_for(s, _bump), {"station_id": station_id, "year": year})
     return int(result.scalar_one())

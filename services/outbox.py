@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.context import ServiceContext
 from storage.models import Outbox
-from storage.upsert import insert_for
+from storage.upsert import prebuilt_for
 
 PENDING = "pending"
 SENDING = "sending"
@@ -39,7 +39,7 @@ async def enqueue(
 ) -> bool:
     """Add a message unless one with `key` exists; True when it was added."""
     result = await s.execute(
-        _insert_statement(s),
+        prebuilt_for(s, _insert_once),
         {
             "key": key,
             "chat_id": chat_id,
@@ -59,18 +59,8 @@ async def enqueue(
     return bool(getattr(result, "rowcount", 0))
 
 
-_INSERTS: dict[str, Any] = {}
-
-
-def _insert_statement(s: AsyncSession) -> Any:
-    """INSERT … ON CONFLICT (key) DO NOTHING, built once per dialect (intake runs it per opinion)."""
-    name = s.get_bind().dialect.name
-    stmt = _INSERTS.get(name)
-    if stmt is None:
-        stmt = _INSERTS[name] = insert_for(s, Outbox.__table__).on_conflict_do_nothing(
-            index_elements=["key"]
-        )
-    return stmt
+def _insert_once(insert: Callable[[Any], Any]) -> Any:
+    return insert(Outbox.__table__).on_conflict_do_nothing(index_elements=["key"])
 
 
 async def drop(s: AsyncSession, key: str) -> None:

@@ -49,16 +49,11 @@ async def upsert_user_row(
     sender: Sender,
     query: Select[Any] = _USER_WITH_STATION,
     params: dict[str, Any] | None = None,
-) -> tuple[User, Row[Any] | None]:
-    """upsert_user() with a `user_query()` of the caller's: also returns the row it read
-    (None when the user is new, so the extra columns were not read)."""
-    row = (await s.execute(query, {"tg_id": sender.tg_id, **(params or {})})).first()
-    user = row[0] if row is not None else None
-    if row is not None and row[1] is not None:
-        # The session's identity map holds objects weakly: keep the station alive for this
-        # session so station_of() finds it there instead of selecting it again.
-        s.info["user_station"] = row[1]
-    if user is None:
+) -> tuple[User, Row[Any]]:
+    """upsert_user() with a `user_query()` of the caller's: also returns the row it read."""
+    bound = {"tg_id": sender.tg_id, **(params or {})}
+    row = (await s.execute(query, bound)).first()
+    if row is None:
         # Two updates from a new user can race (two instances, or a re-delivery): insert once.
         now = utcnow()
         await s.execute(
@@ -75,8 +70,12 @@ async def upsert_user_row(
             )
             .on_conflict_do_nothing(index_elements=["tg_id"])
         )
-        created = (await s.execute(select(User).where(User.tg_id == sender.tg_id))).scalar_one()
-        return created, None
+        row = (await s.execute(query, bound)).one()
+    user: User = row[0]
+    if row[1] is not None:
+        # The session's identity map holds objects weakly: keep the station alive for this
+        # session so station_of() finds it there instead of selecting it again.
+        s.info["user_station"] = row[1]
     if (user.first_name, user.last_name, user.username) != (
         sender.first_name,
         sender.last_name,

@@ -53,21 +53,20 @@ def is_busy(exc: BaseException) -> bool:
 
 async def _retry_busy(work: Callable[[], T]) -> T:
     """Run `work` now; while the database is locked by another process, back off and retry."""
-    try:
-        return work()
-    except sqlite3.OperationalError as exc:
-        if not is_busy(exc):
-            raise
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUSY_WAIT
+    deadline: float | None = None
     delay = 0.001
     while True:
-        await asyncio.sleep(delay)
         try:
             return work()
         except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or loop.time() >= deadline:
+            if not is_busy(exc):
                 raise
+            now = asyncio.get_running_loop().time()
+            if deadline is None:
+                deadline = now + BUSY_WAIT
+            elif now >= deadline:
+                raise
+        await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)
 
 
