@@ -2,14 +2,16 @@
 
 PTB talks HTTP through a `BaseRequest` and documents how to plug in another client. Measured
 against the fake Bot API server, a sendMessage with PTB's httpx transport cost 0.95 ms of CPU
-in the bot, with this one 0.52 ms (a fifth of all the bot's CPU per opinion saved). The
-contract is PTB's: same form-encoded or multipart bodies, same timeouts, and client errors raised
-as `telegram.error.TimedOut` / `NetworkError`, so retries, 429 handling and everything above the
-transport behave exactly as with the default.
+in the bot, with this one 0.52 ms (a fifth of all the bot's CPU per opinion saved). Calls
+without files go as one JSON body (the Bot API accepts application/json) instead of url-encoded
+fields, which cost another tenth of a send; uploads stay multipart. The rest of the contract is
+PTB's: same timeouts, and client errors raised as `telegram.error.TimedOut` / `NetworkError`, so
+retries, 429 handling and everything above the transport behave exactly as with the default.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -17,6 +19,13 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _json_body(parameters: dict[str, Any]) -> bytes:
+    """The call's parameters as one JSON object (nested objects stay objects, not strings)."""
+    return json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class AiohttpRequest(BaseRequest):
@@ -82,17 +91,24 @@ class AiohttpRequest(BaseRequest):
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
-        files = request_data.multipart_data if request_data else None
-        params = request_data.json_parameters if request_data else None
-        body: Any = params
+        files = (
+            request_data.multipart_data if request_data and request_data.contains_files else None
+        )
+        body: Any = None
+        headers: dict[str, str] | None = None
         if files:
             # Raw UTF-8 file names (as httpx sends them): quoted ones would show as %E5%8F…
             form = aiohttp.FormData(quote_fields=False)
-            for name, value in (params or {}).items():
+            for name, value in request_data.json_parameters.items():  # type: ignore[union-attr]
                 form.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mimetype)
             body = form
+        elif request_data is not None:
+            # A JSON body (the Bot API takes application/json): one json.dumps instead of
+            # url-encoding every field, which was a tenth of the CPU of a sendMessage.
+            body = _json_body(request_data.parameters)
+            headers = _JSON_HEADERS
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
         connect = (
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
@@ -113,7 +129,9 @@ class AiohttpRequest(BaseRequest):
             total=None, connect=wait, sock_connect=connect, sock_read=sock_read
         )
         try:
-            async with session.request(method, url, data=body, timeout=timeout) as res:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except TimeoutError as err:
             raise TimedOut from err

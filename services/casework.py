@@ -28,7 +28,7 @@ from services.callbacks import encode
 from services.context import ServiceContext
 from services.notify import resident_chat_ids, tell_assignee, tell_residents, tell_staff
 from services.people import Role, role_of, station_of, upsert_user
-from services.types import Button, Reply, Sender
+from services.types import Button, OpinionView, Reply, Sender
 from storage.models import (
     Attachment,
     CoSigner,
@@ -76,7 +76,7 @@ def triage_buttons(opinion_id: int) -> tuple[tuple[Button, ...], ...]:
 async def triage_card(
     s: AsyncSession,
     ctx: ServiceContext,
-    op: Opinion,
+    op: OpinionView,
     headline: str | None = None,
     n_files: int | None = None,
 ) -> Reply:
@@ -120,7 +120,7 @@ async def post_triage_card(
     s: AsyncSession,
     ctx: ServiceContext,
     station_id: int,
-    op: Opinion,
+    op: OpinionView,
     due_at: datetime,
     n_files: int | None = None,
 ) -> None:

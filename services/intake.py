@@ -25,7 +25,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 import texts.resident as rt
 import texts.staff as st
@@ -51,7 +50,7 @@ from services.people import (
     upsert_user_row,
     user_query,
 )
-from services.types import Button, Reply, Sender
+from services.types import Button, OpinionView, Reply, Sender
 from storage.models import (
     Attachment,
     InboundMessage,
@@ -148,7 +147,7 @@ def meaningful_chars(text: str) -> int:
     return sum(1 for ch in text if ch.isalnum())
 
 
-def receipt_buttons(op: Opinion) -> tuple[tuple[Button, ...], ...]:
+def receipt_buttons(op: OpinionView) -> tuple[tuple[Button, ...], ...]:
     row: list[Button] = [Button(rt.BTN_DETAIL, encode("o", "d", op.id))]
     if op.anonymous:
         row.append(Button(rt.BTN_REAL, encode("o", "a", op.id, 0)))
@@ -158,6 +157,49 @@ def receipt_buttons(op: Opinion) -> tuple[tuple[Button, ...], ...]:
     if op.status == Status.RECEIVED:
         rows.append((Button(rt.BTN_WITHDRAW, encode("o", "w", op.id)),))
     return tuple(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class NewOpinion:
+    """The opinion intake has just inserted, as its receipt and staff card read it.
+
+    Not an ORM object: constructing and registering a persistent Opinion cost more than the
+    INSERT itself on the hot path, and nothing in the transaction changes the row afterwards.
+    """
+
+    id: int
+    ref_no: str
+    text: str
+    theme: str
+    theme_confidence: float
+    theme_terms: list[str]
+    needs_review: bool
+    theme_confirmed: bool
+    anonymous: bool
+    status: str
+    source: str
+    resident_id: int | None
+    on_behalf_of: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, new_id: int, row: dict[str, Any]) -> NewOpinion:
+        return cls(
+            new_id,
+            row["ref_no"],
+            row["text"],
+            row["theme"],
+            row["theme_confidence"],
+            row["theme_terms"],
+            row["needs_review"],
+            row["theme_confirmed"],
+            row["anonymous"],
+            row["status"],
+            row["source"],
+            row["resident_id"],
+            row["on_behalf_of"],
+            row["created_at"],
+        )
 
 
 def opinion_row(
@@ -173,8 +215,8 @@ def opinion_row(
     year: int,
     seq: int,
 ) -> dict[str, Any]:
-    """Every column of a new resident opinion but its id. The row is handed to the session as
-    loaded, so a column missing here would be an unloaded attribute (a test checks the set)."""
+    """Every column of a new resident opinion but its id (a test checks the set against the
+    table, so a new column cannot be forgotten here)."""
     return {
         "station_id": station.id,
         "ref_no": format_ref(station.ref_prefix, year, seq),
@@ -347,14 +389,9 @@ class IntakeService:
         verdict: ThemeResult,
         forwarded_from: str | None,
         relayed: dict[str, Any],
-    ) -> Opinion:
-        """Insert with prebuilt Core statements, then hand the row to the session as loaded.
-
-        The ORM unit of work (object state, flush planning, identity bookkeeping) cost more
-        than the two INSERTs themselves on the hot path; the session still gets a normal
-        persistent Opinion, so everything after this point (staff card, adopt photos) is
-        unchanged ORM code.
-        """
+    ) -> NewOpinion:
+        """Insert with prebuilt Core statements: the ORM unit of work (object state, flush
+        planning, identity bookkeeping) cost more than the INSERTs themselves on the hot path."""
         now = self.ctx.clock.now()
         year = now.astimezone(self.ctx.tz).year
         seq = await next_seq(s, station.id, year)
@@ -384,10 +421,7 @@ class IntakeService:
                 "at": now,
             },
         )
-        op = Opinion(id=new_id, **values)
-        make_transient_to_detached(op)
-        s.add(op)
-        return op
+        return NewOpinion.of(new_id, values)
 
     async def _recent_count(self, s: AsyncSession, user: User) -> int:
         since = self.ctx.clock.now() - timedelta(hours=1)
@@ -505,7 +539,7 @@ class IntakeService:
 
     def _attachment(
         self,
-        op: Opinion | None,
+        op: OpinionView | None,
         user: User,
         chat_id: int,
         message_id: int,
@@ -538,7 +572,7 @@ class IntakeService:
             )
         ).scalar_one_or_none()
 
-    async def _adopt_orphans(self, s: AsyncSession, user: User, op: Opinion) -> int:
+    async def _adopt_orphans(self, s: AsyncSession, user: User, op: OpinionView) -> int:
         if user.pending_action != PENDING_ORPHANS:
             return 0  # the common case costs no query
         user.pending_action = None
@@ -587,7 +621,7 @@ class IntakeService:
         return Reply(rt.detail_added(op.ref_no, rt.kind_label(media.kind)))
 
     async def _notify_staff_new(
-        self, s: AsyncSession, station: Station, op: Opinion, n_files: int
+        self, s: AsyncSession, station: Station, op: OpinionView, n_files: int
     ) -> None:
         if station.staff_chat_id is not None:
             await post_triage_card(s, self.ctx, station.id, op, op.created_at, n_files)

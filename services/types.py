@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,37 @@ class Reply:
                 [{"text": b.text, "callback_data": b.data} for b in row] for row in self.buttons
             ]
         }
+
+
+class OpinionView(Protocol):
+    """What receipts and staff cards read of an opinion: a stored Opinion, or the snapshot
+    intake keeps of the row it has just inserted (services.intake.NewOpinion)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def ref_no(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def theme(self) -> str: ...
+    @property
+    def theme_confidence(self) -> float: ...
+    @property
+    def theme_terms(self) -> list[str]: ...
+    @property
+    def needs_review(self) -> bool: ...
+    @property
+    def theme_confirmed(self) -> bool: ...
+    @property
+    def anonymous(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def resident_id(self) -> int | None: ...
+    @property
+    def on_behalf_of(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...

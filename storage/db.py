@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 import storage.fast_sqlite as fast
 
@@ -68,5 +70,45 @@ def _inline(url: str) -> URL:
     return parsed
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()  # returns the connection; rolls back whatever was not committed
+
+
+class _Transaction:
+    """`async with sessions.begin() as s`: commit on success, roll back on error, close.
+
+    SQLAlchemy's own context manager does the same in two tasks under `asyncio.shield` (one for
+    the commit, one for the close); this one does it in one greenlet on the caller's task.
+    Measured on the intake path: a third less overhead per transaction (bench/intake.py).
+    """
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> AsyncSession:
+        return self.session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.session.run_sync(_finish, exc_type is None)
+
+
+class Sessions(async_sessionmaker[AsyncSession]):
+    """The session factory services get: `sessions()` as usual, `begin()` as above."""
+
+    def begin(self) -> _Transaction:  # type: ignore[override]
+        return _Transaction(self())
+
+
+def make_sessionmaker(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine, expire_on_commit=False)

@@ -96,6 +96,12 @@ def reset_pg_schema(url: str) -> None:
     async def reset() -> None:
         conn = await asyncpg.connect(_dsn(url))
         try:
+            # A connection a failed test left open (idle in a transaction) would hold locks the
+            # DROP waits for: end it, so one failure cannot hang every test after it.
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
             await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
         finally:
             await conn.close()

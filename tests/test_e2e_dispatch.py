@@ -130,7 +130,9 @@ def test_three_dispatchers_on_postgresql_send_each_once(
             "DATABASE_URL": pg_database,
             "DATA_DIR": str(tmp_path / "data"),
             "TICK_SECONDS": "0.2",
-            "BULK_RATE_PER_SECOND": "100",
+            # Slow enough that one process alone would need 6 s: the others start (about a
+            # second each on a busy machine) while there is still work to share.
+            "BULK_RATE_PER_SECOND": "10",
         }
         procs = [
             subprocess.Popen(

@@ -7,6 +7,7 @@ behave exactly as with PTB's default httpx transport.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 
@@ -113,6 +114,47 @@ async def test_slow_answer_is_timed_out() -> None:
     finally:
         await request.shutdown()
         await runner.cleanup()
+
+
+async def test_plain_calls_go_as_one_json_body() -> None:
+    """No files: one application/json body, nested objects as objects (not JSON in a string)."""
+    seen: list[tuple[str, str, bytes]] = []
+    me = {"id": 1, "is_bot": True, "first_name": "联络站", "username": "liaison_bot"}
+
+    async def capture(request: web.Request) -> web.Response:
+        seen.append((request.path, request.content_type, await request.read()))
+        if request.path.endswith("/getMe"):
+            return web.json_response({"ok": True, "result": me})
+        chat = {"id": RES, "type": "private", "first_name": "王阿姨"}
+        message = {"message_id": 7, "date": 0, "chat": chat, "from": me, "text": "已受理 & 谢谢"}
+        return web.json_response({"ok": True, "result": message})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", capture)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    kb = InlineKeyboardMarkup([[InlineKeyboardButton("补充说明", callback_data="o:d:1")]])
+    try:
+        async with Bot(
+            "1:a", base_url=f"http://127.0.0.1:{port}/bot", request=AiohttpRequest()
+        ) as b:
+            sent = await b.send_message(
+                RES, "<b>已受理</b> &amp; 谢谢", parse_mode=ParseMode.HTML, reply_markup=kb
+            )
+    finally:
+        await runner.cleanup()
+    assert sent.message_id == 7
+    path, ctype, body = seen[-1]
+    assert path.endswith("/sendMessage") and ctype == "application/json"
+    assert json.loads(body) == {
+        "chat_id": RES,
+        "text": "<b>已受理</b> &amp; 谢谢",
+        "parse_mode": "HTML",
+        "reply_markup": kb.to_dict(),
+    }
 
 
 async def test_not_initialized_and_shutdown_twice() -> None:
