@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
+from bot.runtime import settle_heap
 from bot.transport import make_request
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
@@ -165,6 +166,7 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         application.job_queue.run_repeating(
             tick, interval=settings.tick_seconds, first=0.2, name="clock"
         )
+        settle_heap()
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from bot.config import Settings
@@ -23,3 +24,21 @@ def load_classifier(settings: Settings) -> ThemeClassifier:
         threshold=settings.review_threshold,
         cache_dir=settings.data_dir,
     )
+
+
+# Collect young objects after 10,000 net allocations instead of 700 (about 70 opinions' worth of
+# garbage held a little longer).
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def settle_heap() -> None:
+    """Once everything is loaded: make start-up objects permanent and collect less often.
+
+    jieba's dictionary, the model, PTB and SQLAlchemy's mappers live as long as the process, yet
+    every full collection walked all of them again (about 100 ms each), and young collections
+    ran every 700 allocations. Measured with `gc.callbacks` over 2,300 opinions through the bot:
+    0.31 ms per opinion in the collector before (gen0 428×, gen1 39×, gen2 4×), 0.01 ms after.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
