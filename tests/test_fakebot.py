@@ -60,6 +60,7 @@ from tests.fakebot import (
     parse_html,
     utf16_len,
 )
+from tests.localhttp import serve_post
 
 ROOT = Path(__file__).resolve().parent.parent
 RES = 1001  # a resident, private chat
@@ -572,16 +573,9 @@ async def test_webhook_delivery_with_secret_and_retries(bot: Bot, fake: FakeBotA
         )
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     fake.webhook_retry_delay = 0.05
-    try:
-        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+    async with serve_post("/hook", hook) as url:
+        assert await bot.set_webhook(f"{url}/hook", secret_token="s3cret")
         with pytest.raises(Conflict, match="webhook is active"):
             await bot.get_updates()
         fake.send_text(RES, "一")
@@ -596,8 +590,6 @@ async def test_webhook_delivery_with_secret_and_retries(bot: Bot, fake: FakeBotA
         )
         assert await bot.delete_webhook()
         assert await bot.get_updates() == ()
-    finally:
-        await runner.cleanup()
 
 
 async def test_ptb_application_polling_answers_start(fake: FakeBotApi) -> None:

@@ -19,6 +19,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.transport import AiohttpRequest, make_request
 from tests.fakebot import FakeBotApi, make_png
+from tests.localhttp import serve_post
 
 RES = 1001
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -99,21 +100,14 @@ async def test_slow_answer_is_timed_out() -> None:
         await asyncio.sleep(5)
         return web.json_response({"ok": True, "result": True})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     request = AiohttpRequest()
     await request.initialize()
     try:
-        with pytest.raises(TimedOut):
-            await request.post(f"http://127.0.0.1:{port}/bot1:a/getMe", read_timeout=0.2)
+        async with serve_post("/{tail:.*}", slow) as url:
+            with pytest.raises(TimedOut):
+                await request.post(f"{url}/bot1:a/getMe", read_timeout=0.2)
     finally:
         await request.shutdown()
-        await runner.cleanup()
 
 
 async def test_plain_calls_go_as_one_json_body() -> None:
@@ -129,23 +123,14 @@ async def test_plain_calls_go_as_one_json_body() -> None:
         message = {"message_id": 7, "date": 0, "chat": chat, "from": me, "text": "已受理 & 谢谢"}
         return web.json_response({"ok": True, "result": message})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", capture)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     kb = InlineKeyboardMarkup([[InlineKeyboardButton("补充说明", callback_data="o:d:1")]])
-    try:
-        async with Bot(
-            "1:a", base_url=f"http://127.0.0.1:{port}/bot", request=AiohttpRequest()
-        ) as b:
-            sent = await b.send_message(
-                RES, "<b>已受理</b> &amp; 谢谢", parse_mode=ParseMode.HTML, reply_markup=kb
-            )
-    finally:
-        await runner.cleanup()
+    async with (
+        serve_post("/{tail:.*}", capture) as url,
+        Bot("1:a", base_url=f"{url}/bot", request=AiohttpRequest()) as b,
+    ):
+        sent = await b.send_message(
+            RES, "<b>已受理</b> &amp; 谢谢", parse_mode=ParseMode.HTML, reply_markup=kb
+        )
     assert sent.message_id == 7
     path, ctype, body = seen[-1]
     assert path.endswith("/sendMessage") and ctype == "application/json"
