@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -184,22 +184,11 @@ class NewOpinion:
 
     @classmethod
     def of(cls, new_id: int, row: dict[str, Any]) -> NewOpinion:
-        return cls(
-            new_id,
-            row["ref_no"],
-            row["text"],
-            row["theme"],
-            row["theme_confidence"],
-            row["theme_terms"],
-            row["needs_review"],
-            row["theme_confirmed"],
-            row["anonymous"],
-            row["status"],
-            row["source"],
-            row["resident_id"],
-            row["on_behalf_of"],
-            row["created_at"],
-        )
+        """From `opinion_row()`'s columns and the id the INSERT returned."""
+        return cls(id=new_id, **{name: row[name] for name in _VIEW_COLUMNS})
+
+
+_VIEW_COLUMNS = tuple(f.name for f in fields(NewOpinion) if f.name != "id")
 
 
 def opinion_row(

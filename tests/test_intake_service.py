@@ -233,12 +233,13 @@ async def test_edit_keeps_a_revision_and_tells_staff(ctx: ServiceContext) -> Non
 
 
 def test_new_opinion_row_sets_every_column() -> None:
-    """The hot path hands the inserted row to the session as loaded: every column must be set,
-    or reading the missing one later would need a lazy load (not allowed under asyncio)."""
+    """The hot path INSERTs this row as it is and answers from a snapshot of it (NewOpinion):
+    every column is set here, and the snapshot reads the same values."""
+    from dataclasses import fields
     from types import SimpleNamespace
     from typing import Any
 
-    from services.intake import opinion_row
+    from services.intake import NewOpinion, opinion_row
 
     station: Any = SimpleNamespace(id=1, ref_prefix="LL")
     user: Any = SimpleNamespace(id=2)
@@ -250,6 +251,9 @@ def test_new_opinion_row_sets_every_column() -> None:
     columns = {c.key for c in Opinion.__table__.columns} - {"id"}
     assert set(row) == columns
     assert row["ref_no"] == "LL-2026-00042" and row["theme_terms"] == ["津贴"]
+    snap = NewOpinion.of(9, row)
+    assert snap.id == 9
+    assert all(getattr(snap, f.name) == row[f.name] for f in fields(NewOpinion) if f.name != "id")
     relayed = opinion_row(
         station, user, 5, 7, "代张大爷反映：路灯坏了", verdict, None,
         {"source": "representative", "submitted_by_id": 2, "on_behalf_of": "张大爷"}, now, 2026, 43,
