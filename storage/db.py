@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +28,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # pooled connection, transactions queue in the event loop and are handed over at once,
             # instead of several connections sleeping in SQLite's busy handler (which polls with
             # growing sleeps and leaves the database idle in between).
+            # Named explicitly: SQLAlchemy before 2.0.38 gave file databases a NullPool.
+            kwargs.setdefault("poolclass", AsyncAdaptedQueuePool)
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)

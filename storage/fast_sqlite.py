@@ -190,7 +190,8 @@ class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
         kw["check_same_thread"] = False
         kw["timeout"] = 0
         connection = creator_fn(*arg, **kw) if creator_fn else self.aiosqlite.connect(*arg, **kw)
-        connection._thread.daemon = True
+        # aiosqlite >= 0.21 runs a thread it holds; before that the connection is the thread.
+        getattr(connection, "_thread", connection).daemon = True
         return InlineConnection(self, await_only(connection))
 
 

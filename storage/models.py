@@ -70,17 +70,22 @@ class Station(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     ref_prefix: Mapped[str] = mapped_column(String(8), default="LL")
-    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The staff group, on any channel (see domain.channels.Address).
+    staff_channel: Mapped[str | None] = mapped_column(String(16))
+    staff_chat_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):
-    """A Telegram user as the bot knows them; conversation state lives here, not in memory."""
+    """A person as the bot knows them, on every channel; conversation state lives here.
+
+    How to reach them is one of their identities (`identities`): the one they last wrote from
+    (`reach_identity_id`).
+    """
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tg_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str | None] = mapped_column(String(200))
     username: Mapped[str | None] = mapped_column(String(64))
@@ -93,7 +98,9 @@ class User(Base):
     pending_since: Mapped[datetime | None]
     pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
-    blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The identity the person last wrote from: where the bot reaches them. No FK (identities
+    # reference users): set in the same transaction that creates or switches the identity.
+    reach_identity_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -102,7 +109,44 @@ class User(Base):
         name = " ".join(p for p in (self.first_name, self.last_name) if p).strip()
         if not name and self.username:
             name = "@" + self.username
-        return name or f"用户{self.tg_id}"
+        return name or f"用户{self.id}"
+
+
+class Identity(Base):
+    """One account of a person on one channel (a Telegram user id, a DingTalk userId, a WeChat
+    openid). A person known on two channels has two identities and one users row."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(64))
+    # The person blocked the bot on this channel (a 403): not used to reach them until they write.
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Wrong link codes sent from this identity in the current hour (guessing is throttled).
+    link_failures: Mapped[int] = mapped_column(Integer, default=0)
+    link_failed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LinkCode(Base):
+    """A short-lived code with which a person joins another channel's identity to themselves."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StationRole(Base):
@@ -134,8 +178,8 @@ class Opinion(Base):
     __tablename__ = "opinions"
     __table_args__ = (
         UniqueConstraint("station_id", "ref_no"),
-        # A re-delivered Telegram message must never create a second opinion.
-        UniqueConstraint("src_chat_id", "src_message_id"),
+        # A re-delivered message must never create a second opinion.
+        UniqueConstraint("src_channel", "src_chat_id", "src_message_id"),
         Index("ix_opinions_resident_created", "resident_id", "created_at"),
         Index("ix_opinions_station_status", "station_id", "status"),
     )
@@ -161,9 +205,10 @@ class Opinion(Base):
     theme_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="received")
-    src_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    src_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    receipt_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    src_channel: Mapped[str | None] = mapped_column(String(16))
+    src_chat_id: Mapped[str | None] = mapped_column(String(128))
+    src_message_id: Mapped[str | None] = mapped_column(String(128))
+    receipt_message_id: Mapped[str | None] = mapped_column(String(128))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
     reject_reason: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[str | None] = mapped_column(String(16))
@@ -183,7 +228,7 @@ class Attachment(Base):
     """Detail added to an opinion: extra text, a photo, a file, a voice note or a location."""
 
     __tablename__ = "attachments"
-    __table_args__ = (UniqueConstraint("src_chat_id", "src_message_id"),)
+    __table_args__ = (UniqueConstraint("src_channel", "src_chat_id", "src_message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # NULL until the resident writes the opinion it belongs to (a photo sent before any text).
@@ -195,8 +240,9 @@ class Attachment(Base):
     text: Mapped[str | None] = mapped_column(Text)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    src_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    src_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    src_channel: Mapped[str | None] = mapped_column(String(16))
+    src_chat_id: Mapped[str | None] = mapped_column(String(128))
+    src_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     opinion: Mapped[Opinion | None] = relationship(back_populates="attachments", lazy="raise")
@@ -250,7 +296,9 @@ class Outbox(Base):
 
     Notifications and reminders go through here: the row is written in the same transaction as the
     business change that caused it, then a dispatcher claims it with a lease, sends it and records
-    the Telegram message id. A crash between claim and send re-sends at most that one message.
+    the channel's message id. A crash between claim and send re-sends at most that one message.
+    The message is stored channel-neutral (domain.message.Message as JSON) and rendered by the
+    chat's channel at send time.
     """
 
     __tablename__ = "outbox"
@@ -260,12 +308,10 @@ class Outbox(Base):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    chat_id: Mapped[int] = mapped_column(BigInteger)
-    text: Mapped[str] = mapped_column(Text)
-    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    photo: Mapped[bytes | None] = mapped_column(
-        LargeBinary
-    )  # sent as a photo with `text` as caption
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary)  # the message's file, if any
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Past this moment the message is pointless (a meeting that has begun): dropped, not sent.
     expires_at: Mapped[datetime | None]
@@ -273,7 +319,7 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
-    sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_message_id: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     opinion_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
@@ -290,7 +336,8 @@ class Unit(Base):
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     kind: Mapped[str] = mapped_column(String(16))  # "group" | "department"
     name: Mapped[str] = mapped_column(String(100))
-    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    chat_channel: Mapped[str | None] = mapped_column(String(16))
+    chat_id: Mapped[str | None] = mapped_column(String(128), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -435,18 +482,45 @@ class Announcement(Base):
 
 
 class InboundMessage(Base):
-    """A Telegram message that was consumed as input to a step (a reason, a note, a comment).
+    """A message that was consumed as input to a step (a reason, a note, a comment, a choice).
 
-    Its unique (chat, message) makes the step idempotent: a re-delivered update is recognised
-    instead of falling through to intake and becoming a new opinion.
+    Its unique (channel, chat, message) makes the step idempotent: a re-delivered update is
+    recognised instead of falling through to intake and becoming a new opinion. `reply` is the
+    answer given (a Message as JSON), given again on a re-delivery.
     """
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
-    message_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    message_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(32))
-    reply: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatQuestion(Base):
+    """The choices last delivered to a chat on a channel without buttons (numbered replies).
+
+    Replaced by each newer question when that one is delivered; a reply "2" is the second
+    choice of the question that was current when the reply was written.
+    """
+
+    __tablename__ = "chat_questions"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    payloads: Mapped[list[str]] = mapped_column()
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    delivered_at: Mapped[datetime]
+
+
+class Setting(Base):
+    """Values the instances share without configuration (the action-signing secret, ...)."""
+
+    __tablename__ = "bot_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

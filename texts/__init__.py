@@ -1,10 +1,12 @@
-"""User-facing Chinese strings, one module per audience. Everything returned is HTML-safe."""
+"""User-facing Chinese strings, one module per audience.
+
+Chat texts are `domain.message.Rich` built from trusted templates (`t`): the markup in a template
+is ours, every value put into it stays text. Escaping for a channel happens in its renderer only.
+Labels (buttons, toasts, chart labels, command-line output) are plain strings.
+"""
 
 from __future__ import annotations
 
-import html
+from domain.message import Rich, t
 
-
-def esc(value: object) -> str:
-    """Escape anything for Telegram's parse_mode HTML."""
-    return html.escape(str(value), quote=False)
+__all__ = ["Rich", "t"]

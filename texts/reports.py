@@ -1,7 +1,7 @@
 """What staff read in statistics, briefings, ledger exports and imports.
 
-Chat strings are HTML-escaped with `esc`. Chart labels and command-line messages are plain text:
-matplotlib and a terminal would show `&lt;` literally.
+Chat texts are Rich (templates: values stay text). Chart labels and command-line messages are
+plain strings.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from texts import esc
+from texts import Rich, t
 
 # ---- shared labels (plain text, safe anywhere) ---------------------------------------------------
 
@@ -57,7 +57,7 @@ def _days(value: float | None) -> str:
 
 def _snip(text: str, n: int = 40) -> str:
     flat = " ".join(text.split())
-    return esc(flat if len(flat) <= n else flat[:n] + "…")
+    return flat if len(flat) <= n else flat[:n] + "…"
 
 
 def _more(total: int, shown: int) -> str:
@@ -67,19 +67,19 @@ def _more(total: int, shown: int) -> str:
 # ---- permissions and usage ------------------------------------------------------------------------
 
 
-def only_staff() -> str:
-    return "统计、简报和台账导出只对联络站工作人员开放。如需数据，请联系联络站工作人员。"
+def only_staff() -> Rich:
+    return t("统计、简报和台账导出只对联络站工作人员开放。如需数据，请联系联络站工作人员。")
 
 
-def stats_usage() -> str:
-    return (
+def stats_usage() -> Rich:
+    return t(
         "用法：/stats [本周|本月|上周|上月|半月|全部|2026-09|开始日期 结束日期]\n"
         "例如 <code>/stats 2026-09-01 2026-09-30</code>（含首尾两天）。不写时统计本月。"
     )
 
 
-def export_usage() -> str:
-    return "用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。"
+def export_usage() -> Rich:
+    return t("用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。")
 
 
 # ---- statistics --------------------------------------------------------------------------------------
@@ -87,9 +87,16 @@ def export_usage() -> str:
 
 def overdue_line(
     ref_no: str, assignee: str, due: date, workdays: int, text: str, *, bullet: str = "•"
-) -> str:
-    late = f"逾期 {workdays} 个工作日" if workdays > 0 else "已过期限"
-    return f"{bullet} <code>{esc(ref_no)}</code> {esc(assignee)}，期限 {due:%Y-%m-%d}，{late}：{_snip(text)}"
+) -> Rich:
+    return t(
+        "{bullet} <code>{ref}</code> {assignee}，期限 {due:%Y-%m-%d}，{late}：{snip}",
+        bullet=bullet,
+        ref=ref_no,
+        assignee=assignee,
+        due=due,
+        late=f"逾期 {workdays} 个工作日" if workdays > 0 else "已过期限",
+        snip=_snip(text),
+    )
 
 
 def satisfaction_line(counts: dict[str, int], rate: float | None) -> str:
@@ -109,20 +116,20 @@ def stats_text(
     avg_assign: float | None,
     avg_close: float | None,
     by_assignee: Sequence[tuple[str, str, int, int, int, int]],
-    overdue: Sequence[str],
+    overdue: Sequence[Rich],
     satisfaction: str,
     today: date,
-) -> str:
+) -> Rich:
     """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue)."""
-    lines = [
-        f"📊 <b>{esc(station)} 统计</b>　{esc(period)}",
+    lines: list[Rich | str] = [
+        t("📊 <b>{station} 统计</b>　{period}", station=station, period=period),
         "",
-        f"<b>收到意见 {received} 件</b>",
+        t("<b>收到意见 {n} 件</b>", n=received),
     ]
     if by_theme:
-        lines.append("按主题：" + "，".join(f"{esc(n)} {c}" for n, c in by_theme))
+        lines.append("按主题：" + "，".join(f"{n} {c}" for n, c in by_theme))
     if by_status:
-        lines.append("按状态：" + "，".join(f"{esc(n)} {c}" for n, c in by_status))
+        lines.append("按状态：" + "，".join(f"{n} {c}" for n, c in by_status))
     lines += [
         "",
         f"交办 {assigned} 件，办结 {closed} 件，退回 {bounced} 件次",
@@ -130,15 +137,15 @@ def stats_text(
         satisfaction,
     ]
     if by_assignee:
-        lines += ["", "<b>按承办单位</b>（交办 / 办结 / 退回 / 逾期）"]
+        lines += ["", t("<b>按承办单位</b>（交办 / 办结 / 退回 / 逾期）")]
         for kind, name, a, c, b, o in by_assignee[:MAX_LIST]:
-            lines.append(f"• {ASSIGNEE_KINDS.get(kind, '')} {esc(name)}：{a} / {c} / {b} / {o}")
+            lines.append(f"• {ASSIGNEE_KINDS.get(kind, '')} {name}：{a} / {c} / {b} / {o}")
         lines[-1] += _more(len(by_assignee), MAX_LIST)
-    lines += ["", f"<b>截至 {today:%Y-%m-%d} 逾期未办结 {len(overdue)} 件</b>"]
+    lines += ["", t("<b>截至 {today:%Y-%m-%d} 逾期未办结 {n} 件</b>", today=today, n=len(overdue))]
     lines += list(overdue[:MAX_LIST])
     if len(overdue) > MAX_LIST:
         lines[-1] += _more(len(overdue), MAX_LIST)
-    return "\n".join(lines)
+    return Rich.join("\n", lines)
 
 
 def no_opinions_yet() -> str:
@@ -154,37 +161,41 @@ def briefing_text(
     received: int,
     assigned: int,
     closed: int,
-    overdue: Sequence[str],
+    overdue: Sequence[Rich],
     satisfaction: str,
     growth: Sequence[tuple[str, int, int]],
     keywords: Sequence[str],
     generated: datetime,
-) -> str:
+) -> Rich:
     """`growth` rows: (theme, this period, previous period)."""
-    lines = [
-        f"📰 <b>{esc(station)} 工作简报</b>",
-        f"{esc(period)}",
+    lines: list[Rich | str] = [
+        t("📰 <b>{station} 工作简报</b>", station=station),
+        period,
         "",
-        f"新收意见 <b>{received}</b> 件｜交办 <b>{assigned}</b> 件｜办结 <b>{closed}</b> 件｜"
-        f"当前逾期 <b>{len(overdue)}</b> 件",
+        t(
+            "新收意见 <b>{received}</b> 件｜交办 <b>{assigned}</b> 件｜办结 <b>{closed}</b> 件｜"
+            "当前逾期 <b>{overdue}</b> 件",
+            received=received,
+            assigned=assigned,
+            closed=closed,
+            overdue=len(overdue),
+        ),
         satisfaction,
     ]
     if growth:
         lines.append(
             "增长较多的主题："
-            + "；".join(
-                f"{esc(n)} {now} 件（上期 {before}，+{now - before}）" for n, now, before in growth
-            )
+            + "；".join(f"{n} {now} 件（上期 {before}，+{now - before}）" for n, now, before in growth)
         )
     if keywords:
-        lines.append("本期关键词：" + "、".join(esc(k) for k in keywords))
+        lines.append("本期关键词：" + "、".join(keywords))
     if overdue:
-        lines += ["", "<b>逾期清单</b>"]
+        lines += ["", t("<b>逾期清单</b>")]
         lines += list(overdue[:MAX_LIST])
         if len(overdue) > MAX_LIST:
             lines[-1] += _more(len(overdue), MAX_LIST)
-    lines += ["", f"<i>生成于 {generated:%Y-%m-%d %H:%M}，数据来自联络站台账。</i>"]
-    return "\n".join(lines)
+    lines += ["", t("<i>生成于 {when:%Y-%m-%d %H:%M}，数据来自联络站台账。</i>", when=generated)]
+    return Rich.join("\n", lines)
 
 
 def chart_unavailable() -> str:
@@ -238,9 +249,9 @@ def export_filename(day: date) -> str:
     return f"台账-{day:%Y-%m-%d}.xlsx"
 
 
-def export_caption(count: int, real_names: bool) -> str:
+def export_caption(count: int, real_names: bool) -> Rich:
     names = "含反映人实名，请妥善保管、勿外传" if real_names else "反映人姓名已打码"
-    return f"📒 意见台账：共 {count} 件（{names}）。"
+    return t("📒 意见台账：共 {count} 件（{names}）。", count=count, names=names)
 
 
 def progress_line(day: date, note: str) -> str:
@@ -380,9 +391,11 @@ def import_race() -> str:
     return "导入时数据库中同时有另一次导入写入了相同的意见，本次没有导入任何一条。请重新运行一次。"
 
 
-def import_summary_for_staff(added: int, filename: str) -> str:
-    return (
-        f"📥 已从 {esc(filename)} 导入 {added} 条线下收集的意见，分类卡片随后逐条发到本群，请分办。"
+def import_summary_for_staff(added: int, filename: str) -> Rich:
+    return t(
+        "📥 已从 {name} 导入 {added} 条线下收集的意见，分类卡片随后逐条发到本群，请分办。",
+        name=filename,
+        added=added,
     )
 
 

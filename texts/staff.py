@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from texts import esc
+from texts import Rich, t
+from texts.common import status_name
 
 
 def new_opinion(
@@ -19,49 +20,71 @@ def new_opinion(
     resident_username: str | None,
     anonymous: bool,
     attachments: int = 0,
-) -> str:
-    who = esc(resident_name)
+) -> Rich:
+    who = resident_name
     if resident_username:
-        who += f" (@{esc(resident_username)})"
+        who += f" (@{resident_username})"
     if anonymous:
         who += "（选择匿名：承办人不可见）"
-    reason = "、".join(esc(t) for t in terms) or "无"
-    review = " ⚠️ 需人工复核" if needs_review else ""
-    extra = f"\n附件：{attachments} 个" if attachments else ""
-    return (
-        f"🆕 <b>新意见</b> <code>{esc(ref_no)}</code>\n"
-        f"分类：<b>{esc(theme_label)}</b>（置信度 {confidence:.0%}；依据：{reason}）{review}\n"
-        f"群众：{who}{extra}\n\n"
-        f"{esc(text)}"
+    return t(
+        "🆕 <b>新意见</b> <code>{ref}</code>\n"
+        "分类：<b>{theme}</b>（置信度 {confidence:.0%}；依据：{reason}）{review}\n"
+        "群众：{who}{extra}\n\n{text}",
+        ref=ref_no,
+        theme=theme_label,
+        confidence=confidence,
+        reason="、".join(terms) or "无",
+        review=" ⚠️ 需人工复核" if needs_review else "",
+        who=who,
+        extra=f"\n附件：{attachments} 个" if attachments else "",
+        text=text,
     )
 
 
-def opinion_edited(ref_no: str, old_text: str, new_text: str) -> str:
-    return (
-        f"✏️ 群众修改了 <code>{esc(ref_no)}</code>\n"
-        f"<b>修改前：</b>\n{esc(old_text)}\n\n<b>修改后：</b>\n{esc(new_text)}"
+def opinion_edited(ref_no: str, old_text: str, new_text: str) -> Rich:
+    return t(
+        "✏️ 群众修改了 <code>{ref}</code>\n<b>修改前：</b>\n{old}\n\n<b>修改后：</b>\n{new}",
+        ref=ref_no,
+        old=old_text,
+        new=new_text,
     )
 
 
-def detail_added(ref_no: str, kind_label: str, text: str | None) -> str:
-    body = f"\n{esc(text)}" if text else ""
-    return f"📎 <code>{esc(ref_no)}</code> 新增{esc(kind_label)}{body}"
+def detail_added(ref_no: str, kind_label: str, text: str | None) -> Rich:
+    return t(
+        "📎 <code>{ref}</code> 新增{kind}{body}",
+        ref=ref_no,
+        kind=kind_label,
+        body=f"\n{text}" if text else "",
+    )
 
 
-def withdrawn(ref_no: str) -> str:
-    return f"↩️ 群众撤回了 <code>{esc(ref_no)}</code>"
+def withdrawn(ref_no: str) -> Rich:
+    return t("↩️ 群众撤回了 <code>{ref}</code>", ref=ref_no)
 
 
-def staff_bound(station_name: str) -> str:
-    return f"本群已绑定为<b>{esc(station_name)}</b>的工作人员群，新意见会发到这里。"
+def staff_bound(station_name: str) -> Rich:
+    return t("本群已绑定为<b>{name}</b>的工作人员群，新意见会发到这里。", name=station_name)
+
+
+def station_unknown(code: str) -> Rich:
+    return t("没有找到代码为 {code} 的联络站。", code=code)
 
 
 def bind_only_admin() -> str:
     return "只有管理员可以绑定工作人员群。"
 
 
-def bind_only_group() -> str:
-    return "请在工作人员群里发送 /bind_staff。"
+def bind_only_group() -> Rich:
+    return t("请在工作人员群里发送 /bind_staff。")
+
+
+def bind_unit_only_group() -> Rich:
+    return t("请在工作组的群里发送 /bind 组名。")
+
+
+def bind_unit_usage() -> Rich:
+    return t("请写上组名，例如：/bind 医养结合专题组")
 
 
 BTN_CONFIRM_THEME = "✅ 确认分类"
@@ -79,61 +102,74 @@ UNNAMED = "未留姓名"
 UNIT_KINDS = {"group": "工作组", "department": "责任单位"}
 
 
-def only_admin() -> str:
-    return "只有管理员可以进行此操作。"
+def only_admin() -> Rich:
+    return t("只有管理员可以进行此操作。")
 
 
-def only_staff() -> str:
-    return "只有联络站工作人员可以进行此操作。"
+def only_staff() -> Rich:
+    return t("只有联络站工作人员可以进行此操作。")
 
 
-def user_unknown() -> str:
-    return "没有找到这位用户。请先让对方私聊机器人发送 /start，再回复对方的消息发送 /add_staff，或写 /add_staff @用户名。"
-
-
-def staff_added(name: str) -> str:
-    return f"已将 {esc(name)} 设为工作人员。"
-
-
-def unit_unknown(name: str) -> str:
-    return f"没有名为“{esc(name)}”的工作组或责任单位。发送 /units 查看全部。"
-
-
-def unit_name_invalid() -> str:
-    return "请写上名称（不超过 50 字），例如：/group_add 医养结合专题组"
-
-
-def unit_exists(name: str) -> str:
-    return f"“{esc(name)}”已经存在。"
-
-
-def unit_added(kind: str, name: str) -> str:
-    return (
-        f"已添加{UNIT_KINDS.get(kind, '')}“{esc(name)}”。"
-        f"请在该组的群里发送 /bind {esc(name)} 绑定群聊，或用 /invite {esc(name)} 生成成员邀请码。"
+def user_unknown() -> Rich:
+    return t(
+        "没有找到这位用户。请先让对方私聊机器人发送 /start，"
+        "再回复对方的消息发送 /add_staff，或写 /add_staff @用户名。"
     )
 
 
-def unit_list(units: list[tuple[str, str, bool]], reps: list[str]) -> str:
-    lines = ["<b>人大代表</b>"]
-    lines += [f"• {esc(r)}" for r in reps] or ["（暂无，用 /invite 生成邀请码）"]
-    lines.append("\n<b>工作组与责任单位</b>")
+def staff_added(name: str) -> Rich:
+    return t("已将 {name} 设为工作人员。", name=name)
+
+
+def unit_unknown(name: str) -> Rich:
+    return t("没有名为“{name}”的工作组或责任单位。发送 /units 查看全部。", name=name)
+
+
+def unit_name_invalid() -> Rich:
+    return t("请写上名称（不超过 50 字），例如：/group_add 医养结合专题组")
+
+
+def unit_exists(name: str) -> Rich:
+    return t("“{name}”已经存在。", name=name)
+
+
+def unit_added(kind: str, name: str) -> Rich:
+    return t(
+        "已添加{kind}“{name}”。请在该组的群里发送 /bind {name} 绑定群聊，"
+        "或用 /invite {name} 生成成员邀请码。",
+        kind=UNIT_KINDS.get(kind, ""),
+        name=name,
+    )
+
+
+def unit_list(units: list[tuple[str, str, bool]], reps: list[str]) -> Rich:
+    lines: list[Rich] = [t("<b>人大代表</b>")]
+    lines += [t("• {r}", r=r) for r in reps] or [t("（暂无，用 /invite 生成邀请码）")]
+    lines.append(t("\n<b>工作组与责任单位</b>"))
     lines += [
-        f"• {esc(name)}（{UNIT_KINDS.get(kind, kind)}{'，已绑定群' if bound else '，未绑定群'}）"
+        t(
+            "• {name}（{kind}{bound}）",
+            name=name,
+            kind=UNIT_KINDS.get(kind, kind),
+            bound="，已绑定群" if bound else "，未绑定群",
+        )
         for kind, name, bound in units
-    ] or ["（暂无，用 /group_add 或 /dept_add 添加）"]
-    return "\n".join(lines)
+    ] or [t("（暂无，用 /group_add 或 /dept_add 添加）")]
+    return Rich.join("\n", lines)
 
 
-def unit_bound(name: str) -> str:
-    return f"本群已绑定为“{esc(name)}”，交办给它的事项和提醒会发到这里。"
+def unit_bound(name: str) -> Rich:
+    return t("本群已绑定为“{name}”，交办给它的事项和提醒会发到这里。", name=name)
 
 
-def invite_created(code: str, unit_name: str | None, days: int) -> str:
-    who = f"“{esc(unit_name)}”成员" if unit_name else "人大代表"
-    return (
-        f"已生成{who}邀请码：<code>{esc(code)}</code>（一次有效，{days} 天内使用）。\n"
-        f"请对方私聊机器人发送：<code>/join {esc(code)}</code>"
+def invite_created(code: str, unit_name: str | None, days: int) -> Rich:
+    who = f"“{unit_name}”成员" if unit_name else "人大代表"
+    return t(
+        "已生成{who}邀请码：<code>{code}</code>（一次有效，{days} 天内使用）。\n"
+        "请对方私聊机器人发送：<code>/join {code}</code>",
+        who=who,
+        code=code,
+        days=days,
     )
 
 
@@ -157,37 +193,49 @@ def unit_label(kind: str, name: str) -> str:
     return f"{UNIT_KINDS.get(kind, '')}：{name}"
 
 
-def ask_reject_reason(ref_no: str) -> str:
-    return f"请<b>回复本消息</b>写明 <code>{esc(ref_no)}</code> 不予受理的理由（会告知群众）。"
+def ask_reject_reason(ref_no: str) -> Rich:
+    return t(
+        "请<b>回复本消息</b>写明 <code>{ref}</code> 不予受理的理由（会告知群众）。", ref=ref_no
+    )
 
 
-def ask_duplicate_ref(ref_no: str) -> str:
-    return f"<code>{esc(ref_no)}</code> 与哪一条重复？请<b>回复本消息</b>写上原件的受理编号。"
+def ask_duplicate_ref(ref_no: str) -> Rich:
+    return t(
+        "<code>{ref}</code> 与哪一条重复？请<b>回复本消息</b>写上原件的受理编号。", ref=ref_no
+    )
 
 
-def duplicate_ref_unknown(raw: str) -> str:
-    return f"没有找到编号 {esc(raw)}，请回复本消息重新写上原件的受理编号。"
+def duplicate_ref_unknown(raw: str) -> Rich:
+    return t("没有找到编号 {raw}，请回复本消息重新写上原件的受理编号。", raw=raw)
 
 
 def theme_set(label: str) -> str:
     return f"分类已定为：{label}"
 
 
-def already_handled(ref_no: str, status: str, who: str | None, when: datetime | None) -> str:
-    from texts.common import status_name
-
+def already_handled(ref_no: str, status: str, who: str | None, when: datetime | None) -> Rich:
     by = f"，由 {who} 于 {when:%m-%d %H:%M} 处理" if who and when else ""
-    return f"{ref_no} 已是“{status_name(status)}”状态{by}，本次操作未生效。"
+    return t(
+        "{ref} 已是“{status}”状态{by}，本次操作未生效。",
+        ref=ref_no,
+        status=status_name(status),
+        by=by,
+    )
 
 
 def assigned_card(
     ref_no: str, theme: str, text: str, assignee: str, due: date, days: int, by: str
-) -> str:
-    return (
-        f"📤 <b>已交办</b> <code>{esc(ref_no)}</code>（{esc(theme)}）\n"
-        f"承办：{esc(assignee)}\n"
-        f"期限：{days} 个工作日，{due:%Y-%m-%d} 前办结\n"
-        f"交办人：{esc(by)}\n\n{esc(text)}"
+) -> Rich:
+    return t(
+        "📤 <b>已交办</b> <code>{ref}</code>（{theme}）\n承办：{assignee}\n"
+        "期限：{days} 个工作日，{due:%Y-%m-%d} 前办结\n交办人：{by}\n\n{text}",
+        ref=ref_no,
+        theme=theme,
+        assignee=assignee,
+        days=days,
+        due=due,
+        by=by,
+        text=text,
     )
 
 
@@ -195,26 +243,31 @@ def assigned_toast(name: str) -> str:
     return f"已交办给 {name}"
 
 
-def deadline_uncertain(years: list[int]) -> str:
-    ys = "、".join(str(y) for y in years)
-    return (
-        f"\n⚠️ {ys} 年的法定节假日安排尚未录入，期限暂按周一至周五计算，公布后可能调整。"
-        "请在节假日文件中补充该年安排。"
+def deadline_uncertain(years: list[int]) -> Rich:
+    return t(
+        "\n⚠️ {years} 年的法定节假日安排尚未录入，期限暂按周一至周五计算，公布后可能调整。"
+        "请在节假日文件中补充该年安排。",
+        years="、".join(str(y) for y in years),
     )
 
 
-def acknowledged(ref_no: str, who: str) -> str:
-    return f"✍️ <code>{esc(ref_no)}</code> 已由 {esc(who)} 签收，开始办理。"
+def acknowledged(ref_no: str, who: str) -> Rich:
+    return t("✍️ <code>{ref}</code> 已由 {who} 签收，开始办理。", ref=ref_no, who=who)
 
 
-def progress(ref_no: str, who: str, body: str) -> str:
-    return f"🔄 <code>{esc(ref_no)}</code> 进展（{esc(who)}）：\n{esc(body)}"
+def progress(ref_no: str, who: str, body: str) -> Rich:
+    return t("🔄 <code>{ref}</code> 进展（{who}）：\n{body}", ref=ref_no, who=who, body=body)
 
 
-def extension_request(ref_no: str, who: str, days: int, reason: str, due: date) -> str:
-    return (
-        f"⏳ <b>延期申请</b> <code>{esc(ref_no)}</code>\n"
-        f"申请人：{esc(who)}，延长 {days} 个工作日（现期限 {due:%Y-%m-%d}）\n理由：{esc(reason)}"
+def extension_request(ref_no: str, who: str, days: int, reason: str, due: date) -> Rich:
+    return t(
+        "⏳ <b>延期申请</b> <code>{ref}</code>\n"
+        "申请人：{who}，延长 {days} 个工作日（现期限 {due:%Y-%m-%d}）\n理由：{reason}",
+        ref=ref_no,
+        who=who,
+        days=days,
+        due=due,
+        reason=reason,
     )
 
 
@@ -230,38 +283,60 @@ def extension_done(approved: bool) -> str:
     return "已同意延期" if approved else "已驳回延期"
 
 
-def extension_decided(ref_no: str, approved: bool, who: str, due: date) -> str:
-    verdict = "✅ 已同意" if approved else "❌ 未同意"
-    return f"⏳ <code>{esc(ref_no)}</code> 延期申请{verdict}（{esc(who)}），期限：{due:%Y-%m-%d}"
+def extension_decided(ref_no: str, approved: bool, who: str, due: date) -> Rich:
+    return t(
+        "⏳ <code>{ref}</code> 延期申请{verdict}（{who}），期限：{due:%Y-%m-%d}",
+        ref=ref_no,
+        verdict="✅ 已同意" if approved else "❌ 未同意",
+        who=who,
+        due=due,
+    )
 
 
-def bounced(ref_no: str, who: str, reason: str) -> str:
-    return f"↩️ <b>退回</b> <code>{esc(ref_no)}</code>（{esc(who)}）：{esc(reason)}\n请重新交办。"
+def bounced(ref_no: str, who: str, reason: str) -> Rich:
+    return t(
+        "↩️ <b>退回</b> <code>{ref}</code>（{who}）：{reason}\n请重新交办。",
+        ref=ref_no,
+        who=who,
+        reason=reason,
+    )
 
 
-def closed(ref_no: str, who: str, outcome: str, body: str) -> str:
-    return f"🏁 <code>{esc(ref_no)}</code> 已由 {esc(who)} 办结（{esc(outcome)} 类）：\n{esc(body)}"
+def closed(ref_no: str, who: str, outcome: str, body: str) -> Rich:
+    return t(
+        "🏁 <code>{ref}</code> 已由 {who} 办结（{outcome} 类）：\n{body}",
+        ref=ref_no,
+        who=who,
+        outcome=outcome,
+        body=body,
+    )
 
 
-def rejected(ref_no: str, who: str, reason: str) -> str:
-    return f"⛔ <code>{esc(ref_no)}</code> 不予受理（{esc(who)}）：{esc(reason)}"
+def rejected(ref_no: str, who: str, reason: str) -> Rich:
+    return t(
+        "⛔ <code>{ref}</code> 不予受理（{who}）：{reason}", ref=ref_no, who=who, reason=reason
+    )
 
 
-def merged(ref_no: str, original: str) -> str:
-    return f"🔁 <code>{esc(ref_no)}</code> 已合并到 <code>{esc(original)}</code>，其提交人会收到原件的全部进展。"
+def merged(ref_no: str, original: str) -> Rich:
+    return t(
+        "🔁 <code>{ref}</code> 已合并到 <code>{original}</code>，其提交人会收到原件的全部进展。",
+        ref=ref_no,
+        original=original,
+    )
 
 
-def reopened(ref_no: str) -> str:
-    return f"⚠️ <b>群众不满意，重新办理</b> <code>{esc(ref_no)}</code>"
+def reopened(ref_no: str) -> Rich:
+    return t("⚠️ <b>群众不满意，重新办理</b> <code>{ref}</code>", ref=ref_no)
 
 
-def rated(ref_no: str, label: str) -> str:
-    return f"⭐ <code>{esc(ref_no)}</code> 群众评价：{esc(label)}"
+def rated(ref_no: str, label: str) -> Rich:
+    return t("⭐ <code>{ref}</code> 群众评价：{label}", ref=ref_no, label=label)
 
 
-def rating_comment(ref_no: str, body: str) -> str:
-    return f"💬 <code>{esc(ref_no)}</code> 群众评价意见：{esc(body)}"
+def rating_comment(ref_no: str, body: str) -> Rich:
+    return t("💬 <code>{ref}</code> 群众评价意见：{body}", ref=ref_no, body=body)
 
 
-def done() -> str:
-    return "已处理。"
+def done() -> Rich:
+    return t("已处理。")

@@ -1,4 +1,4 @@
-"""What every service needs: the session factory, the clock and the station defaults."""
+"""What every service needs: the session factory, the clock, the station defaults, the signer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.clock import Clock, SystemClock
+from domain.workdays import WorkCalendar
+from services.kernel.actions import ActionCodec
 
 
 class ThemeResult(Protocol):
@@ -55,6 +57,9 @@ class Limits:
     max_chars: int = 2000
 
 
+AdminIds = frozenset[tuple[str, str]]  # (channel, external id)
+
+
 @dataclass
 class ServiceContext:
     sessions: async_sessionmaker[AsyncSession]
@@ -63,7 +68,15 @@ class ServiceContext:
     clock: Clock = field(default_factory=SystemClock)
     station: StationDefaults = field(default_factory=StationDefaults)
     limits: Limits = field(default_factory=Limits)
-    admin_ids: frozenset[int] = frozenset()
+    admin_ids: AdminIds = frozenset()
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    # Signs every action payload; its secret is loaded from the database by `prepare()`.
+    actions: ActionCodec = field(default_factory=ActionCodec)
+
+    async def prepare(self) -> ServiceContext:
+        """Load what lives in the database (the signing secret); call once before serving."""
+        await self.actions.load(self.sessions)
+        return self
 
     def theme_label(self, category: str) -> str:
         for theme in self.classifier.themes:

@@ -1,0 +1,18 @@
+"""Pure text rules shared by chat intake and ledger import."""
+
+from __future__ import annotations
+
+import re
+
+ON_BEHALF_RE = re.compile(r"^\s*(?:代|替|受)\s*(.{1,30}?)\s*(?:反映|转交|委托)\s*[:：，,]\s*")
+
+
+def meaningful_chars(text: str) -> int:
+    """Letters, digits and CJK characters: emoji and punctuation alone are not an opinion."""
+    return sum(1 for ch in text if ch.isalnum())
+
+
+def on_behalf_of(text: str) -> str | None:
+    """"代张大爷反映：…" → 张大爷: whom a representative relays an opinion for."""
+    found = ON_BEHALF_RE.match(text)
+    return found.group(1) if found else None

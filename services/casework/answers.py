@@ -1,0 +1,237 @@
+"""What each typed answer does (the handlers of casework.prompts.ANSWERS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import texts.assignee as at
+import texts.resident as rt
+import texts.staff as st
+from domain.lifecycle import Action, IllegalTransition, Status
+from domain.message import Action as Choice
+from domain.message import Message
+from domain.refs import normalize_ref
+from domain.states import (
+    ExtensionStatus,
+    MessageKind,
+    Outcome,
+    PromptKind,
+    RatingValue,
+    TaskStatus,
+)
+from services.kernel import audit, outbox
+from services.kernel.access import Actor
+from services.kernel.cards import triage_card
+from services.kernel.context import ServiceContext
+from services.kernel.notify import resident_chats, resident_ids, tell_residents, tell_staff
+from storage.models import CoSigner, Extension, Opinion, Rating, Task
+
+RATINGS = {1: RatingValue.SATISFIED, 2: RatingValue.BASIC, 3: RatingValue.UNSATISFIED}
+
+
+@dataclass
+class Answer:
+    """A typed answer about to be applied: who, to which opinion, the prompt's data, the text."""
+
+    s: AsyncSession
+    ctx: ServiceContext
+    who: Actor
+    op: Opinion
+    data: dict[str, Any]
+    body: str
+
+    @property
+    def now(self) -> Any:
+        return self.ctx.clock.now()
+
+    @property
+    def task(self) -> Task:
+        task = self.data["_task"]
+        assert isinstance(task, Task)
+        return task
+
+
+async def _refusal(a: Answer) -> Message:
+    return Message(await audit.last_action_by(a.s, a.op, a.ctx.tz))
+
+
+async def rating_comment(a: Answer) -> Message:
+    task_id = int(a.data.get("task", 0))
+    rating = (
+        await a.s.execute(
+            select(Rating).where(Rating.task_id == task_id, Rating.user_id == a.who.id)
+        )
+    ).scalar_one_or_none()
+    if rating is not None:
+        rating.comment = a.body
+    note = Message(st.rating_comment(a.op.ref_no, a.body))
+    key = f"staff:comment:{task_id}:{a.who.id}"
+    await tell_staff(a.s, a.op.station_id, key, note, a.now, a.op.id)
+    return Message(rt.comment_thanks())
+
+
+async def reject(a: Answer) -> Message:
+    op, now = a.op, a.now
+    try:
+        await audit.transition(
+            a.s, op, Action.REJECT, a.who.id, now, note=a.body, reject_reason=a.body
+        )
+    except IllegalTransition:
+        return await _refusal(a)
+    await tell_residents(a.s, op, f"res:rejected:{op.id}", Message(rt.rejected(op.ref_no, a.body)), now)
+    note = Message(st.rejected(op.ref_no, a.who.name, a.body))
+    await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
+    return Message(st.done())
+
+
+async def merge(a: Answer) -> Message:
+    op, now = a.op, a.now
+    ref = normalize_ref(a.body)
+    original = None
+    if ref is not None:
+        original = (
+            await a.s.execute(
+                select(Opinion).where(Opinion.station_id == op.station_id, Opinion.ref_no == ref)
+            )
+        ).scalar_one_or_none()
+    if original is None or original.id == op.id or original.status == Status.DUPLICATE:
+        user = a.who.user
+        user.pending_action = PromptKind.DUP_REF
+        user.pending_opinion_id = op.id
+        user.pending_since = now
+        return Message(st.duplicate_ref_unknown(a.body[:40]))
+    try:
+        await audit.transition(
+            a.s, op, Action.MERGE, a.who.id, now, note=original.ref_no, duplicate_of_id=original.id
+        )
+    except IllegalTransition:
+        return await _refusal(a)
+    for uid in await resident_ids(a.s, op):
+        if uid != original.resident_id:
+            exists = (
+                await a.s.execute(
+                    select(CoSigner.id).where(
+                        CoSigner.opinion_id == original.id, CoSigner.user_id == uid
+                    )
+                )
+            ).scalar_one_or_none()
+            if exists is None:
+                a.s.add(
+                    CoSigner(opinion_id=original.id, user_id=uid, source_opinion_id=op.id, at=now)
+                )
+    told = Message(rt.merged(op.ref_no, original.ref_no))
+    await tell_residents(a.s, op, f"res:merged:{op.id}", told, now)
+    return Message(st.merged(op.ref_no, original.ref_no))
+
+
+async def progress(a: Answer) -> Message:
+    op, task, now = a.op, a.task, a.now
+    try:
+        await audit.transition(a.s, op, Action.PROGRESS, a.who.id, now, note=a.body)
+    except IllegalTransition:
+        return Message(at.ack_first_rich())
+    n = await audit.count_events(a.s, op.id, Action.PROGRESS)
+    told = Message(rt.progress(op.ref_no, a.body))
+    await tell_residents(a.s, op, f"res:progress:{task.id}:{n}", told, now)
+    note = Message(st.progress(op.ref_no, a.who.name, a.body))
+    await tell_staff(a.s, op.station_id, f"staff:progress:{task.id}:{n}", note, now, op.id)
+    return Message(at.progress_sent(op.ref_no))
+
+
+async def extension_reason(a: Answer) -> Message:
+    from services.casework.tasks import EXTENSION_CHOICES
+
+    op, task, now = a.op, a.task, a.now
+    days = int(a.data.get("days", 0))
+    if days not in EXTENSION_CHOICES:
+        return Message(at.task_not_open_rich(op.ref_no))
+    ext = Extension(
+        task_id=task.id,
+        days=days,
+        reason=a.body,
+        requested_by_id=a.who.id,
+        requested_at=now,
+        status=ExtensionStatus.PENDING,
+    )
+    a.s.add(ext)
+    await a.s.flush()
+    audit.record(a.s, op, Action.EXTEND, a.who.id, now, f"+{days}: {a.body}")
+    sign = a.ctx.actions.encode
+    actions = (
+        (
+            Choice(st.BTN_APPROVE, sign("x", "y", ext.id)),
+            Choice(st.BTN_DENY, sign("x", "n", ext.id)),
+        ),
+    )
+    text = st.extension_request(op.ref_no, a.who.name, days, a.body, task.due_date)
+    await tell_staff(a.s, op.station_id, f"staff:ext:{ext.id}", Message(text, actions), now, op.id)
+    return Message(at.extension_sent(op.ref_no, days))
+
+
+async def bounce(a: Answer) -> Message:
+    op, task, now = a.op, a.task, a.now
+    try:
+        await audit.transition(a.s, op, Action.BOUNCE, a.who.id, now, note=a.body)
+    except IllegalTransition:
+        return await _refusal(a)
+    task.status = TaskStatus.BOUNCED
+    task.bounce_reason = a.body
+    task.closed_at = now
+    card = await triage_card(a.s, a.ctx, op, st.bounced(op.ref_no, a.who.name, a.body))
+    await tell_staff(a.s, op.station_id, f"staff:bounce:{task.id}", card, now, op.id)
+    return Message(at.bounced(op.ref_no))
+
+
+async def close(a: Answer) -> Message:
+    op, task, now = a.op, a.task, a.now
+    outcome = str(a.data.get("outcome", ""))
+    if outcome not in Outcome.__members__:
+        return Message(at.task_not_open_rich(op.ref_no))
+    try:
+        note = f"{outcome}: {a.body}"
+        await audit.transition(a.s, op, Action.CLOSE, a.who.id, now, note=note, closed_at=now)
+    except IllegalTransition:
+        return await _refusal(a)
+    task.status = TaskStatus.CLOSED
+    task.outcome = outcome
+    task.result = a.body
+    task.closed_at = now
+    task.closed_by_id = a.who.id
+    await _ask_for_rating(a, outcome)
+    note_staff = Message(st.closed(op.ref_no, a.who.name, outcome, a.body))
+    await tell_staff(a.s, op.station_id, f"staff:closed:{task.id}", note_staff, now, op.id)
+    return Message(at.closed(op.ref_no))
+
+
+RATING_REMINDER_AFTER_DAYS = 3
+
+
+async def _ask_for_rating(a: Answer, outcome: str) -> None:
+    """The resident (and co-signers) get the result with the rating choices, and a reminder."""
+    from datetime import timedelta
+
+    op, task, now = a.op, a.task, a.now
+    sign = a.ctx.actions.encode
+    actions = (
+        tuple(
+            Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()
+        ),
+    )
+    closed = rt.closed(op.ref_no, at.OUTCOME_LABELS[outcome], a.body)
+    await tell_residents(a.s, op, f"res:closed:{task.id}", Message(closed, actions), now)
+    reminder = Message(rt.rating_reminder(op.ref_no), actions)
+    for uid, chat in await resident_chats(a.s, op):
+        await outbox.enqueue(
+            a.s,
+            key=f"res:rate_reminder:{task.id}:u{uid}",
+            to=chat,
+            message=reminder,
+            kind=MessageKind.RATING_REMINDER,
+            due_at=now + timedelta(days=RATING_REMINDER_AFTER_DAYS),
+            station_id=op.station_id,
+            opinion_id=op.id,
+        )

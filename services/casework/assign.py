@@ -1,0 +1,136 @@
+"""交办: choosing the assignee and the working-day deadline, and creating the task."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import texts.assignee as at
+import texts.resident as rt
+import texts.staff as st
+from domain.lifecycle import Action, IllegalTransition
+from domain.message import Action as Choice
+from domain.message import Actions, Message
+from domain.states import Role, TaskStatus
+from services.casework.tasks import assignee_actions
+from services.kernel import audit
+from services.kernel.access import Actor
+from services.kernel.context import ServiceContext
+from services.kernel.notify import tell_assignee, tell_residents
+from services.kernel.results import ActionResult, refused
+from storage.models import Opinion, StationRole, Task, Unit, User
+
+DEADLINE_CHOICES = (3, 7, 15, 30)
+DEFAULT_DEADLINE = 15
+KIND_REP, KIND_UNIT = 1, 2
+
+
+async def assignee_choices(s: AsyncSession, ctx: ServiceContext, op: Opinion) -> Actions:
+    sign = ctx.actions.encode
+    reps = (
+        await s.execute(
+            select(User)
+            .join(StationRole, StationRole.user_id == User.id)
+            .where(
+                StationRole.station_id == op.station_id,
+                StationRole.role == Role.REPRESENTATIVE,
+            )
+            .order_by(User.id)
+        )
+    ).scalars()
+    units = (
+        await s.execute(
+            select(Unit).where(Unit.station_id == op.station_id, Unit.active).order_by(Unit.id)
+        )
+    ).scalars()
+    rows: list[tuple[Choice, ...]] = [
+        (Choice(st.rep_label(r.display_name), sign("t", "to", op.id, KIND_REP, r.id)),)
+        for r in reps
+    ]
+    rows += [
+        (Choice(st.unit_label(u.kind, u.name), sign("t", "to", op.id, KIND_UNIT, u.id)),)
+        for u in units
+    ]
+    if not rows:
+        rows.append((Choice(st.BTN_NO_ASSIGNEES, sign("t", "bk", op.id)),))
+    rows.append((Choice(st.BTN_BACK, sign("t", "bk", op.id)),))
+    return tuple(rows)
+
+
+async def resolve_assignee(
+    s: AsyncSession, station_id: int, kind: int, target: int
+) -> tuple[str | None, User | None, Unit | None]:
+    if kind == KIND_REP:
+        rep = await s.get(User, target)
+        role = (
+            await s.execute(
+                select(StationRole.role).where(
+                    StationRole.station_id == station_id, StationRole.user_id == target
+                )
+            )
+        ).scalar_one_or_none()
+        if rep is None or role != Role.REPRESENTATIVE:
+            return None, None, None
+        return st.rep_label(rep.display_name), rep, None
+    if kind == KIND_UNIT:
+        unit = await s.get(Unit, target)
+        if unit is None or unit.station_id != station_id or not unit.active:
+            return None, None, None
+        return unit.name, None, unit
+    return None, None, None
+
+
+async def assign(
+    s: AsyncSession,
+    ctx: ServiceContext,
+    who: Actor,
+    op: Opinion,
+    kind: int,
+    target: int,
+    days: int,
+) -> ActionResult:
+    name, rep, unit = await resolve_assignee(s, op.station_id, kind, target)
+    if name is None:
+        return refused(st.card_gone())
+    now = ctx.clock.now()
+    deadline = ctx.calendar.add_workdays(now.astimezone(ctx.tz).date(), days)
+    try:
+        await audit.transition(s, op, Action.ASSIGN, who.id, now, note=name, assigned_at=now)
+    except IllegalTransition:
+        return ActionResult((await audit.last_action_by(s, op, ctx.tz)).plain, alert=True)
+    task = Task(
+        opinion_id=op.id,
+        station_id=op.station_id,
+        assignee_user_id=rep.id if rep else None,
+        assignee_unit_id=unit.id if unit else None,
+        assigned_by_id=who.id,
+        assigned_at=now,
+        working_days=days,
+        due_date=deadline.due,
+        deadline_uncertain=not deadline.certain,
+        status=TaskStatus.OPEN,
+    )
+    s.add(task)
+    await s.flush()
+    resident = await s.get(User, op.resident_id) if op.resident_id else None
+    shown = None if op.anonymous or resident is None else resident
+    card = at.task_card(
+        op.ref_no,
+        ctx.theme_label(op.theme),
+        op.text,
+        shown.display_name if shown else None,
+        shown.username if shown else None,
+        deadline.due,
+        days,
+        not deadline.certain,
+    )
+    actions = assignee_actions(ctx, task.id, acknowledged=False)
+    await tell_assignee(s, task, f"task:new:{task.id}", Message(card, actions), now)
+    told = Message(rt.assigned(op.ref_no, name))
+    await tell_residents(s, op, f"res:assigned:{task.id}", told, now)
+    text = st.assigned_card(
+        op.ref_no, ctx.theme_label(op.theme), op.text, name, deadline.due, days, who.name
+    )
+    if not deadline.certain:
+        text = text + st.deadline_uncertain(sorted(deadline.uncertain_years))
+    return ActionResult(toast=st.assigned_toast(name), edit=Message(text))

@@ -1,0 +1,129 @@
+"""Typed answers: the text that follows a prompt (a reason, a note, a result, a comment).
+
+`users.pending_action` says what the person's next text answers; ANSWERS maps each kind to its
+handler. The message is recorded as consumed (with the reply given), so a re-delivery answers
+the same and never falls through to intake as a new opinion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import texts.assignee as at
+from domain.channels import Address, Sender
+from domain.message import Message, Rich
+from domain.states import INTAKE_PROMPTS, PromptKind, TaskStatus
+from services.casework import answers
+from services.casework.answers import Answer
+from services.kernel.access import Actor, Need
+from services.kernel.context import ServiceContext
+from services.kernel.people import Person, upsert_person
+from storage.models import InboundMessage, Opinion, Task
+from texts.common import NOT_ALLOWED
+
+MAX_INPUT = 2000
+
+
+AnswerHandler = Callable[[Answer], Awaitable[Message]]
+
+
+async def pending_text(
+    ctx: ServiceContext, sender: Sender, chat: Address, message_id: str, text: str
+) -> Message | None:
+    """Text that answers a prompt; None when none is pending (then it is chatter or intake)."""
+    try:
+        async with ctx.sessions.begin() as s:
+            person, _ = await upsert_person(s, sender)
+            earlier = await earlier_reply(s, chat, message_id)
+            if earlier is not None:
+                return earlier if earlier.text else None
+            return await answer_prompt(s, ctx, person, chat, message_id, text)
+    except IntegrityError:
+        return None
+
+
+async def earlier_reply(s: AsyncSession, chat: Address, message_id: str) -> Message | None:
+    row = (
+        await s.execute(
+            select(InboundMessage.reply).where(
+                InboundMessage.channel == chat.channel.value,
+                InboundMessage.chat_id == chat.id,
+                InboundMessage.message_id == message_id,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Message.from_json(row[0]) if row[0] else Message()
+
+
+async def answer_prompt(
+    s: AsyncSession,
+    ctx: ServiceContext,
+    person: Person,
+    chat: Address,
+    message_id: str,
+    text: str,
+) -> Message | None:
+    """Inside the caller's transaction: apply `text` to the person's pending prompt, if any."""
+    user = person.user
+    what = user.pending_action
+    if what is None or what in INTAKE_PROMPTS:
+        return None
+    body = text.strip()
+    if not body:
+        return Message(at.empty_input())
+    if len(body) > MAX_INPUT:
+        return Message(at.input_too_long(len(body)))
+    data = dict(user.pending_data or {})
+    op = await s.get(Opinion, user.pending_opinion_id) if user.pending_opinion_id else None
+    user.pending_action = None
+    user.pending_opinion_id = None
+    user.pending_data = None
+    if op is None:
+        return None
+    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body)
+    reply = await apply(PromptKind(what), answer)
+    s.add(
+        InboundMessage(
+            channel=chat.channel.value,
+            chat_id=chat.id,
+            message_id=message_id,
+            kind=what,
+            reply=reply.to_json(),
+            at=ctx.clock.now(),
+        )
+    )
+    return reply
+
+
+async def apply(what: PromptKind, a: Answer) -> Message:
+    """Check the right for this kind of answer once, then run its handler."""
+    need, handler = ANSWERS[what]
+    if need is Need.STAFF:
+        if not await a.who.allows(Need.STAFF, station_id=a.op.station_id):
+            return Message(Rich.plain_text(NOT_ALLOWED))
+        return await handler(a)
+    if need is Need.ASSIGNEE:
+        task = await a.s.get(Task, int(a.data.get("task", 0)))
+        if task is None or not await a.who.allows(Need.ASSIGNEE, task=task):
+            return Message(Rich.plain_text(NOT_ALLOWED))
+        if task.status != TaskStatus.OPEN:
+            return Message(Rich.plain_text(at.task_not_open(a.op.ref_no)))
+        a.data["_task"] = task
+    return await handler(a)
+
+
+ANSWERS: dict[PromptKind, tuple[Need, AnswerHandler]] = {
+    PromptKind.RATING_COMMENT: (Need.RESIDENT, answers.rating_comment),
+    PromptKind.REJECT_REASON: (Need.STAFF, answers.reject),
+    PromptKind.DUP_REF: (Need.STAFF, answers.merge),
+    PromptKind.PROGRESS: (Need.ASSIGNEE, answers.progress),
+    PromptKind.EXTENSION_REASON: (Need.ASSIGNEE, answers.extension_reason),
+    PromptKind.BOUNCE_REASON: (Need.ASSIGNEE, answers.bounce),
+    PromptKind.CLOSE_RESULT: (Need.ASSIGNEE, answers.close),
+}

@@ -1,0 +1,1 @@
+"""What every feature uses: context, people, access, audit, actions, outbox, notify, cards."""

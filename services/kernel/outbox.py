@@ -1,0 +1,295 @@
+"""The outbox: messages owed, written with the change that caused them, sent by the dispatcher.
+
+Rows are addressed by (channel, chat) and hold the neutral message as JSON; the chat's channel
+renders it when it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from domain.channels import Address, Channel
+from domain.message import Message
+from domain.states import MessageKind, OutboxStatus
+from services.kernel.context import ServiceContext
+from storage.models import Identity, Outbox, Station, Unit, User
+from storage.queries.outbox import CLAIMED_COLUMNS, due_condition, insert_once, pick_due
+from storage.upsert import prebuilt_for
+
+DIRTY = "outbox_dirty"
+
+
+async def enqueue(
+    s: AsyncSession,
+    *,
+    key: str,
+    to: Address,
+    message: Message,
+    kind: MessageKind,
+    due_at: datetime,
+    station_id: int | None = None,
+    opinion_id: int | None = None,
+    expires_at: datetime | None = None,
+    status: OutboxStatus = OutboxStatus.PENDING,
+    note: str | None = None,
+) -> bool:
+    """Add a message unless one with `key` exists; True when it was added."""
+    result = await s.execute(
+        prebuilt_for(s, insert_once),
+        {
+            "key": key,
+            "channel": to.channel.value,
+            "chat_id": to.id,
+            "message": message.to_json(),
+            "file_data": message.data,
+            "kind": kind.value,
+            "due_at": due_at,
+            "expires_at": expires_at,
+            "station_id": station_id,
+            "opinion_id": opinion_id,
+            "status": status.value,
+            "attempts": 0,
+            "last_error": note,
+            "created_at": due_at,
+        },
+    )
+    added = bool(getattr(result, "rowcount", 0))
+    if added and status is OutboxStatus.PENDING:
+        s.info[DIRTY] = True
+    return added
+
+
+async def drop(s: AsyncSession, key: str) -> None:
+    """Cancel a message that is no longer owed (e.g. a rating reminder after the rating)."""
+    await s.execute(
+        update(Outbox)
+        .where(Outbox.key == key, Outbox.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.DROPPED, last_error="no longer needed")
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    key: str
+    kind: str
+    to: Address
+    message: Message
+    due_at: datetime
+    attempts: int
+    expires_at: datetime | None
+    station_id: int | None
+    lease_until: datetime
+
+
+_PICK = pick_due()
+
+
+async def claim_due(
+    ctx: ServiceContext,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    channels: Collection[Channel],
+    per_chat: int = 2,
+) -> list[Claimed]:
+    """Lease up to `limit` due rows of `channels` to `owner`, at most `per_chat` per chat.
+
+    Expired leases (a crashed sender) are claimable again. On PostgreSQL the rows are locked
+    with SKIP LOCKED so concurrent dispatchers never take the same row; on SQLite the
+    transaction holds the write lock (BEGIN IMMEDIATE).
+    """
+    if not channels:
+        return []
+    now = ctx.clock.now()
+    params = {
+        "now": now,
+        "channels": sorted(c.value for c in channels),
+        "per_chat": per_chat,
+        "limit": limit,
+    }
+    async with ctx.sessions.begin() as s:
+        pick = _PICK
+        if s.get_bind().dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list((await s.execute(pick, params)).scalars())
+        if not ids:
+            return []
+        rows = (
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids), due_condition())
+                .values(
+                    status=OutboxStatus.SENDING,
+                    lease_owner=owner,
+                    lease_until=now + lease,
+                    attempts=Outbox.attempts + 1,
+                )
+                .returning(*CLAIMED_COLUMNS),
+                {"now": now},
+            )
+        ).all()
+    claimed = [
+        Claimed(
+            id=r.id,
+            key=r.key,
+            kind=r.kind,
+            to=Address(Channel(r.channel), r.chat_id),
+            message=Message.from_json(r.message, r.file_data),
+            due_at=r.due_at,
+            attempts=r.attempts,
+            expires_at=r.expires_at,
+            station_id=r.station_id,
+            lease_until=r.lease_until,
+        )
+        for r in rows
+    ]
+    claimed.sort(key=lambda c: (c.due_at, c.id))
+    return claimed
+
+
+async def finish(
+    ctx: ServiceContext,
+    row_id: int,
+    owner: str,
+    status: OutboxStatus,
+    *,
+    message_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Record the outcome of a send, only if we still hold the lease."""
+    async with ctx.sessions.begin() as s:
+        await s.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == row_id,
+                Outbox.lease_owner == owner,
+                Outbox.status == OutboxStatus.SENDING,
+            )
+            .values(
+                status=status,
+                sent_message_id=message_id,
+                sent_at=ctx.clock.now() if status is OutboxStatus.SENT else None,
+                last_error=error,
+                lease_until=None,
+            )
+        )
+
+
+async def release(
+    ctx: ServiceContext, row_id: int, owner: str, retry_at: datetime, error: str
+) -> None:
+    """Give a row back for a later retry (429, network trouble)."""
+    async with ctx.sessions.begin() as s:
+        await s.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == row_id,
+                Outbox.lease_owner == owner,
+                Outbox.status == OutboxStatus.SENDING,
+            )
+            .values(
+                status=OutboxStatus.PENDING,
+                due_at=retry_at,
+                lease_owner=None,
+                lease_until=None,
+                last_error=error,
+            )
+        )
+
+
+async def pending_channels(ctx: ServiceContext) -> set[str]:
+    """Channels that have rows waiting (to tell about rows no configured channel can send)."""
+    async with ctx.sessions() as s:
+        rows = await s.execute(
+            select(Outbox.channel).where(Outbox.status == OutboxStatus.PENDING).distinct()
+        )
+        return set(rows.scalars())
+
+
+def on_commit_with_outbox(
+    sessions: async_sessionmaker[AsyncSession], callback: Callable[[], None]
+) -> None:
+    """Call `callback` after any transaction that enqueued outbox rows commits.
+
+    This lets the dispatcher deliver a staff notification within milliseconds of the change that
+    caused it, while the row itself guarantees delivery if the process dies first.
+    """
+    session_cls = type("OutboxAwareSession", (Session,), {})
+    sessions.configure(sync_session_class=session_cls)
+
+    @event.listens_for(session_cls, "after_commit")
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(DIRTY, False):
+            callback()
+
+    @event.listens_for(session_cls, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(DIRTY, None)
+
+
+async def undeliverable(
+    ctx: ServiceContext, row: Claimed, owner: str, reason: str, *, is_group: bool
+) -> None:
+    """Stop trying a chat that refused us (blocked, kicked); tell the station's staff once."""
+    from texts.reminders import undeliverable as notice
+
+    now = ctx.clock.now()
+    to = row.to
+    async with ctx.sessions.begin() as s:
+        await s.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == row.id,
+                Outbox.lease_owner == owner,
+                Outbox.status == OutboxStatus.SENDING,
+            )
+            .values(status=OutboxStatus.UNDELIVERABLE, last_error=reason, lease_until=None)
+        )
+        if not is_group:  # a private chat is addressed by the person's identity
+            await s.execute(
+                update(Identity)
+                .where(Identity.channel == to.channel.value, Identity.external_id == to.id)
+                .values(blocked=True)
+            )
+        station = await s.get(Station, row.station_id) if row.station_id is not None else None
+        if station is None or station.staff_chat_id is None or station.staff_channel is None:
+            return
+        staff = Address(Channel(station.staff_channel), station.staff_chat_id)
+        if staff == to:
+            return
+        title = await _chat_title(s, to)
+        await enqueue(
+            s,
+            key=f"undeliverable:{to.key}",
+            to=staff,
+            message=Message(notice(title, reason)),
+            kind=MessageKind.STAFF,
+            due_at=now,
+            station_id=station.id,
+        )
+
+
+async def _chat_title(s: AsyncSession, to: Address) -> str:
+    unit = (
+        await s.execute(
+            select(Unit.name).where(Unit.chat_channel == to.channel.value, Unit.chat_id == to.id)
+        )
+    ).first()
+    if unit is not None:
+        return str(unit[0])
+    user = (
+        await s.execute(
+            select(User)
+            .join(Identity, Identity.user_id == User.id)
+            .where(Identity.channel == to.channel.value, Identity.external_id == to.id)
+        )
+    ).scalar_one_or_none()
+    return user.display_name if user else to.key

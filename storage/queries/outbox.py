@@ -1,0 +1,62 @@
+"""The outbox's statements: insert once by key, and the claim of due rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select
+
+from domain.states import OutboxStatus
+from storage.models import Outbox, UTCDateTime
+
+
+def insert_once(insert: Callable[[Any], Any]) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING, for storage.upsert.prebuilt_for."""
+    return insert(Outbox.__table__).on_conflict_do_nothing(index_elements=["key"])
+
+
+def due_condition() -> Any:
+    now: Any = bindparam("now", type_=UTCDateTime())
+    return or_(
+        and_(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now),
+        and_(Outbox.status == OutboxStatus.SENDING, Outbox.lease_until < now),
+    )
+
+
+def pick_due() -> Any:
+    """Ids of up to :limit due rows of :channels, at most :per_chat per chat, oldest first.
+
+    The per-chat cap makes each batch round-robin across chats, so one group's backlog (held
+    back by its own limit) never delays the others.
+    """
+    due = and_(due_condition(), Outbox.channel.in_(bindparam("channels", expanding=True)))
+    rank = (
+        func.row_number()
+        .over(partition_by=(Outbox.channel, Outbox.chat_id), order_by=(Outbox.due_at, Outbox.id))
+        .label("rank")
+    )
+    ranked = select(Outbox.id, Outbox.due_at, rank).where(due).subquery()
+    candidates = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= bindparam("per_chat"))
+        .order_by(ranked.c.due_at, ranked.c.id)
+        .limit(bindparam("limit"))
+    )
+    return select(Outbox.id).where(Outbox.id.in_(candidates))
+
+
+CLAIMED_COLUMNS = (
+    Outbox.id,
+    Outbox.key,
+    Outbox.kind,
+    Outbox.channel,
+    Outbox.chat_id,
+    Outbox.message,
+    Outbox.file_data,
+    Outbox.due_at,
+    Outbox.attempts,
+    Outbox.expires_at,
+    Outbox.station_id,
+    Outbox.lease_until,
+)
