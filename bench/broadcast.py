@@ -27,19 +27,18 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+
 from domain.classifier import ThemeClassifier, init_jieba  # noqa: E402
 from services.casework import CaseworkService  # noqa: E402
-from services.context import ServiceContext  # noqa: E402
+from services.kernel.context import ServiceContext  # noqa: E402
 from services.meetings import MeetingService  # noqa: E402
-from services.staff import StaffService  # noqa: E402
-from services.types import Sender  # noqa: E402
 from storage.db import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.botproc import ROOT as REPO  # noqa: E402
 from tests.botproc import TOKEN, BotProcess  # noqa: E402
 from tests.fakebot import FakeBotApi, FloodLimits  # noqa: E402
 
-ADMIN = Sender(900, "站长")
+ADMIN = tg(900, "站长")
 STAFF_CHAT = -999
 GLOBAL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
@@ -52,13 +51,13 @@ async def seed(url: str, data_dir: Path, groups: int, per_group: int) -> None:
         sessions=make_sessionmaker(engine),
         classifier=ThemeClassifier.load(None, cache_dir=data_dir),
         tz=ZoneInfo("Asia/Shanghai"),
-        admin_ids=frozenset({ADMIN.tg_id}),
+        admin_ids=frozenset({ADMIN.external_id}),
     )
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     cw = CaseworkService(ctx)
     for g in range(groups):
         await cw.add_unit(ADMIN, "group", f"工作组{g + 1:02d}")
-        await cw.bind_unit_chat(ADMIN, -5000 - g, f"工作组{g + 1:02d}")
+        await cw.bind_unit_chat(ADMIN, chat(-5000 - g), f"工作组{g + 1:02d}")
     meetings = MeetingService(ctx)
     for k in range(per_group):
         reply = await meetings.announce(ADMIN, f"全部 第{k + 1}号提醒：请于本周五前报送整改台账。")

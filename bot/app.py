@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,25 +20,19 @@ from telegram.ext import (
 
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
+from bot.context import make_context
 from bot.runtime import settle_heap
 from bot.transport import make_request
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
-from handlers.common import Services
-from handlers.outbound import TelegramOutbound
-from handlers.registry import publish_commands, register
+from handlers.telegram.app import publish_commands, register
+from handlers.telegram.outbound import TELEGRAM_LIMITS, TelegramOutbound
 from scheduler.dispatcher import Dispatcher
-from scheduler.pacing import ChatPacer
 from services.casework import CaseworkService
-from services.context import Classifier, Limits, ServiceContext, StationDefaults
-from services.intake import IntakeService
-from services.ledger import LedgerService
-from services.meetings import MeetingService
-from services.outbox import on_commit_with_outbox
+from services.inbound.router import Router
+from services.kernel.context import Classifier, ServiceContext
+from services.kernel.outbox import on_commit_with_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
-from services.reports import ReportsService
-from services.staff import StaffService
-from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +56,11 @@ class Core:
     planner: ReminderPlanner
     casework: CaseworkService
 
+    async def start(self) -> None:
+        """Before serving: the signing secret from the database, the bulk bot's connection."""
+        await self.ctx.prepare()
+        await self.bulk_bot.initialize()
+
     async def tick(self) -> None:
         """One clock tick: the clock only asks the database what is due."""
         await self.casework.expire_ratings()
@@ -78,19 +77,9 @@ def defaults_for(settings: Settings) -> Defaults:
 
 
 def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core:
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    ctx = ServiceContext(
-        sessions=sessions,
-        classifier=classifier,
-        tz=settings.tz,
-        clock=clock,
-        station=StationDefaults(settings.station_code, settings.station_name, settings.ref_prefix),
-        limits=Limits(
-            settings.opinions_per_hour, settings.min_opinion_chars, settings.max_opinion_chars
-        ),
-        admin_ids=settings.admin_ids,
-    )
+    app_ctx = make_context(settings, classifier, clock)
+    engine, ctx = app_ctx.engine, app_ctx.ctx
+    sessions = ctx.sessions
     bulk_bot: ExtBot[int] = ExtBot(
         settings.bot_token,
         base_url=settings.telegram_base_url,
@@ -102,14 +91,14 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3),
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
+    limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)
     dispatcher = Dispatcher(
         ctx,
-        TelegramOutbound(bulk_bot),
+        [TelegramOutbound(bulk_bot, limits)],
         lease=timedelta(seconds=settings.outbox_lease_seconds),
-        pacer=ChatPacer(overall_per_second=settings.bulk_rate_per_second),
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
-    calendar = WorkCalendar.from_file(settings.holidays_file)
+    calendar = ctx.calendar
     planner = ReminderPlanner(
         ctx,
         calendar,
@@ -119,15 +108,13 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(
-        engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx, calendar)
-    )
+    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx))
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     """Build the PTB application; services start in post_init like PTB's own examples."""
     core = build_core(settings, classifier, clock)
-    ctx, calendar = core.ctx, core.calendar
+    ctx = core.ctx
     # Replies to the person who just wrote are not bulk traffic: only retries on 429 apply to
     # them. Bulk sends (outbox) use their own bot with the 30/s limit and per-chat pacing.
     app = (
@@ -146,21 +133,13 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         )
         .build()
     )
-    app.bot_data["services"] = Services(
-        intake=IntakeService(ctx, prompts=core.casework.answer_prompt),
-        staff=StaffService(ctx),
-        casework=core.casework,
-        meetings=MeetingService(ctx, calendar),
-        reports=ReportsService(ctx, calendar),
-        ledger=LedgerService(ctx),
-    )
-    register(app)
+    register(app, Router.build(ctx))
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
         await core.tick()
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        await core.bulk_bot.initialize()
+        await core.start()
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
         application.job_queue.run_repeating(

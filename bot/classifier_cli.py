@@ -105,9 +105,26 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAIN_EXTRA = ("sklearn", "scipy", "threadpoolctl")
+TRAIN_HINT = (
+    "训练需要额外的依赖，请先安装：pip install 'liaison-bot[train]'"
+    "（training needs the [train] extra: scikit-learn, scipy）"
+)
+
+
+def training_available() -> bool:
+    """Whether the [train] extra is installed (a plain install only classifies)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in TRAIN_EXTRA)
+
+
 @_guard
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model from a CSV (--data … --out …) or retrain the active model."""
+    if not training_available():
+        print(TRAIN_HINT, file=sys.stderr)
+        return 2
     from domain.classifier.training import stderr_progress
 
     if args.data is None:

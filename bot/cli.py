@@ -11,20 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
 from bot.config import Settings
-
-
-def load_settings() -> Settings:
-    """Read settings or exit 2 with one line that says what to fix."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]).upper()
-        print(f"配置错误 {field}: {first['msg']}（请检查环境变量或 .env）", file=sys.stderr)
-        raise SystemExit(2) from None
+from bot.settings_cli import load_settings
 
 
 def prepare() -> tuple[Settings, Any] | None:
@@ -153,6 +141,10 @@ def with_corrections(args: argparse.Namespace) -> None:
     """`train` without --data learns from the shipped corpus plus staff corrections in the DB."""
     if getattr(args, "command", None) != "train" or getattr(args, "data", None) is not None:
         return
+    from bot.classifier_cli import training_available
+
+    if not training_available():
+        return  # cmd_train says which install adds training
     import asyncio
 
     from services.learning import load_corrections

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     telegram_base_url: str = OFFICIAL_BASE_URL
     telegram_base_file_url: str = ""
     telegram_http_client: Literal["aiohttp", "httpx"] = "aiohttp"
-    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    # `123` (a Telegram user id), `dingtalk:userId`, `wechat:openid`; comma-separated.
+    admin_ids: Annotated[frozenset[tuple[str, str]], NoDecode] = frozenset()
     timezone: str = "Asia/Shanghai"
     station_name: str = "人大代表联络站"
     station_code: str = "default"
@@ -47,18 +48,28 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
     log_level: str = "INFO"
     webhook_secret: str = ""
+    # Hex key for signing action payloads; empty: generated once and kept in the database.
+    action_secret: str = ""
 
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
+        if isinstance(value, int):
+            value = str(value)
         if isinstance(value, str):
             parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
-            try:
-                return frozenset(int(p) for p in parts)
-            except ValueError as exc:
-                raise ValueError("ADMIN_IDS 应为逗号分隔的数字 Telegram 用户 id") from exc
-        if isinstance(value, int):
-            return frozenset({value})
+            return frozenset(admin_identity(p) for p in parts)
+        return value
+
+    @field_validator("action_secret")
+    @classmethod
+    def _check_secret(cls, value: str) -> str:
+        try:
+            key = bytes.fromhex(value)
+        except ValueError as exc:
+            raise ValueError("ACTION_SECRET 应为十六进制字符串（例如 64 个十六进制字符）") from exc
+        if value and len(key) < 16:
+            raise ValueError("ACTION_SECRET 太短：至少 32 个十六进制字符")
         return value
 
     @field_validator("timezone")
@@ -98,6 +109,21 @@ class Settings(BaseSettings):
         path = sqlite_path(self.database_url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def admin_identity(entry: str) -> tuple[str, str]:
+    """`123` → (telegram, 123); `dingtalk:abc` → (dingtalk, abc); `wechat:openid` likewise."""
+    from domain.channels import Address, Channel
+
+    try:
+        address = Address.parse(entry)
+    except ValueError as exc:
+        raise ValueError(f"ADMIN_IDS 条目 {entry!r} 无效") from exc
+    if address.channel is Channel.TELEGRAM and not address.id.lstrip("-").isdigit():
+        raise ValueError(
+            f"ADMIN_IDS 条目 {entry!r} 无效：Telegram 用户 id 是数字，其他渠道写成 dingtalk:ID 或 wechat:openid"
+        )
+    return (address.channel.value, address.id)
 
 
 def sqlite_path(url: str) -> Path | None:

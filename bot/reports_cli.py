@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.config import Settings
-    from services.context import ServiceContext
+    from services.kernel.context import ServiceContext
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,34 +73,22 @@ class _Progress:
 
 def _context(settings: Settings) -> tuple[ServiceContext, AsyncEngine]:
     """Services as the bot has them; exits 2 with the classifier's own message if it won't load."""
+    from bot.context import make_context
     from bot.runtime import load_classifier
     from domain.classifier import ClassifierError
     from domain.clock import clock_from_env
-    from services.context import Limits, ServiceContext, StationDefaults
-    from storage.db import make_engine, make_sessionmaker
 
     try:
         classifier = load_classifier(settings)
     except ClassifierError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
-    engine = make_engine(settings.database_url)
-    ctx = ServiceContext(
-        sessions=make_sessionmaker(engine),
-        classifier=classifier,
-        tz=settings.tz,
-        clock=clock_from_env(),
-        station=StationDefaults(settings.station_code, settings.station_name, settings.ref_prefix),
-        limits=Limits(
-            settings.opinions_per_hour, settings.min_opinion_chars, settings.max_opinion_chars
-        ),
-        admin_ids=settings.admin_ids,
-    )
-    return ctx, engine
+    app = make_context(settings, classifier, clock_from_env())
+    return app.ctx, app.engine
 
 
 def _prepare() -> Settings:
-    from bot.cli import load_settings
+    from bot.settings_cli import load_settings
     from storage.migrate import upgrade
 
     settings = load_settings()
@@ -118,6 +106,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         from services.ledger import LedgerService
 
         try:
+            await ctx.prepare()
             return await LedgerService(ctx).export_station(args.station, args.real_names, progress)
         finally:
             await engine.dispose()
@@ -160,6 +149,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         from services.ledger import LedgerService
 
         try:
+            await ctx.prepare()
             result = await LedgerService(ctx).import_file(
                 args.file,
                 station_code=args.station,

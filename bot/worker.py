@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.app import build_core
 from bot.config import Settings
 from domain.clock import Clock
-from services import outbox
-from services.context import Classifier, ServiceContext
+from domain.states import OutboxStatus
+from services.kernel.context import Classifier, ServiceContext
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ async def pending_count(ctx: ServiceContext) -> int:
             (
                 await s.execute(
                     select(func.count(Outbox.id)).where(
-                        Outbox.status.in_((outbox.PENDING, outbox.SENDING))
+                        Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING))
                     )
                 )
             ).scalar_one()
@@ -39,7 +39,7 @@ async def run_worker(
 ) -> int:
     """Tick until stopped (or, with until_idle, until nothing is pending); returns rows sent."""
     core = build_core(settings, classifier, clock)
-    await core.bulk_bot.initialize()
+    await core.start()
     try:
         while True:
             await core.tick()

@@ -13,6 +13,6 @@ def meaningful_chars(text: str) -> int:
 
 
 def on_behalf_of(text: str) -> str | None:
-    """"代张大爷反映：…" → 张大爷: whom a representative relays an opinion for."""
+    """ "代张大爷反映：…" → 张大爷: whom a representative relays an opinion for."""
     found = ON_BEHALF_RE.match(text)
     return found.group(1) if found else None

@@ -1,14 +1,22 @@
-"""What a send can end as, independent of Telegram (the adapter lives in handlers.outbound)."""
+"""The outbound side of a channel, as the dispatcher sees it: what an adapter implements.
+
+A channel adapter provides an `OutboundChannel`: which channel it serves, its rate limits, which
+of its addresses are groups, whether it shows buttons, and `send`, which renders the neutral
+message for its platform and maps the platform's answer to one of the outcomes below.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from domain.channels import Address, Channel
+from domain.message import Message
 
 
 @dataclass(frozen=True)
 class Delivered:
-    message_id: int
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -36,13 +44,25 @@ class Permanent:
 DeliveryResult = Delivered | Retry | Undeliverable | Permanent
 
 
-class Outbound(Protocol):
-    async def send(
-        self,
-        chat_id: int,
-        text: str,
-        reply_markup: dict[str, Any] | None,
-        photo: bytes | None = None,
-    ) -> DeliveryResult:
-        """Send `text` (as the caption when there is a photo)."""
+@dataclass(frozen=True)
+class ChannelLimits:
+    """How fast one channel may be written to: overall, per group chat, per private chat."""
+
+    overall_per_second: float
+    group_per_minute: int
+    private_per_second: int
+
+
+class OutboundChannel(Protocol):
+    channel: Channel
+    limits: ChannelLimits
+    # False: choices are numbered in the text, and the chat's question is recorded on delivery.
+    buttons: bool
+
+    def is_group(self, to: Address) -> bool:
+        """Group chats are paced per minute, private chats per second."""
+        ...
+
+    async def send(self, to: Address, message: Message) -> DeliveryResult:
+        """Render and send; never raises for the platform's refusals (map them)."""
         ...

@@ -1,9 +1,9 @@
 """Outbox dispatcher: claims due rows with a lease, sends them, records the result.
 
-It runs when the JobQueue ticks and whenever a transaction that wrote outbox rows commits (kick).
+It runs when the clock ticks and whenever a transaction that wrote outbox rows commits (kick).
 Everything it knows comes from the database, so a restart or a second instance simply continues.
-Rows of one batch go out concurrently across chats and in order within a chat; the bulk bot's
-rate limiter spaces them (30/s overall, 20/min per group).
+It holds one outbound adapter per configured channel and paces each channel with its own
+limits; rows of a channel this process does not serve stay pending for one that does.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ import logging
 import os
 import socket
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 
-from scheduler.delivery import Delivered, Outbound, Permanent, Retry, Undeliverable
+from domain.channels import Address, Channel
+from domain.states import OutboxStatus
+from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Undeliverable
 from scheduler.pacing import ChatPacer
-from services import outbox
-from services.context import ServiceContext
+from services.kernel import outbox, questions
+from services.kernel.context import ServiceContext
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
@@ -31,24 +35,31 @@ class Dispatcher:
     def __init__(
         self,
         ctx: ServiceContext,
-        outbound: Outbound,
+        channels: Iterable[OutboundChannel],
         *,
         batch: int = 60,
         lease: timedelta = timedelta(seconds=60),
         owner: str | None = None,
-        pacer: ChatPacer | None = None,
+        pacers: dict[Channel, ChatPacer] | None = None,
     ) -> None:
         self.ctx = ctx
-        self.outbound = outbound
+        self.outbound: dict[Channel, OutboundChannel] = {a.channel: a for a in channels}
+        self.pacers = pacers or {}
+        for channel, adapter in self.outbound.items():
+            if channel not in self.pacers:
+                limits = adapter.limits
+                self.pacers[channel] = ChatPacer(
+                    limits.group_per_minute, limits.private_per_second, limits.overall_per_second
+                )
         self.batch = batch
         self.lease = lease
         # Never start a send in the last quarter of the lease: the HTTP call must finish while
         # the row is still ours, or another dispatcher could claim and send it as well.
         self.margin = lease / 4
-        self.pacer = pacer or ChatPacer()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._running: asyncio.Task[None] | None = None
         self._again = False
+        self._told: set[str] = set()
         self.sent = 0
 
     def kick(self) -> None:
@@ -64,6 +75,7 @@ class Dispatcher:
 
     async def tick(self) -> None:
         """One clock tick: drain everything due (used by the JobQueue)."""
+        await self._tell_unserved()
         if self._running is not None and not self._running.done():
             self._again = True
             await asyncio.shield(self._running)
@@ -71,6 +83,13 @@ class Dispatcher:
         task = asyncio.ensure_future(self._drain_loop())
         self._running = task
         await task
+
+    async def _tell_unserved(self) -> None:
+        """Rows for a channel this process does not serve wait; say so once per channel."""
+        waiting = await outbox.pending_channels(self.ctx)
+        for name in sorted(waiting - {c.value for c in self.outbound} - self._told):
+            self._told.add(name)
+            log.warning("outbox rows for channel %r wait: it is not configured here", name)
 
     async def _drain_loop(self) -> None:
         while True:
@@ -81,17 +100,21 @@ class Dispatcher:
 
     async def drain_once(self) -> int:
         """Claim one batch and deliver it; returns how many rows were handled."""
-        rows = await outbox.claim_due(self.ctx, self.owner, self.batch, self.lease)
-        by_chat: dict[int, list[outbox.Claimed]] = defaultdict(list)
+        rows = await outbox.claim_due(
+            self.ctx, self.owner, self.batch, self.lease, self.outbound.keys()
+        )
+        by_chat: dict[Address, list[outbox.Claimed]] = defaultdict(list)
         for row in rows:
-            by_chat[row.chat_id].append(row)
+            by_chat[row.to].append(row)
         await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in by_chat.values()))
         return len(rows)
 
     async def _send_chat(self, rows: list[outbox.Claimed]) -> None:
         for row in rows:
             try:
-                wait = self.pacer.delay(row.chat_id)
+                adapter = self.outbound[row.to.channel]
+                pacer = self.pacers[row.to.channel]
+                wait = pacer.delay(row.to, adapter.is_group(row.to))
                 deadline = row.lease_until - self.margin
                 if wait > 0 and self.ctx.clock.now() + timedelta(seconds=wait) >= deadline:
                     # This chat is at its limit for longer than our lease: hand the row back.
@@ -102,34 +125,42 @@ class Dispatcher:
                     await asyncio.sleep(wait)
                 if self.ctx.clock.now() >= deadline:
                     continue  # too late to send safely; the row is claimable again soon
-                await self.pacer.overall_slot()
-                self.pacer.record(row.chat_id)
-                await self._send(row)
+                await pacer.overall_slot()
+                pacer.record(row.to)
+                await self._send(adapter, row)
             except Exception:  # one bad row must not stop the others; its lease will expire
                 log.exception("outbox %s: unexpected error", row.key)
 
-    async def _send(self, row: outbox.Claimed) -> None:
+    async def _send(self, adapter: OutboundChannel, row: outbox.Claimed) -> None:
         now = self.ctx.clock.now()
         if row.expires_at is not None and row.expires_at <= now:
             await outbox.finish(
-                self.ctx, row.id, self.owner, outbox.DROPPED, error="expired before sending"
+                self.ctx, row.id, self.owner, OutboxStatus.DROPPED, error="expired before sending"
             )
             return
-        text = row.text
+        message = row.message
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
-            text = LATE_NOTE + text
-        result = await self.outbound.send(row.chat_id, text, row.markup, row.photo)
+            message = replace(message, text=LATE_NOTE + message.text)
+        result = await adapter.send(row.to, message)
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(
-                self.ctx, row.id, self.owner, outbox.SENT, message_id=result.message_id
+                self.ctx, row.id, self.owner, OutboxStatus.SENT, message_id=result.message_id
             )
+            if not adapter.buttons:
+                await questions.remember(
+                    self.ctx, row.to, message, result.message_id, self.ctx.clock.now()
+                )
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
         elif isinstance(result, Undeliverable):
             log.warning("outbox %s undeliverable: %s", row.key, result.reason)
-            await outbox.undeliverable(self.ctx, row, self.owner, result.reason)
+            await outbox.undeliverable(
+                self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
+            )
         elif isinstance(result, Permanent):
             log.error("outbox %s refused by the server: %s", row.key, result.reason)
-            await outbox.finish(self.ctx, row.id, self.owner, outbox.FAILED, error=result.reason)
+            await outbox.finish(
+                self.ctx, row.id, self.owner, OutboxStatus.FAILED, error=result.reason
+            )

@@ -1,7 +1,8 @@
-"""Per-chat send pacing: Telegram allows about 20 messages a minute in a group and 1 a second in a
-private chat. The dispatcher waits here *before* it sends, while it still holds the row's lease,
-so a long wait never runs past the lease (which would let another instance send the row too).
-Only send timestamps live here: losing them on restart at worst costs one 429, handled as a retry.
+"""Per-chat send pacing for one channel (Telegram: about 20 messages a minute in a group, 1 a
+second in a private chat, 30 a second overall). The dispatcher waits here *before* it sends,
+while it still holds the row's lease, so a long wait never runs past the lease (which would let
+another instance send the row too). Only send timestamps live here: losing them on restart at
+worst costs one 429, handled as a retry.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+
+from domain.channels import Address
 
 
 class ChatPacer:
@@ -24,15 +27,15 @@ class ChatPacer:
         self.private = (private_per_second, 1.0)
         self.spacing = 1.0 / overall_per_second
         self.clock = clock
-        self._sent: dict[int, deque[float]] = {}
+        self._sent: dict[Address, deque[float]] = {}
         self._next_slot = 0.0
 
     async def overall_slot(self) -> None:
-        """Wait until this process may send its next bulk message, then take that moment.
+        """Wait until this process may send its next message on the channel, then take it.
 
         Spacing is measured between actual sends (checked after every wake-up, with no await
         in between), so a stalled event loop delays messages but never bunches them up past
-        Telegram's window.
+        the platform's window.
         """
         while True:
             now = self.clock()
@@ -42,13 +45,10 @@ class ChatPacer:
                 return
             await asyncio.sleep(wait)
 
-    def _window(self, chat_id: int) -> tuple[int, float]:
-        return self.private if chat_id > 0 else self.group
-
-    def delay(self, chat_id: int) -> float:
-        """Seconds until one more message to `chat_id` fits in its window."""
-        limit, span = self._window(chat_id)
-        times = self._sent.get(chat_id)
+    def delay(self, chat: Address, is_group: bool) -> float:
+        """Seconds until one more message to `chat` fits in its window."""
+        limit, span = self.group if is_group else self.private
+        times = self._sent.get(chat)
         if not times:
             return 0.0
         now = self.clock()
@@ -58,8 +58,8 @@ class ChatPacer:
             return 0.0
         return times[len(times) - limit] + span - now
 
-    def record(self, chat_id: int) -> None:
-        self._sent.setdefault(chat_id, deque()).append(self.clock())
+    def record(self, chat: Address) -> None:
+        self._sent.setdefault(chat, deque()).append(self.clock())
         if len(self._sent) > 5000:  # forget idle chats
             now = self.clock()
             for key in [k for k, v in self._sent.items() if not v or v[-1] < now - 60]:

@@ -6,7 +6,6 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
-from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 import storage.fast_sqlite as fast
 

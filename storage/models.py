@@ -325,6 +325,11 @@ class Outbox(Base):
     opinion_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @property
+    def plain(self) -> str:
+        """The message's words without markup (logs, tests)."""
+        return "".join(s if isinstance(s, str) else s[1] for s in self.message.get("t", ()))
+
 
 class Unit(Base):
     """A working group (工作组/专题组) or a responsible department (责任单位)."""

@@ -13,7 +13,7 @@ import pytest
 
 from domain.classifier import ThemeClassifier, init_jieba
 from domain.clock import ManualClock
-from services.context import Limits, ServiceContext, StationDefaults
+from services.kernel.context import Limits, ServiceContext, StationDefaults
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 
@@ -141,7 +141,8 @@ async def ctx(
         clock=clock,
         station=StationDefaults("default", "测试联络站", "LL"),
         limits=Limits(opinions_per_hour=10, min_chars=5, max_chars=2000),
-        admin_ids=frozenset({900}),
+        admin_ids=frozenset({("telegram", "900")}),
     )
+    await context.prepare()
     yield context
     await engine.dispose()

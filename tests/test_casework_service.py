@@ -9,12 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from domain.channels import Sender
 from domain.clock import ManualClock
 from services.casework import CaseworkService
-from services.context import ServiceContext
 from services.intake import IntakeService
-from services.staff import StaffService
-from services.types import Sender
+from services.kernel.context import ServiceContext
 from storage.models import (
     Opinion,
     OpinionEvent,
@@ -23,39 +22,29 @@ from storage.models import (
     Task,
     ThemeCorrection,
 )
+from tests.support import bind_staff, chat, code_in, outbox_texts, tg, user_id_of
 
-ADMIN = Sender(900, "站长")
-STAFF = Sender(901, "小张")
-STAFF2 = Sender(902, "小李")
-REP = Sender(500, "刘代表")
-RES = Sender(101, "王", "阿姨")
-OTHER = Sender(102, "路人甲")
+ADMIN = tg(900, "站长")
+STAFF = tg(901, "小张")
+STAFF2 = tg(902, "小李")
+REP = tg(500, "刘代表")
+RES = tg(101, "王", "阿姨")
+OTHER = tg(102, "路人甲")
 STAFF_CHAT = -1001
 TEXT = "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。"
-
-
-async def outbox_texts(ctx: ServiceContext, chat_id: int) -> list[str]:
-    async with ctx.sessions() as s:
-        return list(
-            (
-                await s.execute(
-                    select(Outbox.text).where(Outbox.chat_id == chat_id).order_by(Outbox.id)
-                )
-            ).scalars()
-        )
 
 
 async def setup_station(ctx: ServiceContext) -> tuple[CaseworkService, IntakeService]:
     cw = CaseworkService(ctx)
     intake = IntakeService(ctx)
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     await intake.start(STAFF, None)
-    assert "工作人员" in (await cw.add_staff(ADMIN, STAFF.tg_id, None)).text
+    assert "工作人员" in (await cw.add_staff(ADMIN, STAFF.external_id, None)).text
     assert "工作人员" in (await cw.add_staff(ADMIN, None, None)).text or True
     await intake.start(STAFF2, None)
-    await cw.add_staff(ADMIN, STAFF2.tg_id, None)
+    await cw.add_staff(ADMIN, STAFF2.external_id, None)
     invite = await cw.create_invite(STAFF, None, None)
-    code = invite.text.split("<code>")[1].split("</code>")[0]
+    code = code_in(invite)
     joined = await cw.join(REP, code)
     assert "代表" in joined.text
     reused = await cw.join(OTHER, code)
@@ -64,7 +53,7 @@ async def setup_station(ctx: ServiceContext) -> tuple[CaseworkService, IntakeSer
 
 
 async def submit(ctx: ServiceContext, intake: IntakeService, msg_id: int = 1) -> Opinion:
-    await intake.submit_text(RES, RES.tg_id, msg_id, TEXT, None)
+    await intake.submit_text(RES, chat(RES.external_id), str(msg_id), TEXT, None)
     async with ctx.sessions() as s:
         return (
             await s.execute(select(Opinion).where(Opinion.src_message_id == msg_id))
@@ -92,7 +81,7 @@ async def test_full_lifecycle_with_reopen(ctx: ServiceContext, clock: ManualCloc
         assert corr.new_theme == "medical_care" and corr.text == TEXT
     choices = await cw.triage_button(STAFF, "as", (op.id,))
     assert choices.edit is not None and any(
-        "刘代表" in b.text for row in choices.edit.buttons for b in row
+        "刘代表" in b.label for row in choices.edit.actions for b in row
     )
     done = await cw.triage_button(STAFF, "dl", (op.id, 1, rep_id, 3))
     assert done.edit is not None and "2026-10-10" in done.edit.text
@@ -101,10 +90,10 @@ async def test_full_lifecycle_with_reopen(ctx: ServiceContext, clock: ManualCloc
     assert task.due_date == date(2026, 10, 10)
 
     # The representative got the task; the resident was told who handles it.
-    assert any("交办事项" in t for t in await outbox_texts(ctx, REP.tg_id))
-    assert any("已交办给" in t and "刘代表" in t for t in await outbox_texts(ctx, RES.tg_id))
+    assert any("交办事项" in t for t in await outbox_texts(ctx, REP.external_id))
+    assert any("已交办给" in t and "刘代表" in t for t in await outbox_texts(ctx, RES.external_id))
     # Anonymous by default: the assignee never sees the name.
-    assert not any("王" in t for t in await outbox_texts(ctx, REP.tg_id))
+    assert not any("王" in t for t in await outbox_texts(ctx, REP.external_id))
 
     # Someone else cannot act on the task.
     refused = await cw.task_button(OTHER, "ack", (task.id,))
@@ -113,24 +102,24 @@ async def test_full_lifecycle_with_reopen(ctx: ServiceContext, clock: ManualCloc
     assert ack.edit is not None
     prompt = await cw.task_button(REP, "pr", (task.id,))
     assert prompt.prompt is not None
-    note = await cw.pending_text(REP, REP.tg_id, 10, "已联系街道，正在选址")
+    note = await cw.pending_text(REP, chat(REP.external_id), str(10), "已联系街道，正在选址")
     assert note is not None and "进展" in note.text
-    assert any("正在选址" in t for t in await outbox_texts(ctx, RES.tg_id))
+    assert any("正在选址" in t for t in await outbox_texts(ctx, RES.external_id))
     # The same message re-delivered changes nothing more.
-    again = await cw.pending_text(REP, REP.tg_id, 10, "已联系街道，正在选址")
+    again = await cw.pending_text(REP, chat(REP.external_id), str(10), "已联系街道，正在选址")
     assert again is not None and again.text == note.text
 
     await cw.task_button(REP, "cl", (task.id,))
     await cw.task_button(REP, "clo", (task.id, 1))
-    closed = await cw.pending_text(REP, REP.tg_id, 11, "助餐点已于10月8日开业")
+    closed = await cw.pending_text(REP, chat(REP.external_id), str(11), "助餐点已于10月8日开业")
     assert closed is not None and "办结" in closed.text
-    res_msgs = await outbox_texts(ctx, RES.tg_id)
+    res_msgs = await outbox_texts(ctx, RES.external_id)
     assert any("A 已解决" in t and "开业" in t for t in res_msgs)
 
     # Resident is unsatisfied: the case reopens to staff with a fresh triage card.
     rated = await cw.rating_button(RES, "v", (task.id, 3))
     assert rated.prompt is not None
-    comment = await cw.pending_text(RES, RES.tg_id, 12, "饭菜太贵了")
+    comment = await cw.pending_text(RES, chat(RES.external_id), str(12), "饭菜太贵了")
     assert comment is not None
     async with ctx.sessions() as s:
         op2 = await s.get(Opinion, op.id)
@@ -145,7 +134,7 @@ async def test_full_lifecycle_with_reopen(ctx: ServiceContext, clock: ManualCloc
         task2 = (await s.execute(select(Task).where(Task.status == "open"))).scalar_one()
     await cw.task_button(REP, "ack", (task2.id,))
     await cw.task_button(REP, "clo", (task2.id, 1))
-    await cw.pending_text(REP, REP.tg_id, 13, "已协调降价到每餐8元")
+    await cw.pending_text(REP, chat(REP.external_id), str(13), "已协调降价到每餐8元")
     await cw.rating_button(RES, "v", (task2.id, 1))
     async with ctx.sessions() as s:
         final = await s.get(Opinion, op.id)
@@ -211,27 +200,29 @@ async def test_non_staff_cannot_press_staff_buttons(ctx: ServiceContext, who: Se
 async def test_reject_with_reason_and_merge_duplicate(ctx: ServiceContext) -> None:
     cw, intake = await setup_station(ctx)
     first = await submit(ctx, intake, 1)
-    await intake.submit_text(OTHER, OTHER.tg_id, 1, TEXT + "（同一件事）", None)
+    await intake.submit_text(OTHER, chat(OTHER.external_id), str(1), TEXT + "（同一件事）", None)
     async with ctx.sessions() as s:
         dup = (
             await s.execute(select(Opinion).where(Opinion.resident_id != first.resident_id))
         ).scalar_one()
     ask = await cw.triage_button(STAFF, "du", (dup.id,))
     assert ask.prompt is not None
-    wrong = await cw.pending_text(STAFF, STAFF_CHAT, 50, "LL-2026-99999")
+    wrong = await cw.pending_text(STAFF, chat(STAFF_CHAT), str(50), "LL-2026-99999")
     assert wrong is not None and "没有找到" in wrong.text
-    merged = await cw.pending_text(STAFF, STAFF_CHAT, 51, first.ref_no.lower())
+    merged = await cw.pending_text(STAFF, chat(STAFF_CHAT), str(51), first.ref_no.lower())
     assert merged is not None and "合并" in merged.text
-    assert any("合并" in t for t in await outbox_texts(ctx, OTHER.tg_id))
+    assert any("合并" in t for t in await outbox_texts(ctx, OTHER.external_id))
     # The co-signer hears about the original's assignment.
     rep_id = await _rep_user_id(ctx)
     await cw.triage_button(STAFF, "dl", (first.id, 1, rep_id, 15))
-    assert any("已交办给" in t for t in await outbox_texts(ctx, OTHER.tg_id))
+    assert any("已交办给" in t for t in await outbox_texts(ctx, OTHER.external_id))
 
     third = await submit(ctx, intake, 3)
     await cw.triage_button(STAFF, "rj", (third.id,))
-    await cw.pending_text(STAFF, STAFF_CHAT, 52, "不属于人大代表联络站受理范围，请向12345反映")
-    assert any("不予受理" in t and "12345" in t for t in await outbox_texts(ctx, RES.tg_id))
+    await cw.pending_text(
+        STAFF, chat(STAFF_CHAT), str(52), "不属于人大代表联络站受理范围，请向12345反映"
+    )
+    assert any("不予受理" in t and "12345" in t for t in await outbox_texts(ctx, RES.external_id))
 
 
 async def test_extension_bounce_and_task_list(ctx: ServiceContext, clock: ManualClock) -> None:
@@ -246,7 +237,7 @@ async def test_extension_bounce_and_task_list(ctx: ServiceContext, clock: Manual
     assert op.ref_no in listed.text and "未签收" in listed.text
     await cw.task_button(REP, "ack", (task.id,))
     await cw.task_button(REP, "exd", (task.id, 7))
-    sent = await cw.pending_text(REP, REP.tg_id, 20, "需要街道会议研究")
+    sent = await cw.pending_text(REP, chat(REP.external_id), str(20), "需要街道会议研究")
     assert sent is not None and "延期" in sent.text
     async with ctx.sessions() as s:
         from storage.models import Extension
@@ -264,7 +255,7 @@ async def test_extension_bounce_and_task_list(ctx: ServiceContext, clock: Manual
     overdue = await cw.my_tasks(REP)
     assert "已逾期" in overdue.text
     await cw.task_button(REP, "bo", (task.id,))
-    await cw.pending_text(REP, REP.tg_id, 21, "这是区住建局的职责")
+    await cw.pending_text(REP, chat(REP.external_id), str(21), "这是区住建局的职责")
     async with ctx.sessions() as s:
         back = await s.get(Opinion, op.id)
         assert back is not None and back.status == "received"
@@ -282,7 +273,7 @@ async def test_unrated_after_seven_days(ctx: ServiceContext, clock: ManualClock)
         task = (await s.execute(select(Task))).scalar_one()
     await cw.task_button(REP, "ack", (task.id,))
     await cw.task_button(REP, "clo", (task.id, 2))
-    await cw.pending_text(REP, REP.tg_id, 30, "已列入明年计划")
+    await cw.pending_text(REP, chat(REP.external_id), str(30), "已列入明年计划")
     async with ctx.sessions() as s:
         reminder = (
             await s.execute(select(Outbox).where(Outbox.kind == "rating_reminder"))
@@ -298,10 +289,9 @@ async def test_unrated_after_seven_days(ctx: ServiceContext, clock: ManualClock)
 
 
 async def _rep_user_id(ctx: ServiceContext) -> int:
-    from storage.models import User
 
     async with ctx.sessions() as s:
-        return (await s.execute(select(User.id).where(User.tg_id == REP.tg_id))).scalar_one()
+        return await user_id_of(ctx, REP)
 
 
 async def test_representative_relays_opinions_without_the_hourly_limit(ctx: ServiceContext) -> None:
@@ -309,8 +299,8 @@ async def test_representative_relays_opinions_without_the_hourly_limit(ctx: Serv
     replies = [
         await intake.submit_text(
             REP,
-            REP.tg_id,
-            100 + i,
+            chat(REP.external_id),
+            str(100 + i),
             f"代张大爷反映：村里第{i}条路没有路灯，老人晚上走路摔倒。",
             None,
         )
@@ -363,9 +353,9 @@ async def test_every_callback_action_for_every_role(ctx: ServiceContext) -> None
     """Residents, an unassigned representative and outsiders press (or forge) every button:
     each is refused and nothing changes; intake buttons belong to their owner only."""
     cw, intake = await setup_station(ctx)
-    other_rep = Sender(501, "王代表")
+    other_rep = tg(501, "王代表")
     invite = await cw.create_invite(STAFF, None, None)
-    await cw.join(other_rep, invite.text.split("<code>")[1].split("</code>")[0])
+    await cw.join(other_rep, code_in(invite))
     op = await submit(ctx, intake)
     rep_id = await _rep_user_id(ctx)
     await cw.triage_button(STAFF, "dl", (op.id, 1, rep_id, 15))
@@ -373,7 +363,7 @@ async def test_every_callback_action_for_every_role(ctx: ServiceContext) -> None
         task = (await s.execute(select(Task))).scalar_one()
     await cw.task_button(REP, "ack", (task.id,))
     await cw.task_button(REP, "exd", (task.id, 3))
-    await cw.pending_text(REP, REP.tg_id, 900, "需要协调")
+    await cw.pending_text(REP, chat(REP.external_id), str(900), "需要协调")
     from storage.models import Extension
 
     async with ctx.sessions() as s:
@@ -411,7 +401,10 @@ async def test_every_callback_action_for_every_role(ctx: ServiceContext) -> None
         for action, args in exts:
             r = await cw.extension_button(who, action, args)
             assert r.alert and "权限" in (r.toast or ""), (who, action)
-        assert await cw.pending_text(who, who.tg_id, 901 + who.tg_id, "伪造的输入") is None
+        assert (
+            await cw.pending_text(who, chat(who.external_id), f"90{who.external_id}", "伪造的输入")
+            is None
+        )
     for who in (OTHER, other_rep, REP, STAFF):
         for action, args in ratings:
             r = await cw.rating_button(who, action, args)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from domain.lifecycle import (
@@ -14,7 +16,7 @@ from domain.lifecycle import (
     next_status,
 )
 from domain.refs import format_ref, normalize_ref
-from services.callbacks import decode, encode
+from services.kernel.actions import ActionCodec, Forged, Press
 
 
 def test_happy_path_through_the_lifecycle() -> None:
@@ -84,11 +86,28 @@ def test_reference_normalisation(raw: str, expected: str | None) -> None:
     assert normalize_ref(raw) == expected
 
 
-def test_callback_round_trip_and_forgeries() -> None:
-    data = encode("o", "a", 12345, 1)
-    cb = decode(data)
-    assert cb is not None and (cb.scope, cb.action, cb.args) == ("o", "a", (12345, 1))
-    for forged in ["", "x", "o:a:abc", "o:a:-1", "o:a:1:2:" + "9" * 70, "<b>:x", None, "o::1"]:
-        assert decode(forged) is None, forged
+NOW = datetime(2026, 9, 28, tzinfo=UTC)
+
+
+def test_signed_payload_round_trip_and_forgeries() -> None:
+    codec = ActionCodec(b"k" * 32)
+    data = codec.encode("o", "a", 12345, 1)
+    assert len(data.encode()) <= 64
+    assert codec.decode(data, NOW) == Press("o", "a", (12345, 1))
+    for garbage in ["", "x", "o:a:abc", "o:a:-1", "o:a:1:2:" + "9" * 70, "<b>:x", None, "o::1"]:
+        assert codec.decode(garbage, NOW) is None, garbage
+    # An id past 32 bits names no row: not a payload (the database would refuse it).
+    assert codec.decode("o:d:3000000000", NOW) is None
+    # Tampered arguments, another secret's signature, or none at all: forged.
+    body, _, sig = data.partition(".")
+    assert codec.decode(f"o:a:12346:1.{sig}", NOW) == Forged(Press("o", "a", (12346, 1)))
+    assert isinstance(ActionCodec(b"z" * 32).decode(data, NOW), Forged)
+    assert codec.decode(body, NOW) == Forged(Press("o", "a", (12345, 1)))
     with pytest.raises(ValueError):
-        encode("o", "a", *range(40))
+        codec.encode("o", "a", *range(40))
+
+
+def test_unsigned_pre_upgrade_payloads_work_only_in_the_legacy_window() -> None:
+    codec = ActionCodec(b"k" * 32, legacy_until=NOW + timedelta(days=30))
+    assert codec.decode("t:ok:5", NOW) == Press("t", "ok", (5,))
+    assert codec.decode("t:ok:5", NOW + timedelta(days=31)) == Forged(Press("t", "ok", (5,)))

@@ -16,17 +16,16 @@ import pytest
 
 from domain.classifier import ThemeClassifier
 from services.casework import CaseworkService
-from services.context import ServiceContext
+from services.kernel.context import ServiceContext
 from services.meetings import MeetingService
-from services.staff import StaffService
-from services.types import Sender
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from tests.botproc import ROOT, TOKEN, BotProcess, wait_started
 from tests.conftest import TZ
 from tests.fakebot import FakeBotApi
+from tests.support import bind_staff, tg
 
-ADMIN = Sender(900, "站长")
+ADMIN = tg(900, "站长")
 STAFF_CHAT = -999
 
 
@@ -39,14 +38,14 @@ def seed_notices(url: str, classifier: ThemeClassifier, groups: int, notices: in
             sessions=make_sessionmaker(engine),
             classifier=classifier,
             tz=TZ,
-            admin_ids=frozenset({ADMIN.tg_id}),
+            admin_ids=frozenset({ADMIN.external_id}),
         )
-        await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+        await bind_staff(ctx, ADMIN, STAFF_CHAT)
         cw = CaseworkService(ctx)
         chats = []
         for g in range(groups):
             await cw.add_unit(ADMIN, "group", f"组{g}")
-            await cw.bind_unit_chat(ADMIN, -7000 - g, f"组{g}")
+            await cw.bind_unit_chat(ADMIN, chat(-7000 - g), f"组{g}")
             chats.append(-7000 - g)
         meetings = MeetingService(ctx)
         for k in range(notices):

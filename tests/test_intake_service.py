@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from domain.clock import ManualClock
-from services.context import ServiceContext
+from domain.message import Message
 from services.intake import IntakeService, Media
-from services.staff import StaffService
-from services.types import Sender
+from services.kernel.context import ServiceContext
 from storage.models import Attachment, Opinion, OpinionEvent, Outbox, Revision
+from tests.support import bind_staff, chat, html, payloads, tg
 
-ALICE = Sender(101, "王", "阿姨", "wang_ayi")
-BOB = Sender(102, "李大爷")
-ADMIN = Sender(900, "站长")
+ALICE = tg(101, "王", "阿姨", "wang_ayi")
+BOB = tg(102, "李大爷")
+ADMIN = tg(900, "站长")
 STAFF_CHAT = -1001
 TEXT = "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。"
 
@@ -30,20 +30,20 @@ async def count(ctx: ServiceContext, model: type, *where: object) -> int:
 
 
 async def test_receipt_has_reference_theme_and_buttons(ctx: ServiceContext) -> None:
-    reply = await IntakeService(ctx).submit_text(ALICE, 101, 1, TEXT, None)
+    reply = await IntakeService(ctx).submit_text(ALICE, chat(101), str(1), TEXT, None)
     assert "LL-2026-00001" in reply.text
     assert "居家社区养老" in reply.text
-    data = [b.data for row in reply.buttons for b in row]
+    data = [b.payload for row in reply.actions for b in row]
     assert any(d.startswith("o:d:") for d in data)
     assert any(d.startswith("o:a:") for d in data)
     assert any(d.startswith("o:w:") for d in data)
-    assert re.search(r"LL-\d{4}-\d{5}", reply.text)
+    assert re.search(r"LL-\d{4}-\d{5}", reply.plain)
 
 
 async def test_redelivered_update_creates_nothing_new(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
-    first = await intake.submit_text(ALICE, 101, 7, TEXT, None)
-    again = await intake.submit_text(ALICE, 101, 7, TEXT, None)
+    first = await intake.submit_text(ALICE, chat(101), str(7), TEXT, None)
+    again = await intake.submit_text(ALICE, chat(101), str(7), TEXT, None)
     assert "LL-2026-00001" in first.text and "LL-2026-00001" in again.text
     assert await count(ctx, Opinion) == 1
 
@@ -51,7 +51,7 @@ async def test_redelivered_update_creates_nothing_new(ctx: ServiceContext) -> No
 async def test_concurrent_redelivery_is_still_one_opinion(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
     replies = await asyncio.gather(
-        *(intake.submit_text(ALICE, 101, 9, TEXT, None) for _ in range(5))
+        *(intake.submit_text(ALICE, chat(101), str(9), TEXT, None) for _ in range(5))
     )
     assert all("LL-2026-00001" in r.text for r in replies)
     assert await count(ctx, Opinion) == 1
@@ -59,11 +59,11 @@ async def test_concurrent_redelivery_is_still_one_opinion(ctx: ServiceContext) -
 
 async def test_sequence_is_per_year(ctx: ServiceContext, clock: ManualClock) -> None:
     intake = IntakeService(ctx)
-    await intake.submit_text(ALICE, 101, 1, TEXT, None)
-    await intake.submit_text(BOB, 102, 1, TEXT + "二", None)
+    await intake.submit_text(ALICE, chat(101), str(1), TEXT, None)
+    await intake.submit_text(BOB, chat(102), str(1), TEXT + "二", None)
     # 2026-12-31 16:30 UTC is already 2027-01-01 in Beijing: the year of receipt is local.
     clock.set(datetime(2026, 12, 31, 16, 30, tzinfo=UTC))
-    third = await intake.submit_text(ALICE, 101, 2, TEXT + "三", None)
+    third = await intake.submit_text(ALICE, chat(101), str(2), TEXT + "三", None)
     assert "LL-2027-00001" in third.text
     async with ctx.sessions() as s:
         refs = sorted((await s.execute(select(Opinion.ref_no))).scalars())
@@ -72,11 +72,11 @@ async def test_sequence_is_per_year(ctx: ServiceContext, clock: ManualClock) -> 
 
 async def test_bad_text_is_answered_and_not_stored(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
-    short = await intake.submit_text(ALICE, 101, 1, "好的", None)
+    short = await intake.submit_text(ALICE, chat(101), str(1), "好的", None)
     assert "至少 5 个字" in short.text
-    emoji = await intake.submit_text(ALICE, 101, 2, "😀😀😀😀😀👍", None)
+    emoji = await intake.submit_text(ALICE, chat(101), str(2), "😀😀😀😀😀👍", None)
     assert "表情" in emoji.text
-    long = await intake.submit_text(ALICE, 101, 3, "长" * 2001, None)
+    long = await intake.submit_text(ALICE, chat(101), str(3), "长" * 2001, None)
     assert "2001" in long.text and "分成几条" in long.text
     assert await count(ctx, Opinion) == 0
 
@@ -84,62 +84,62 @@ async def test_bad_text_is_answered_and_not_stored(ctx: ServiceContext) -> None:
 async def test_markup_and_sql_are_stored_verbatim_and_escaped_for_staff(
     ctx: ServiceContext,
 ) -> None:
-    staff = StaffService(ctx)
-    bound = await staff.bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    bound = await bind_staff(ctx, ADMIN, STAFF_CHAT)
     assert "绑定" in bound.text
     nasty = "<b>电梯</b> & *坏了* _[x]_ '; DROP TABLE opinions; -- 😡"
-    await IntakeService(ctx).submit_text(ALICE, 101, 1, nasty, None)
+    await IntakeService(ctx).submit_text(ALICE, chat(101), str(1), nasty, None)
     async with ctx.sessions() as s:
         op = (await s.execute(select(Opinion))).scalar_one()
         post = (await s.execute(select(Outbox))).scalar_one()
     assert op.text == nasty
-    assert post.chat_id == STAFF_CHAT
-    assert "&lt;b&gt;电梯&lt;/b&gt; &amp; *坏了*" in post.text
-    assert "<b>电梯</b>" not in post.text
-    assert "王 阿姨" in post.text
+    assert post.chat_id == str(STAFF_CHAT)
+    shown = html(Message.from_json(post.message))
+    assert "&lt;b&gt;电梯&lt;/b&gt; &amp; *坏了*" in shown
+    assert "<b>电梯</b>" not in shown
+    assert "王 阿姨" in shown
 
 
 async def test_only_admin_binds_the_staff_chat(ctx: ServiceContext) -> None:
-    reply = await StaffService(ctx).bind_staff_chat(BOB, STAFF_CHAT, None)
+    reply = await bind_staff(ctx, BOB, STAFF_CHAT)
     assert "权限" in reply.text
-    await IntakeService(ctx).submit_text(ALICE, 101, 1, TEXT, None)
+    await IntakeService(ctx).submit_text(ALICE, chat(101), str(1), TEXT, None)
     assert await count(ctx, Outbox) == 0
 
 
 async def test_rate_limit_per_hour(ctx: ServiceContext, clock: ManualClock) -> None:
     intake = IntakeService(ctx)
     for i in range(10):
-        r = await intake.submit_text(ALICE, 101, i + 1, f"{TEXT}第{i}条", None)
+        r = await intake.submit_text(ALICE, chat(101), str(i + 1), f"{TEXT}第{i}条", None)
         assert "受理编号" in r.text
-    limited = await intake.submit_text(ALICE, 101, 99, TEXT + "再来", None)
+    limited = await intake.submit_text(ALICE, chat(101), str(99), TEXT + "再来", None)
     assert "一小时内已提交 10 条" in limited.text
     assert await count(ctx, Opinion) == 10
     clock.advance(timedelta(minutes=61))
-    ok = await intake.submit_text(ALICE, 101, 100, TEXT + "再来", None)
+    ok = await intake.submit_text(ALICE, chat(101), str(100), TEXT + "再来", None)
     assert "LL-2026-00011" in ok.text
 
 
 async def test_detail_button_then_text_is_an_attachment(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
-    await intake.submit_text(ALICE, 101, 1, TEXT, None)
+    await intake.submit_text(ALICE, chat(101), str(1), TEXT, None)
     async with ctx.sessions() as s:
         op_id = (await s.execute(select(Opinion.id))).scalar_one()
     asked = await intake.ask_detail(ALICE, op_id)
     assert asked is not None and "补充说明" in asked.text
-    added = await intake.submit_text(ALICE, 101, 2, "就在3号楼旁边那块空地", None)
+    added = await intake.submit_text(ALICE, chat(101), str(2), "就在3号楼旁边那块空地", None)
     assert "补充" in added.text
     assert await count(ctx, Opinion) == 1
     assert await count(ctx, Attachment, Attachment.opinion_id == op_id) == 1
     # The pending state is consumed: the next text is a new opinion again.
     nxt = await intake.submit_text(
-        ALICE, 101, 3, "另外，小区路灯坏了好久没人修，晚上老人出门不安全。", None
+        ALICE, chat(101), str(3), "另外，小区路灯坏了好久没人修，晚上老人出门不安全。", None
     )
     assert "LL-2026-00002" in nxt.text
 
 
 async def test_someone_elses_buttons_change_nothing(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
-    await intake.submit_text(ALICE, 101, 1, TEXT, None)
+    await intake.submit_text(ALICE, chat(101), str(1), TEXT, None)
     async with ctx.sessions() as s:
         op_id = (await s.execute(select(Opinion.id))).scalar_one()
     assert await intake.withdraw(BOB, op_id) is None
@@ -153,14 +153,14 @@ async def test_someone_elses_buttons_change_nothing(ctx: ServiceContext) -> None
 
 async def test_withdraw_and_anonymity(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
-    await intake.submit_text(ALICE, 101, 1, TEXT, None)
+    await intake.submit_text(ALICE, chat(101), str(1), TEXT, None)
     async with ctx.sessions() as s:
         op_id = (await s.execute(select(Opinion.id))).scalar_one()
     pair = await intake.set_anonymous(ALICE, op_id, False)
     assert pair is not None and "实名" in pair[0].text
     pair = await intake.withdraw(ALICE, op_id)
     assert pair is not None and "已撤回" in pair[0].text
-    assert not any(b.data.startswith("o:w") for row in pair[1].buttons for b in row)
+    assert not any(b.payload.startswith("o:w") for row in pair[1].actions for b in row)
     again = await intake.withdraw(ALICE, op_id)
     assert again is not None and "已撤回" in again[0].text
     assert await count(ctx, OpinionEvent, OpinionEvent.action == "withdraw") == 1
@@ -168,12 +168,12 @@ async def test_withdraw_and_anonymity(ctx: ServiceContext) -> None:
 
 async def test_status_of_someone_elses_number_looks_like_a_missing_one(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
-    await intake.submit_text(ALICE, 101, 1, TEXT, None)
+    await intake.submit_text(ALICE, chat(101), str(1), TEXT, None)
     mine = await intake.status(ALICE, "ll-2026-00001")
     assert "LL-2026-00001" in mine.text and "已受理" in mine.text
     theirs = await intake.status(BOB, "LL-2026-00001")
     missing = await intake.status(BOB, "LL-2026-09999")
-    assert theirs.text.replace("00001", "X") == missing.text.replace("09999", "X")
+    assert theirs.plain.replace("00001", "X") == missing.plain.replace("09999", "X")
     usage = await intake.status(ALICE, "")
     assert "例如" in usage.text
 
@@ -182,54 +182,61 @@ async def test_my_list_is_paged_newest_first(ctx: ServiceContext, clock: ManualC
     intake = IntakeService(ctx)
     for i in range(7):
         clock.advance(timedelta(minutes=1))
-        await intake.submit_text(ALICE, 101, i + 1, f"第{i + 1}条意见：{TEXT}", None)
+        await intake.submit_text(ALICE, chat(101), str(i + 1), f"第{i + 1}条意见：{TEXT}", None)
     page1 = await intake.my_list(ALICE, 1)
     assert "共 7 条" in page1.text and "第 1/2 页" in page1.text
-    assert page1.text.index("LL-2026-00007") < page1.text.index("LL-2026-00003")
+    assert page1.plain.index("LL-2026-00007") < page1.plain.index("LL-2026-00003")
     assert "LL-2026-00002" not in page1.text
-    assert [b.data for row in page1.buttons for b in row] == ["my:p:2"]
+    assert payloads(page1) == ["my:p:2"]
     page2 = await intake.my_list(ALICE, 2)
     assert "LL-2026-00001" in page2.text and "LL-2026-00007" not in page2.text
-    assert (await intake.my_list(BOB, 1)).text.startswith("您还没有")
+    assert (await intake.my_list(BOB, 1)).plain.startswith("您还没有")
 
 
 async def test_photo_joins_latest_open_opinion_or_waits_for_text(ctx: ServiceContext) -> None:
     intake = IntakeService(ctx)
     photo = Media("photo", "FILEID1", "U1", None)
-    waiting = await intake.submit_media(BOB, 102, 1, photo)
+    waiting = await intake.submit_media(BOB, chat(102), str(1), photo)
     assert "先用文字" in waiting.text
-    created = await intake.submit_text(BOB, 102, 2, TEXT, None)
+    created = await intake.submit_text(BOB, chat(102), str(2), TEXT, None)
     assert "LL-2026-00001" in created.text
     async with ctx.sessions() as s:
         att = (await s.execute(select(Attachment))).scalar_one()
         assert att.opinion_id is not None and att.file_id == "FILEID1"
-    voice = await intake.submit_media(BOB, 102, 3, Media("voice", "V1", "UV1"))
+    voice = await intake.submit_media(BOB, chat(102), str(3), Media("voice", "V1", "UV1"))
     assert "已添加到" in voice.text
     captioned = await intake.submit_media(
-        ALICE, 101, 1, Media("photo", "P2", "UP2", "楼道里堆满杂物，消防通道被堵，老人出行危险")
+        ALICE,
+        chat(101),
+        str(1),
+        Media("photo", "P2", "UP2", "楼道里堆满杂物，消防通道被堵，老人出行危险"),
     )
     assert "LL-2026-00002" in captioned.text
     loc = await intake.submit_media(
-        ALICE, 101, 2, Media("location", latitude=31.2, longitude=121.5)
+        ALICE, chat(101), str(2), Media("location", latitude=31.2, longitude=121.5)
     )
     assert "位置" in loc.text
     assert await count(ctx, Attachment) == 4
 
 
 async def test_edit_keeps_a_revision_and_tells_staff(ctx: ServiceContext) -> None:
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     intake = IntakeService(ctx)
-    await intake.submit_text(ALICE, 101, 1, TEXT, None)
-    reply = await intake.edit(ALICE, 101, 1, TEXT + "（补充：最好中午有热饭）", 1790000000)
+    await intake.submit_text(ALICE, chat(101), str(1), TEXT, None)
+    reply = await intake.edit(
+        ALICE, chat(101), str(1), TEXT + "（补充：最好中午有热饭）", 1790000000
+    )
     assert reply is not None and "修改" in reply.text
-    again = await intake.edit(ALICE, 101, 1, TEXT + "（补充：最好中午有热饭）", 1790000000)
+    again = await intake.edit(
+        ALICE, chat(101), str(1), TEXT + "（补充：最好中午有热饭）", 1790000000
+    )
     assert again is not None
     assert await count(ctx, Revision) == 1
     assert await count(ctx, Outbox, Outbox.kind == "staff_edit") == 1
     async with ctx.sessions() as s:
         op = (await s.execute(select(Opinion))).scalar_one()
     assert op.text.endswith("热饭）")
-    assert await intake.edit(ALICE, 101, 555, "不是意见的消息", 1790000001) is None
+    assert await intake.edit(ALICE, chat(101), str(555), "不是意见的消息", 1790000001) is None
 
 
 def test_new_opinion_row_sets_every_column() -> None:

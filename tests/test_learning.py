@@ -9,22 +9,21 @@ import sys
 from pathlib import Path
 
 from services.casework import CaseworkService
-from services.context import ServiceContext
 from services.intake import IntakeService
+from services.kernel.context import ServiceContext
 from services.learning import load_corrections
-from services.staff import StaffService
-from services.types import Sender
 from tests.botproc import ROOT
+from tests.support import bind_staff, chat, tg
 
-ADMIN = Sender(900, "站长")
-RES = Sender(101, "王阿姨")
+ADMIN = tg(900, "站长")
+RES = tg(101, "王阿姨")
 
 
 async def corrected(ctx: ServiceContext) -> None:
-    await StaffService(ctx).bind_staff_chat(ADMIN, -1001, None)
+    await bind_staff(ctx, ADMIN, -1001)
     intake = IntakeService(ctx)
     await intake.submit_text(
-        RES, RES.tg_id, 1, "护理员一个月才拿两千多，留不住人，希望提高待遇。", None
+        RES, chat(RES.external_id), str(1), "护理员一个月才拿两千多，留不住人，希望提高待遇。", None
     )
     cw = CaseworkService(ctx)
     await cw.triage_button(ADMIN, "st", (1, 0))  # first to 居家社区养老 …

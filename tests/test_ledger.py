@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,16 +17,13 @@ from telegram import User as TgUser
 
 import texts.reports as tr
 from domain.clock import ManualClock
-from handlers import reports as report_handlers
-from handlers.common import Services
-from services.casework import CaseworkService
-from services.context import ServiceContext
+from handlers.telegram.inbound import on_message
+from services.inbound.router import Router
 from services.intake import IntakeService
+from services.kernel.context import ServiceContext
 from services.ledger import LedgerService, mask_name
-from services.meetings import MeetingService
-from services.reports import ReportsService
-from services.staff import StaffService
-from storage.models import Opinion, OpinionEvent, Outbox
+from storage.models import Opinion, OpinionEvent
+from tests.support import bind_staff, chat, outbox_texts
 from tests.test_reports import ADMIN, REP, RES, STAFF, STAFF_CHAT, TEXTS, build_scenario
 
 HEADER = [
@@ -51,6 +47,7 @@ class FakeBot:
     """Records what a handler sends, in the shape python-telegram-bot calls it."""
 
     defaults = None
+    username = "liaison_test_bot"
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -65,36 +62,19 @@ class FakeBot:
         self.calls.append(("send_document", kwargs))
 
 
-def services_for(ctx: ServiceContext) -> Services:
-    """The handlers' Services, with `reports` and `ledger` whether or not they are fields yet."""
-    available: dict[str, Any] = {
-        "intake": IntakeService(ctx),
-        "staff": StaffService(ctx),
-        "casework": CaseworkService(ctx),
-        "meetings": MeetingService(ctx),
-        "reports": ReportsService(ctx),
-        "ledger": LedgerService(ctx),
-    }
-    names = {f.name for f in dataclasses.fields(Services)}
-    svc = Services(**{k: v for k, v in available.items() if k in names})
-    for key in ("reports", "ledger"):
-        setattr(svc, key, available[key])
-    return svc
-
-
 def command(ctx: ServiceContext, who: Any, chat_id: int, text: str) -> tuple[Update, Any, FakeBot]:
     bot = FakeBot()
-    chat_type = "private" if chat_id > 0 else "supergroup"
+    chat_type = "private" if int(chat_id) > 0 else "supergroup"
     msg = Message(
         message_id=1,
         date=datetime.now(UTC),
-        chat=Chat(id=chat_id, type=chat_type),
-        from_user=TgUser(id=who.tg_id, first_name=who.first_name, is_bot=False),
+        chat=Chat(id=int(chat_id), type=chat_type),
+        from_user=TgUser(id=int(who.external_id), first_name=who.first_name, is_bot=False),
         text=text,
     )
     msg.set_bot(bot)  # type: ignore[arg-type]
     context = SimpleNamespace(
-        bot=bot, bot_data={"services": services_for(ctx)}, args=text.split()[1:]
+        bot=bot, bot_data={"router": Router.build(ctx)}, args=text.split()[1:]
     )
     return Update(update_id=1, message=msg), context, bot
 
@@ -104,7 +84,7 @@ async def test_export_handler_sends_a_workbook_staff_can_read(
 ) -> None:
     sc = await build_scenario(ctx, clock)
     update, context, bot = command(ctx, STAFF, STAFF_CHAT, "/export")
-    await report_handlers.export(update, context)
+    await on_message(update, context)
     [(kind, sent)] = bot.calls
     assert kind == "send_document" and sent["chat_id"] == STAFF_CHAT
     assert sent["filename"] == "台账-2026-09-28.xlsx"
@@ -175,8 +155,8 @@ async def test_real_names_only_for_staff_who_ask(ctx: ServiceContext, clock: Man
     usage = await ledger.export(STAFF, "全部导出")
     assert usage.data is None and "用法" in usage.reply.text
 
-    update, context, bot = command(ctx, RES, RES.tg_id, "/export 实名")
-    await report_handlers.export(update, context)
+    update, context, bot = command(ctx, RES, RES.external_id, "/export 实名")
+    await on_message(update, context)
     [(kind, sent)] = bot.calls
     assert kind == "send_message" and "只对联络站工作人员开放" in sent["text"]
 
@@ -184,12 +164,12 @@ async def test_real_names_only_for_staff_who_ask(ctx: ServiceContext, clock: Man
 async def test_stats_handler_sends_text_then_chart(ctx: ServiceContext, clock: ManualClock) -> None:
     await build_scenario(ctx, clock)
     update, context, bot = command(ctx, STAFF, STAFF_CHAT, "/stats 本月")
-    await report_handlers.stats(update, context)
+    await on_message(update, context)
     assert [k for k, _ in bot.calls] == ["send_message", "send_photo"]
     assert "收到意见 6 件" in bot.calls[0][1]["text"]
     assert bot.calls[1][1]["photo"].startswith(b"\x89PNG")
     update, context, bot = command(ctx, STAFF, STAFF_CHAT, "/briefing")
-    await report_handlers.briefing(update, context)
+    await on_message(update, context)
     assert [k for k, _ in bot.calls] == ["send_message", "send_photo"]
     assert "工作简报" in bot.calls[0][1]["text"]
 
@@ -202,9 +182,9 @@ def test_mask_name() -> None:
 
 
 async def test_formula_like_text_stays_text(ctx: ServiceContext) -> None:
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     await IntakeService(ctx).submit_text(
-        RES, RES.tg_id, 1, '=HYPERLINK("http://x","点我")看看', None
+        RES, chat(RES.external_id), str(1), '=HYPERLINK("http://x","点我")看看', None
     )
     data, _, count = await LedgerService(ctx).export_station()
     ws = openpyxl.load_workbook(io.BytesIO(data))["全部意见"]
@@ -228,8 +208,10 @@ async def opinion_count(ctx: ServiceContext) -> int:
 
 
 async def test_csv_import_then_again_adds_nothing(ctx: ServiceContext, tmp_path: Path) -> None:
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
-    await IntakeService(ctx).submit_text(RES, RES.tg_id, 1, TEXTS["op1"], None)  # LL-2026-00001
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
+    await IntakeService(ctx).submit_text(
+        RES, chat(RES.external_id), str(1), TEXTS["op1"], None
+    )  # LL-2026-00001
     path = tmp_path / "接待日.csv"
     path.write_text(CSV_GOOD, encoding="utf-8-sig")
     steps: list[tuple[str, int, int]] = []
@@ -249,13 +231,6 @@ async def test_csv_import_then_again_adds_nothing(ctx: ServiceContext, tmp_path:
                 )
             ).scalars()
         )
-        cards = list(
-            (
-                await s.execute(
-                    select(Outbox.text).where(Outbox.chat_id == STAFF_CHAT).order_by(Outbox.id)
-                )
-            ).scalars()
-        )
         details = list(
             (
                 await s.execute(
@@ -263,6 +238,7 @@ async def test_csv_import_then_again_adds_nothing(ctx: ServiceContext, tmp_path:
                 )
             ).scalars()
         )
+    cards = await outbox_texts(ctx, STAFF_CHAT)
     zhang, anon, li = ops
     assert zhang.on_behalf_of == "张大爷" and zhang.resident_id is None and not zhang.anonymous
     assert zhang.theme == "home_community" and zhang.theme_confirmed

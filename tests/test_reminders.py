@@ -3,64 +3,69 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
+from domain.channels import Address, Channel
 from domain.clock import ManualClock
+from domain.message import Message
+from handlers.telegram.outbound import TELEGRAM_LIMITS
+from handlers.telegram.render import render_html
 from scheduler.delivery import Delivered, DeliveryResult, Retry, Undeliverable
 from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
-from services.context import ServiceContext
 from services.intake import IntakeService
+from services.kernel.context import ServiceContext
 from services.meetings import MeetingService
 from services.reminders import ReminderPlanner
-from services.staff import StaffService
-from services.types import Sender
-from storage.models import Outbox, Task, Unit, User
+from storage.models import Outbox, Task, Unit
+from tests.support import bind_staff, chat, code_in, tg, user_id_of
 from texts.reminders import LATE_NOTE
 
-ADMIN = Sender(900, "站长")
-REP = Sender(500, "刘代表")
-RES = Sender(101, "王阿姨")
+ADMIN = tg(900, "站长")
+REP = tg(500, "刘代表")
+RES = tg(101, "王阿姨")
 STAFF_CHAT = -1001
 GROUP_CHAT = -2002
 TEXT = "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。"
 
 
 class RecordingOutbound:
-    """A stand-in for Telegram at the delivery boundary: records sends, can refuse chats."""
+    """A stand-in for Telegram at the delivery boundary: records sends (as Telegram would show
+    them), can refuse chats."""
+
+    channel = Channel.TELEGRAM
+    limits = TELEGRAM_LIMITS
+    buttons = True
 
     def __init__(self) -> None:
         self.sent: list[tuple[int, str]] = []
         self.blocked: set[int] = set()
         self.flood_once: set[int] = set()
 
-    async def send(
-        self,
-        chat_id: int,
-        text: str,
-        reply_markup: dict[str, Any] | None,
-        photo: bytes | None = None,
-    ) -> DeliveryResult:
+    def is_group(self, to: Address) -> bool:
+        return to.id.startswith("-")
+
+    async def send(self, to: Address, message: Message) -> DeliveryResult:
+        chat_id = int(to.id)
         if chat_id in self.blocked:
             return Undeliverable("Forbidden: bot was kicked from the group chat")
         if chat_id in self.flood_once:
             self.flood_once.discard(chat_id)
             return Retry(3, "429 retry after 3")
-        self.sent.append((chat_id, text))
-        return Delivered(len(self.sent))
+        self.sent.append((chat_id, render_html(message.text)))
+        return Delivered(str(len(self.sent)))
 
 
 async def assigned_task(ctx: ServiceContext, days: int) -> Task:
     cw = CaseworkService(ctx)
     intake = IntakeService(ctx)
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     invite = await cw.create_invite(ADMIN, None, None)
-    await cw.join(REP, invite.text.split("<code>")[1].split("</code>")[0])
-    await intake.submit_text(RES, RES.tg_id, 1, TEXT, None)
+    await cw.join(REP, code_in(invite))
+    await intake.submit_text(RES, chat(RES.external_id), str(1), TEXT, None)
     async with ctx.sessions() as s:
-        rep_id = (await s.execute(select(User.id).where(User.tg_id == REP.tg_id))).scalar_one()
+        rep_id = await user_id_of(ctx, REP)
     await cw.triage_button(ADMIN, "dl", (1, 1, rep_id, days))
     async with ctx.sessions() as s:
         return (await s.execute(select(Task))).scalar_one()
@@ -107,7 +112,7 @@ async def test_deadline_stages_each_once(ctx: ServiceContext, clock: ManualClock
     assert sum(k.endswith(":report") for k in keys) == 1
     async with ctx.sessions() as s:
         report = (await s.execute(select(Outbox).where(Outbox.key.like("%:report")))).scalar_one()
-    assert report.chat_id == STAFF_CHAT and "逾期通报" in report.text
+    assert report.chat_id == str(STAFF_CHAT) and "逾期通报" in report.plain
 
 
 async def test_downtime_sends_only_the_latest_stage_and_says_it_is_late(
@@ -122,10 +127,10 @@ async def test_downtime_sends_only_the_latest_stage_and_says_it_is_late(
     # "due today", only today's overdue reminder and the report to staff.
     keys = await reminder_keys(ctx)
     assert len(keys) == 2
-    assert keys[0] == f"remind:task:1:overdue:2026-10-13:{REP.tg_id}"
+    assert keys[0] == f"remind:task:1:overdue:2026-10-13:{REP.external_id}"
     assert keys[1] == "remind:task:1:report"
     out = RecordingOutbound()
-    await Dispatcher(ctx, out).tick()
+    await Dispatcher(ctx, [out]).tick()
     reminders = [t for _, t in out.sent if "逾期" in t]
     assert len(reminders) == 2 and all(t.startswith(LATE_NOTE) for t in reminders)
 
@@ -136,7 +141,7 @@ async def test_meeting_reminders_with_agenda_and_dropped_after_start(
     task = await assigned_task(ctx, 3)
     cw = CaseworkService(ctx)
     await cw.add_unit(ADMIN, "group", "居家养老专题组")
-    await cw.bind_unit_chat(ADMIN, GROUP_CHAT, "居家养老专题组")
+    await cw.bind_unit_chat(ADMIN, chat(GROUP_CHAT), "居家养老专题组")
     async with ctx.sessions() as s:
         unit = (await s.execute(select(Unit))).scalar_one()
         t = await s.get(Task, task.id)
@@ -155,8 +160,8 @@ async def test_meeting_reminders_with_agenda_and_dropped_after_start(
         row = (
             await s.execute(select(Outbox).where(Outbox.key.like("remind:meeting:%")))
         ).scalar_one()
-    assert row.chat_id == GROUP_CHAT and "明天" in row.text and "推进会" in row.text
-    assert "LL-2026-00001" in row.text  # the group's task due within the week is on the agenda
+    assert row.chat_id == str(GROUP_CHAT) and "明天" in row.plain and "推进会" in row.plain
+    assert "LL-2026-00001" in row.plain  # the group's task due within the week is on the agenda
     # The bot was down through the meeting: the hour-before reminder is recorded as dropped.
     clock.set(datetime(2026, 10, 8, 8, 0, tzinfo=UTC))
     await planner.plan()
@@ -171,7 +176,7 @@ async def test_meeting_reminders_with_agenda_and_dropped_after_start(
         notice = (
             await s.execute(select(Outbox).where(Outbox.key.like("meeting:1:v2:%")))
         ).scalar_one()
-    assert notice.chat_id == GROUP_CHAT and "取消" in notice.text
+    assert notice.chat_id == str(GROUP_CHAT) and "取消" in notice.plain
 
 
 async def test_blocked_chat_is_marked_and_staff_told_once(
@@ -179,20 +184,24 @@ async def test_blocked_chat_is_marked_and_staff_told_once(
 ) -> None:
     await assigned_task(ctx, 3)
     out = RecordingOutbound()
-    out.blocked.add(REP.tg_id)
-    dispatcher = Dispatcher(ctx, out)
+    out.blocked.add(int(REP.external_id))
+    dispatcher = Dispatcher(ctx, [out])
     await dispatcher.tick()
     clock.advance(timedelta(days=20))
     await ReminderPlanner(ctx).plan()
     await dispatcher.tick()
     async with ctx.sessions() as s:
         statuses = (
-            (await s.execute(select(Outbox.status).where(Outbox.chat_id == REP.tg_id)))
+            (await s.execute(select(Outbox.status).where(Outbox.chat_id == REP.external_id)))
             .scalars()
             .all()
         )
         notices = (
-            (await s.execute(select(Outbox).where(Outbox.key == f"undeliverable:{REP.tg_id}")))
+            (
+                await s.execute(
+                    select(Outbox).where(Outbox.key == f"undeliverable:{REP.external_id}")
+                )
+            )
             .scalars()
             .all()
         )
@@ -204,27 +213,27 @@ async def test_blocked_chat_is_marked_and_staff_told_once(
 async def test_flood_wait_loses_nothing(ctx: ServiceContext, clock: ManualClock) -> None:
     await assigned_task(ctx, 3)
     out = RecordingOutbound()
-    out.flood_once.add(REP.tg_id)
-    dispatcher = Dispatcher(ctx, out)
+    out.flood_once.add(int(REP.external_id))
+    dispatcher = Dispatcher(ctx, [out])
     await dispatcher.tick()
-    assert not any(c == REP.tg_id for c, _ in out.sent)
+    assert not any(c == int(REP.external_id) for c, _ in out.sent)
     clock.advance(timedelta(seconds=4))
     await dispatcher.tick()
-    assert sum(c == REP.tg_id for c, _ in out.sent) == 1
+    assert sum(c == int(REP.external_id) for c, _ in out.sent) == 1
 
 
 async def test_announcement_now_and_later(ctx: ServiceContext, clock: ManualClock) -> None:
     cw = CaseworkService(ctx)
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
-    for name, chat in (("甲组", -3001), ("乙组", -3002), ("丙组", None)):
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
+    for name, chat_id in (("甲组", -3001), ("乙组", -3002), ("丙组", None)):
         await cw.add_unit(ADMIN, "group", name)
-        if chat:
-            await cw.bind_unit_chat(ADMIN, chat, name)
+        if chat_id:
+            await cw.bind_unit_chat(ADMIN, chat(chat_id), name)
     meetings = MeetingService(ctx)
     reply = await meetings.announce(ADMIN, "全部 @2026-09-29 10:00 周五下午召开调度会，请准备材料")
     assert "甲组" in reply.text and "丙组" in reply.text
     out = RecordingOutbound()
-    dispatcher = Dispatcher(ctx, out)
+    dispatcher = Dispatcher(ctx, [out])
     await dispatcher.tick()
     assert not out.sent
     clock.set(datetime(2026, 9, 29, 2, 0, tzinfo=UTC))
@@ -249,21 +258,21 @@ async def test_scheduled_briefing_is_posted_once_with_its_chart(
             .scalars()
             .all()
         )
-    assert [r.chat_id for r in rows] == [STAFF_CHAT, STAFF_CHAT]
-    assert "工作简报" in rows[0].text and rows[1].photo is not None
-    assert rows[1].photo[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [r.chat_id for r in rows] == [str(STAFF_CHAT), str(STAFF_CHAT)]
+    assert "工作简报" in rows[0].plain and rows[1].file_data is not None
+    assert (rows[1].file_data or b"")[:8] == b"\x89PNG\r\n\x1a\n"
     out = RecordingOutbound()
-    await Dispatcher(ctx, out).tick()
+    await Dispatcher(ctx, [out]).tick()
     assert sum(c == STAFF_CHAT for c, _ in out.sent) >= 2
 
 
 async def test_reception_day_is_announced_three_days_ahead_to_subscribers(
     ctx: ServiceContext, clock: ManualClock
 ) -> None:
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     meetings = MeetingService(ctx)
     assert "已订阅" in (await meetings.subscribe(RES, True)).text
-    other = Sender(102, "李大爷")
+    other = tg(102, "李大爷")
     await meetings.subscribe(other, True)
     assert "已退订" in (await meetings.subscribe(other, False)).text
     created = await meetings.create(
@@ -283,5 +292,5 @@ async def test_reception_day_is_announced_three_days_ahead_to_subscribers(
             .scalars()
             .all()
         )
-    assert [r.chat_id for r in rows] == [RES.tg_id]
-    assert "代表接待日" in rows[0].text and "/unsubscribe" in rows[0].text
+    assert [r.chat_id for r in rows] == [RES.external_id]
+    assert "代表接待日" in rows[0].plain and "/unsubscribe" in rows[0].plain

@@ -10,23 +10,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from domain.channels import Sender
 from domain.clock import ManualClock
 from domain.workdays import WorkCalendar
-from services import charts
+from handlers.telegram.render import render_html
 from services import reports as rp
 from services.casework import CaseworkService
-from services.context import ServiceContext
 from services.intake import IntakeService
+from services.kernel.context import ServiceContext
 from services.meetings import MeetingService
-from services.reports import Briefing, Period, ReportsService, parse_period
-from services.staff import StaffService
-from services.types import Sender
-from storage.models import Opinion, Station, Task, Unit, User
+from services.reports import Briefing, Period, ReportsService, charts, parse_period
+from storage.models import Opinion, Station, Task, Unit
+from tests.support import bind_staff, chat, code_in, html, tg, user_id_of
 
-ADMIN = Sender(900, "站长")
-STAFF = Sender(901, "小张")
-REP = Sender(500, "刘代表")
-RES = Sender(101, "王", "阿姨")
+ADMIN = tg(900, "站长")
+STAFF = tg(901, "小张")
+REP = tg(500, "刘代表")
+RES = tg(101, "王", "阿姨")
 STAFF_CHAT = -1001
 GROUP = "居家养老专题组"
 DEPT = "区民政局"
@@ -73,12 +73,12 @@ class Steps:
     async def submit(self, when: datetime, text: str, who: Sender = RES) -> Opinion:
         self.clock.set(when)
         mid = next(self.msg)
-        await self.intake.submit_text(who, who.tg_id, mid, text, None)
+        await self.intake.submit_text(who, chat(who.external_id), str(mid), text, None)
         async with self.ctx.sessions() as s:
             return (
                 await s.execute(
                     select(Opinion).where(
-                        Opinion.src_chat_id == who.tg_id, Opinion.src_message_id == mid
+                        Opinion.src_chat_id == who.external_id, Opinion.src_message_id == mid
                     )
                 )
             ).scalar_one()
@@ -100,7 +100,7 @@ class Steps:
             ).scalar_one()
 
     async def typed(self, who: Sender, text: str) -> None:
-        reply = await self.cw.pending_text(who, who.tg_id, next(self.msg), text)
+        reply = await self.cw.pending_text(who, chat(who.external_id), str(next(self.msg)), text)
         assert reply is not None
 
     async def ack(self, when: datetime, task: Task, who: Sender = STAFF) -> None:
@@ -138,15 +138,15 @@ async def build_scenario(ctx: ServiceContext, clock: ManualClock) -> Scenario:
     """
     go = Steps(ctx, clock)
     clock.set(bj(8, 1))
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     await go.intake.start(STAFF, None)
-    await go.cw.add_staff(ADMIN, STAFF.tg_id, None)
+    await go.cw.add_staff(ADMIN, STAFF.external_id, None)
     invite = await go.cw.create_invite(STAFF, None, None)
-    await go.cw.join(REP, invite.text.split("<code>")[1].split("</code>")[0])
+    await go.cw.join(REP, code_in(invite))
     await go.cw.add_unit(STAFF, "group", GROUP)
     await go.cw.add_unit(STAFF, "department", DEPT)
     async with ctx.sessions() as s:
-        rep_id = (await s.execute(select(User.id).where(User.tg_id == REP.tg_id))).scalar_one()
+        rep_id = await user_id_of(ctx, REP)
         units = {u.name: u.id for u in (await s.execute(select(Unit))).scalars()}
         station_id = (await s.execute(select(Station.id))).scalar_one()
     group, dept = units[GROUP], units[DEPT]
@@ -259,7 +259,7 @@ async def test_stats_command_for_staff_and_refused_to_residents(
 ) -> None:
     await build_scenario(ctx, clock)
     service = ReportsService(ctx)
-    report = await service.stats(STAFF, "2026-09-01 2026-09-30", STAFF_CHAT)
+    report = await service.stats(STAFF, "2026-09-01 2026-09-30", chat(STAFF_CHAT))
     text = report.reply.text
     assert "2026-09-01 至 2026-09-30" in text
     assert "收到意见 6 件" in text
@@ -318,7 +318,7 @@ async def test_briefing_has_counts_growth_keywords_and_chart(
 ) -> None:
     sc = await build_scenario(ctx, clock)
     briefing = await rp.build_briefing(ctx, sc.station_id, SEPTEMBER)
-    text = briefing.text
+    text = render_html(briefing.text)
     assert "工作简报" in text and "2026年9月" in text
     assert "新收意见 <b>6</b> 件｜交办 <b>5</b> 件｜办结 <b>3</b> 件｜当前逾期 <b>1</b> 件" in text
     assert sc.ops["op2"].ref_no in text  # the overdue list
@@ -333,47 +333,48 @@ async def test_briefing_has_counts_growth_keywords_and_chart(
     assert "本期关键词：" + "、".join(briefing.keywords) in text
     assert briefing.chart is not None and briefing.chart.startswith(b"\x89PNG")
 
-    sent: list[tuple[int, Briefing]] = []
+    sent: list[tuple[object, Briefing]] = []
 
-    async def send(chat_id: int, b: Briefing) -> None:
-        sent.append((chat_id, b))
+    async def send(to: object, b: Briefing) -> None:
+        sent.append((to, b))
 
     assert await rp.post_briefing(ctx, sc.station_id, SEPTEMBER, send)
-    assert [chat for chat, _ in sent] == [STAFF_CHAT]
+    assert [chat_ for chat_, _ in sent] == [chat(STAFF_CHAT)]
     assert sent[0][1].stats.received == 6
 
     on_demand = await ReportsService(ctx).briefing(STAFF, "本月")
-    assert "新收意见 <b>6</b> 件" in on_demand.reply.text and on_demand.chart is not None
+    assert "新收意见 <b>6</b> 件" in html(on_demand.reply) and on_demand.chart is not None
 
 
 async def test_briefing_escapes_html_and_handles_an_empty_period(
     ctx: ServiceContext, clock: ManualClock
 ) -> None:
     steps = Steps(ctx, clock)
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     async with ctx.sessions() as s:
         station_id = (await s.execute(select(Station.id))).scalar_one()
     empty = await rp.build_briefing(ctx, station_id, Period.this_week(date(2026, 9, 28)))
-    assert "新收意见 <b>0</b> 件" in empty.text and empty.keywords == []
+    assert "新收意见 <b>0</b> 件" in render_html(empty.text) and empty.keywords == []
     op = await steps.submit(bj(9, 1), "小区<script>门口</script>的路灯坏了好几个月，晚上很黑。")
     await steps.assign(bj(9, 1, 11), op, 1, await _rep(ctx, steps), 3)
     clock.set(NOW)
     briefing = await rp.build_briefing(ctx, station_id, SEPTEMBER)
-    assert "<script>" not in briefing.text and "&lt;script&gt;" in briefing.text
+    shown = render_html(briefing.text)
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
 
 
 async def _rep(ctx: ServiceContext, steps: Steps) -> int:
     """Make STAFF staff and REP a representative; returns REP's user id."""
     await steps.intake.start(STAFF, None)
-    await steps.cw.add_staff(ADMIN, STAFF.tg_id, None)
+    await steps.cw.add_staff(ADMIN, STAFF.external_id, None)
     invite = await steps.cw.create_invite(STAFF, None, None)
-    await steps.cw.join(REP, invite.text.split("<code>")[1].split("</code>")[0])
+    await steps.cw.join(REP, code_in(invite))
     async with ctx.sessions() as s:
-        return (await s.execute(select(User.id).where(User.tg_id == REP.tg_id))).scalar_one()
+        return await user_id_of(ctx, REP)
 
 
 async def test_briefing_schedule(ctx: ServiceContext, clock: ManualClock) -> None:
-    await StaffService(ctx).bind_staff_chat(ADMIN, STAFF_CHAT, None)
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
     async with ctx.sessions() as s:
         station_id = (await s.execute(select(Station.id))).scalar_one()
     # Default: half-monthly. On Mon 28 Sept the latest slot was Wed 16 Sept 09:00, covering 1–15.

@@ -120,9 +120,7 @@ def no_bound_groups() -> Rich:
 
 
 def announced(names: list[str], when: datetime, skipped: list[str]) -> Rich:
-    text = t(
-        "通知将于 {when:%Y-%m-%d %H:%M} 发送到：{names}。", when=when, names="、".join(names)
-    )
+    text = t("通知将于 {when:%Y-%m-%d %H:%M} 发送到：{names}。", when=when, names="、".join(names))
     if skipped:
         text += t("\n未绑定群聊、无法送达：{names}", names="、".join(skipped))
     return text

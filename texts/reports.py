@@ -185,7 +185,9 @@ def briefing_text(
     if growth:
         lines.append(
             "增长较多的主题："
-            + "；".join(f"{n} {now} 件（上期 {before}，+{now - before}）" for n, now, before in growth)
+            + "；".join(
+                f"{n} {now} 件（上期 {before}，+{now - before}）" for n, now, before in growth
+            )
         )
     if keywords:
         lines.append("本期关键词：" + "、".join(keywords))

@@ -74,15 +74,11 @@ def too_long(length: int, max_chars: int) -> Rich:
 
 
 def no_text_only_emoji() -> Rich:
-    return t(
-        "我只看到了表情或符号。请用文字写下您的意见建议，例如：哪里、什么问题、希望怎么解决。"
-    )
+    return t("我只看到了表情或符号。请用文字写下您的意见建议，例如：哪里、什么问题、希望怎么解决。")
 
 
 def rate_limited(limit: int) -> Rich:
-    return t(
-        "您一小时内已提交 {n} 条意见，先歇一歇吧。请稍后再发，已提交的意见都已保存。", n=limit
-    )
+    return t("您一小时内已提交 {n} 条意见，先歇一歇吧。请稍后再发，已提交的意见都已保存。", n=limit)
 
 
 def sticker_reply() -> Rich:
@@ -94,9 +90,7 @@ def unknown_command() -> Rich:
 
 
 def ask_detail(ref_no: str) -> Rich:
-    return t(
-        "请发送对 <code>{ref}</code> 的补充说明（文字、照片、语音或文件都可以）。", ref=ref_no
-    )
+    return t("请发送对 <code>{ref}</code> 的补充说明（文字、照片、语音或文件都可以）。", ref=ref_no)
 
 
 def detail_added(ref_no: str, kind_label: str) -> Rich:
@@ -112,9 +106,7 @@ def attachment_needs_text(kind_label: str) -> Rich:
 
 def anonymity_set(ref_no: str, anonymous: bool) -> Rich:
     if anonymous:
-        return t(
-            "<code>{ref}</code> 已设为匿名：承办的代表和部门看不到您的姓名。", ref=ref_no
-        )
+        return t("<code>{ref}</code> 已设为匿名：承办的代表和部门看不到您的姓名。", ref=ref_no)
     return t(
         "<code>{ref}</code> 已设为实名：承办的代表和部门可以看到您的姓名，便于联系您。", ref=ref_no
     )
@@ -133,9 +125,7 @@ def cannot_withdraw(ref_no: str, status: str) -> Rich:
 
 
 def edit_recorded(ref_no: str) -> Rich:
-    return t(
-        "已记录您对 <code>{ref}</code> 的修改，工作人员会看到修改前后的内容。", ref=ref_no
-    )
+    return t("已记录您对 <code>{ref}</code> 的修改，工作人员会看到修改前后的内容。", ref=ref_no)
 
 
 def edit_too_late(ref_no: str) -> Rich:
@@ -214,9 +204,7 @@ BTN_NEXT = "下一页 »"
 
 
 def unsupported_message() -> Rich:
-    return t(
-        "暂时不支持这种消息。请用文字写下您的意见，也可以发照片、语音、文件或位置作为补充。"
-    )
+    return t("暂时不支持这种消息。请用文字写下您的意见，也可以发照片、语音、文件或位置作为补充。")
 
 
 RATING_LABELS = {
@@ -228,9 +216,7 @@ RATING_LABELS = {
 
 
 def assigned(ref_no: str, assignee: str) -> Rich:
-    return t(
-        "📤 您的意见 <code>{ref}</code> 已交办给<b>{who}</b>办理。", ref=ref_no, who=assignee
-    )
+    return t("📤 您的意见 <code>{ref}</code> 已交办给<b>{who}</b>办理。", ref=ref_no, who=assignee)
 
 
 def acknowledged(ref_no: str) -> Rich:
@@ -352,6 +338,5 @@ def link_already() -> Rich:
 
 def link_both_have_data() -> Rich:
     return t(
-        "两个账号都已有意见或职务记录，无法自动合并，本次没有做任何改动。"
-        "请联系联络站工作人员处理。"
+        "两个账号都已有意见或职务记录，无法自动合并，本次没有做任何改动。请联系联络站工作人员处理。"
     )

@@ -200,9 +200,7 @@ def ask_reject_reason(ref_no: str) -> Rich:
 
 
 def ask_duplicate_ref(ref_no: str) -> Rich:
-    return t(
-        "<code>{ref}</code> 与哪一条重复？请<b>回复本消息</b>写上原件的受理编号。", ref=ref_no
-    )
+    return t("<code>{ref}</code> 与哪一条重复？请<b>回复本消息</b>写上原件的受理编号。", ref=ref_no)
 
 
 def duplicate_ref_unknown(raw: str) -> Rich:

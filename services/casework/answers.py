@@ -82,7 +82,9 @@ async def reject(a: Answer) -> Message:
         )
     except IllegalTransition:
         return await _refusal(a)
-    await tell_residents(a.s, op, f"res:rejected:{op.id}", Message(rt.rejected(op.ref_no, a.body)), now)
+    await tell_residents(
+        a.s, op, f"res:rejected:{op.id}", Message(rt.rejected(op.ref_no, a.body)), now
+    )
     note = Message(st.rejected(op.ref_no, a.who.name, a.body))
     await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
     return Message(st.done())
@@ -217,9 +219,7 @@ async def _ask_for_rating(a: Answer, outcome: str) -> None:
     op, task, now = a.op, a.task, a.now
     sign = a.ctx.actions.encode
     actions = (
-        tuple(
-            Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()
-        ),
+        tuple(Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()),
     )
     closed = rt.closed(op.ref_no, at.OUTCOME_LABELS[outcome], a.body)
     await tell_residents(a.s, op, f"res:closed:{task.id}", Message(closed, actions), now)

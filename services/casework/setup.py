@@ -16,8 +16,8 @@ from domain.states import InviteRole, Role, UnitKind
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import default_station, find_identity, station_by_code
-from texts.common import NOT_ALLOWED
 from storage.models import Invite, StationRole, Unit, UnitMember, User
+from texts.common import NOT_ALLOWED
 
 INVITE_TTL = timedelta(days=7)
 
@@ -39,7 +39,9 @@ async def set_role(s: AsyncSession, station_id: int, user_id: int, role: Role) -
 async def unit_by_name(s: AsyncSession, station_id: int, name: str) -> Unit | None:
     return (
         await s.execute(
-            select(Unit).where(Unit.station_id == station_id, Unit.name == name.strip(), Unit.active)
+            select(Unit).where(
+                Unit.station_id == station_id, Unit.name == name.strip(), Unit.active
+            )
         )
     ).scalar_one_or_none()
 
@@ -55,9 +57,7 @@ async def bind_staff_chat(
             if station is None:
                 return Message(st.station_unknown(code))
         else:
-            station = (
-                await who.station() if who.user.station_id else await default_station(s, ctx)
-            )
+            station = await who.station() if who.user.station_id else await default_station(s, ctx)
         if not await who.allows(Need.ADMIN, station_id=station.id):
             return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
         station.staff_channel = chat.channel.value
@@ -81,9 +81,7 @@ async def add_staff(
             target = await s.get(User, identity.user_id) if identity else None
         elif target_name:
             name = target_name.lstrip("@")
-            target = (
-                (await s.execute(select(User).where(User.username == name))).scalars().first()
-            )
+            target = (await s.execute(select(User).where(User.username == name))).scalars().first()
         if target is None:
             return Message(st.user_unknown())
         await set_role(s, station.id, target.id, Role.STAFF)

@@ -103,9 +103,7 @@ async def pending_opinion(s: AsyncSession, ctx: ServiceContext, user: User) -> O
     """The opinion the resident pressed 补充说明 for, if that was recent and still open."""
     if user.pending_action != PromptKind.DETAIL or user.pending_opinion_id is None:
         return None
-    fresh = user.pending_since is not None and (
-        ctx.clock.now() - user.pending_since <= PENDING_TTL
-    )
+    fresh = user.pending_since is not None and (ctx.clock.now() - user.pending_since <= PENDING_TTL)
     op = await s.get(Opinion, user.pending_opinion_id)
     if not fresh or op is None or op.status in TERMINAL or op.resident_id != user.id:
         user.pending_action = None

@@ -21,7 +21,9 @@ from storage.models import Opinion
 Pair = tuple[Message, Message] | None
 
 
-async def _own(s: AsyncSession, ctx: ServiceContext, sender: Sender, opinion_id: int) -> tuple[Actor, Opinion] | None:
+async def _own(
+    s: AsyncSession, ctx: ServiceContext, sender: Sender, opinion_id: int
+) -> tuple[Actor, Opinion] | None:
     who = await actor(s, ctx, sender)
     op = await s.get(Opinion, opinion_id)
     if op is None or not await who.allows(Need.OWNER, opinion=op):

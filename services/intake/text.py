@@ -166,9 +166,7 @@ async def submit_text(
         return await after_race(ctx, src.chat, src.message_id)
 
 
-async def _lookup(
-    s: AsyncSession, ctx: ServiceContext, values: Any
-) -> tuple[Message | None, int]:
+async def _lookup(s: AsyncSession, ctx: ServiceContext, values: Any) -> tuple[Message | None, int]:
     """From the columns PERSON_AND_LOOKUP read with the person: the earlier answer if this
     message was handled already, and the person's opinions this hour (-1: a representative)."""
     opinion_id, attachment_id, inbound_id, recent, representative = values
@@ -245,9 +243,7 @@ async def _insert_opinion(
     return NewOpinion.of(new_id, values)
 
 
-async def _adopt_orphans(
-    s: AsyncSession, ctx: ServiceContext, user: User, op: OpinionView
-) -> int:
+async def _adopt_orphans(s: AsyncSession, ctx: ServiceContext, user: User, op: OpinionView) -> int:
     if user.pending_action != PromptKind.ORPHANS:
         return 0  # the common case costs no query
     user.pending_action = None

@@ -82,7 +82,7 @@ def record(
 
 
 async def last_action_by(s: AsyncSession, op: Opinion, tz: Any) -> Rich:
-    """"LL-… 已是“已交办”状态，由 小张 于 … 处理": what a refused action is told."""
+    """ "LL-… 已是“已交办”状态，由 小张 于 … 处理": what a refused action is told."""
     row = (
         await s.execute(
             select(OpinionEvent, User)

@@ -25,7 +25,7 @@ MAX_CHOICE_DIGITS = 3
 
 
 def choice_number(text: str) -> int | None:
-    """"1", "１", " 1 " → 1; anything else (words, "0", "1.5") → None."""
+    """ "1", "１", " 1 " → 1; anything else (words, "0", "1.5") → None."""
     norm = unicodedata.normalize("NFKC", text).strip()
     if not norm or len(norm) > MAX_CHOICE_DIGITS or not (norm.isascii() and norm.isdigit()):
         return None

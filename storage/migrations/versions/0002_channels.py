@@ -22,7 +22,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from alembic import op
@@ -42,7 +42,14 @@ CHUNK = 500
 class _Spans(HTMLParser):
     """Telegram HTML as the bot wrote it -> the storable span list of domain.message.Rich."""
 
-    STYLES = {"b": "b", "strong": "b", "i": "i", "em": "i", "code": "code", "a": "a"}
+    STYLES: ClassVar[dict[str, str]] = {
+        "b": "b",
+        "strong": "b",
+        "i": "i",
+        "em": "i",
+        "code": "code",
+        "a": "a",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -145,7 +152,9 @@ def _new_tables() -> None:
         sa.ForeignKeyConstraint(
             ["identity_id"], ["identities.id"], name=op.f("fk_link_codes_identity_id_identities")
         ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_link_codes_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_link_codes_user_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_link_codes")),
         sa.UniqueConstraint("code", name=op.f("uq_link_codes_code")),
     )
@@ -248,9 +257,7 @@ def _inbound() -> None:
     for row_id, reply in rows:
         value = None if reply is None else {"t": html_to_spans(reply)}
         conn.execute(
-            table.update()
-            .where(table.c.id == row_id)
-            .values(reply_json=value, channel=TELEGRAM)
+            table.update().where(table.c.id == row_id).values(reply_json=value, channel=TELEGRAM)
         )
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.drop_column("reply")

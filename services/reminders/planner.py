@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
+from domain.channels import Address
+from domain.message import FileRef, Message, Rich
 from domain.recurrence import occurrences
+from domain.states import MeetingKind, MessageKind, OutboxStatus, TaskStatus
 from domain.workdays import WorkCalendar
-from services import outbox
-from services.context import ServiceContext
+from services.kernel import outbox
+from services.kernel.context import ServiceContext
+from services.kernel.notify import unit_chat
+from services.kernel.people import reach, staff_chat
 from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
-from storage.upsert import insert_for
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class ReminderPlanner:
         Only a slot from the last day is posted: a bot started months after install does not
         post an old briefing nobody asked for.
         """
-        from services.reports import build_briefing, latest_briefing_slot
+        from services.reports.briefing import build_briefing
+        from services.reports.schedule import latest_briefing_slot
 
         async with self.ctx.sessions() as s:
             stations = (
@@ -87,28 +91,29 @@ class ReminderPlanner:
             if done is not None:
                 continue
             briefing = await build_briefing(self.ctx, station.id, slot.period, self.calendar)
-            assert station.staff_chat_id is not None
+            chat = staff_chat(station)
+            assert chat is not None
             async with self.ctx.sessions.begin() as s:
                 if await outbox.enqueue(
                     s,
                     key=slot.key,
-                    chat_id=station.staff_chat_id,
-                    text=briefing.text,
-                    kind="briefing",
+                    to=chat,
+                    message=Message(briefing.text),
+                    kind=MessageKind.BRIEFING,
                     due_at=slot.at,
                     station_id=station.id,
                 ):
                     added += 1
                     if briefing.chart is not None:
+                        chart = Message(file=FileRef("image", "chart.png"), data=briefing.chart)
                         await outbox.enqueue(
                             s,
                             key=slot.key + ":chart",
-                            chat_id=station.staff_chat_id,
-                            text="",
-                            kind="briefing",
+                            to=chat,
+                            message=chart,
+                            kind=MessageKind.BRIEFING,
                             due_at=slot.at + timedelta(seconds=1),
                             station_id=station.id,
-                            photo=briefing.chart,
                         )
         return added
 
@@ -119,7 +124,7 @@ class ReminderPlanner:
             await s.execute(
                 select(Task, Opinion)
                 .join(Opinion, Opinion.id == Task.opinion_id)
-                .where(Task.status == "open")
+                .where(Task.status == TaskStatus.OPEN)
             )
         ).all()
         added = 0
@@ -132,8 +137,8 @@ class ReminderPlanner:
             for chat in await self._task_chats(s, task):
                 added += await self._put(
                     s,
-                    key=f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat}",
-                    chat_id=chat,
+                    key=f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}",
+                    to=chat,
                     text=text,
                     due=self._at(day),
                     station_id=task.station_id,
@@ -142,12 +147,13 @@ class ReminderPlanner:
             if overdue >= self.policy.report_after:
                 report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
                 station = await s.get(Station, task.station_id)
-                if station is not None and station.staff_chat_id is not None:
+                staff = staff_chat(station) if station is not None else None
+                if staff is not None:
                     assignee = await self._assignee_name(s, task)
                     added += await self._put(
                         s,
                         key=f"remind:task:{task.id}:report",
-                        chat_id=station.staff_chat_id,
+                        to=staff,
                         text=tr.overdue_report(
                             op.ref_no, op.text, assignee, task.due_date, overdue
                         ),
@@ -169,20 +175,19 @@ class ReminderPlanner:
             return "due", due, 0
         return "overdue", self.calendar.add_workdays(due, overdue).due, overdue
 
-    async def _task_chats(self, s: AsyncSession, task: Task) -> list[int]:
-        chats: list[int] = []
+    async def _task_chats(self, s: AsyncSession, task: Task) -> list[Address]:
+        chats: list[Address] = []
         if task.assignee_user_id is not None:
-            user = await s.get(User, task.assignee_user_id)
-            if user is not None and not user.blocked_bot:
-                chats.append(user.tg_id)
+            found = await reach(s, [task.assignee_user_id])  # blocked identities are skipped
+            chats += found.values()
         if task.assignee_unit_id is not None:
-            unit = await s.get(Unit, task.assignee_unit_id)
-            if unit is not None and unit.chat_id is not None:
-                chats.append(unit.chat_id)
+            chat = unit_chat(await s.get(Unit, task.assignee_unit_id))
+            if chat is not None:
+                chats.append(chat)
             if task.acknowledged_by_id is not None:
-                ack = await s.get(User, task.acknowledged_by_id)
-                if ack is not None and ack.tg_id not in chats:
-                    chats.append(ack.tg_id)
+                ack = (await reach(s, [task.acknowledged_by_id])).get(task.acknowledged_by_id)
+                if ack is not None and ack not in chats:
+                    chats.append(ack)
         return chats
 
     async def _assignee_name(self, s: AsyncSession, task: Task) -> str:
@@ -210,7 +215,7 @@ class ReminderPlanner:
                 if occ - horizon > now:
                     break
                 added += await self._meeting_stage(s, m, unit, occ, now)
-                if m.kind == "reception":
+                if m.kind == MeetingKind.RECEPTION:
                     added += await self._reception_notice(s, m, occ, now)
         return added
 
@@ -220,7 +225,8 @@ class ReminderPlanner:
         due = [
             (occ - off, i) for i, off in enumerate(self.policy.meeting_offsets) if occ - off <= now
         ]
-        if not due or unit is None or unit.chat_id is None:
+        chat = unit_chat(unit)
+        if not due or chat is None or unit is None:
             return 0
         when, idx = max(due)
         agenda = await self._agenda(s, unit, now)
@@ -228,7 +234,7 @@ class ReminderPlanner:
         return await self._put(
             s,
             key=f"remind:meeting:{m.id}:{occ.astimezone(self.ctx.tz):%Y%m%d%H%M}:{idx}",
-            chat_id=unit.chat_id,
+            to=chat,
             text=text,
             due=when,
             station_id=m.station_id,
@@ -244,11 +250,7 @@ class ReminderPlanner:
         subscribers = (
             (
                 await s.execute(
-                    select(User.tg_id).where(
-                        User.station_id == m.station_id,
-                        User.subscribed,
-                        User.blocked_bot.is_(False),
-                    )
+                    select(User.id).where(User.station_id == m.station_id, User.subscribed)
                 )
             )
             .scalars()
@@ -256,11 +258,15 @@ class ReminderPlanner:
         )
         added = 0
         text = tr.reception_notice(m.title, m.place, occ.astimezone(self.ctx.tz))
-        for tg in subscribers:
+        chats = await reach(s, list(subscribers))  # blocked identities are skipped
+        for uid in subscribers:
+            chat = chats.get(uid)
+            if chat is None:
+                continue
             added += await self._put(
                 s,
-                key=f"remind:reception:{m.id}:{occ.astimezone(self.ctx.tz):%Y%m%d%H%M}:{tg}",
-                chat_id=tg,
+                key=f"remind:reception:{m.id}:{occ.astimezone(self.ctx.tz):%Y%m%d%H%M}:{chat.key}",
+                to=chat,
                 text=text,
                 due=when,
                 station_id=m.station_id,
@@ -298,35 +304,27 @@ class ReminderPlanner:
         s: AsyncSession,
         *,
         key: str,
-        chat_id: int,
-        text: str,
+        to: Address,
+        text: Rich,
         due: datetime,
         station_id: int | None,
         opinion_id: int | None = None,
         expires: datetime | None = None,
     ) -> int:
         now = self.ctx.clock.now()
-        values: dict[str, Any] = {
-            "key": key,
-            "chat_id": chat_id,
-            "text": text,
-            "kind": "reminder",
-            "due_at": due,
-            "expires_at": expires,
-            "station_id": station_id,
-            "opinion_id": opinion_id,
-            "status": outbox.PENDING,
-            "attempts": 0,
-            "created_at": now,
-        }
-        if expires is not None and expires <= now:
-            # Downtime swallowed the moment: record it as dropped, never send it.
-            values["status"] = outbox.DROPPED
-            values["last_error"] = "meeting already started"
-        result = await s.execute(
-            insert_for(s, Outbox).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        # Downtime swallowed the moment: record it as dropped, never send it.
+        gone = expires is not None and expires <= now
+        added = await outbox.enqueue(
+            s,
+            key=key,
+            to=to,
+            message=Message(text),
+            kind=MessageKind.REMINDER,
+            due_at=due,
+            station_id=station_id,
+            opinion_id=opinion_id,
+            expires_at=expires,
+            status=OutboxStatus.DROPPED if gone else OutboxStatus.PENDING,
+            note="meeting already started" if gone else None,
         )
-        if getattr(result, "rowcount", 0) and values["status"] == outbox.PENDING:
-            s.info[outbox.DIRTY] = True
-            return 1
-        return 0
+        return 1 if added and not gone else 0

@@ -10,26 +10,34 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.meetings as tm
+from domain.channels import Sender
+from domain.message import Message as Reply
+from domain.message import Rich
 from domain.recurrence import RecurrenceError, describe, occurrences, parse_rule
+from domain.states import MeetingKind, MessageKind
 from domain.workdays import WorkCalendar
-from services import outbox
-from services.context import ServiceContext
-from services.people import Role, role_of, station_of, upsert_user
-from services.types import Reply, Sender
+from services.kernel import outbox
+from services.kernel.access import Need, actor
+from services.kernel.context import ServiceContext
+from services.kernel.notify import unit_chat
 from storage.models import Announcement, Meeting, Station, Unit, User
 
 FIELD_NAMES = {"时间": "time", "地点": "place", "标题": "title", "重复": "rule", "工作组": "unit"}
 ALL_GROUPS = ("全部", "所有", "全体", "all")
 
 
-def meeting_kind(title: str) -> str:
+def meeting_kind(title: str) -> MeetingKind:
     if "接待" in title:
-        return "reception"
+        return MeetingKind.RECEPTION
     if "调度" in title:
-        return "dispatch"
+        return MeetingKind.DISPATCH
     if "推进" in title:
-        return "progress"
-    return "other"
+        return MeetingKind.PROGRESS
+    return MeetingKind.OTHER
+
+
+def _plain(text: str) -> Reply:
+    return Reply(Rich.plain_text(text))
 
 
 @dataclass
@@ -61,11 +69,11 @@ class MeetingService:
         return when
 
     async def _staff(self, s: AsyncSession, sender: Sender) -> tuple[User, Station] | None:
-        user = await upsert_user(s, sender)
-        station = await station_of(s, self.ctx, user)
-        if await role_of(s, self.ctx, user, station.id) not in (Role.ADMIN, Role.STAFF):
+        who = await actor(s, self.ctx, sender)
+        station = await who.station()
+        if not await who.allows(Need.STAFF, station_id=station.id):
             return None
-        return user, station
+        return who.user, station
 
     async def _unit(self, s: AsyncSession, station_id: int, name: str) -> Unit | None:
         return (
@@ -90,7 +98,7 @@ class MeetingService:
             when = self.parse_time(when_raw)
             rule = parse_rule(rule_raw)
         except (ValueError, RecurrenceError) as exc:
-            return Reply(str(exc))
+            return _plain(str(exc))
         async with self.ctx.sessions.begin() as s:
             staff = await self._staff(s, sender)
             if staff is None:
@@ -102,7 +110,7 @@ class MeetingService:
                 unit = await self._unit(s, station.id, group)
                 if unit is None:
                     return Reply(tm.unit_unknown(group))
-            elif kind != "reception":
+            elif kind != MeetingKind.RECEPTION:
                 return Reply(tm.needs_group())
             m = Meeting(
                 station_id=station.id,
@@ -183,7 +191,7 @@ class MeetingService:
                         return Reply(tm.unit_unknown(value))
                     m.unit_id = unit.id
             except (ValueError, RecurrenceError) as exc:
-                return Reply(str(exc))
+                return _plain(str(exc))
             m.version += 1
             m.updated_at = self.ctx.clock.now()
             await self._announce(
@@ -212,16 +220,16 @@ class MeetingService:
             await self._announce(s, m, tm.cancelled(m.title), "cancelled")
             return Reply(tm.cancelled_ok(m.id, m.title))
 
-    async def _announce(self, s: AsyncSession, m: Meeting, text: str, what: str) -> None:
-        unit = await s.get(Unit, m.unit_id) if m.unit_id else None
-        if unit is None or unit.chat_id is None:
+    async def _announce(self, s: AsyncSession, m: Meeting, text: Rich, what: str) -> None:
+        chat = unit_chat(await s.get(Unit, m.unit_id) if m.unit_id else None)
+        if chat is None:
             return
         await outbox.enqueue(
             s,
             key=f"meeting:{m.id}:v{m.version}:{what}",
-            chat_id=unit.chat_id,
-            text=text,
-            kind="notice",
+            to=chat,
+            message=Reply(text),
+            kind=MessageKind.NOTICE,
             due_at=self.ctx.clock.now(),
             station_id=m.station_id,
         )
@@ -237,7 +245,7 @@ class MeetingService:
         try:
             send_at = self.parse_time(when_raw) if when_raw else self.ctx.clock.now()
         except ValueError as exc:
-            return Reply(str(exc))
+            return _plain(str(exc))
         async with self.ctx.sessions.begin() as s:
             staff = await self._staff(s, sender)
             if staff is None:
@@ -272,13 +280,14 @@ class MeetingService:
             s.add(ann)
             await s.flush()
             for u in bound:
-                assert u.chat_id is not None
+                chat = unit_chat(u)
+                assert chat is not None
                 await outbox.enqueue(
                     s,
                     key=f"ann:{ann.id}:{u.id}",
-                    chat_id=u.chat_id,
-                    text=tm.announcement(body),
-                    kind="notice",
+                    to=chat,
+                    message=Reply(tm.announcement(body)),
+                    kind=MessageKind.NOTICE,
                     due_at=send_at,
                     station_id=station.id,
                 )
@@ -289,7 +298,7 @@ class MeetingService:
 
     async def subscribe(self, sender: Sender, on: bool) -> Reply:
         async with self.ctx.sessions.begin() as s:
-            user = await upsert_user(s, sender)
-            await station_of(s, self.ctx, user)
-            user.subscribed = on
+            who = await actor(s, self.ctx, sender)
+            await who.station()
+            who.user.subscribed = on
             return Reply(tm.subscribed(on))

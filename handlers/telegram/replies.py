@@ -1,0 +1,79 @@
+"""Telegram out, for the person being answered: outcomes as replies, presses as callback
+answers, edits in place and prompts (with ForceReply in groups)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, ForceReply, Message
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from domain.message import Message as Neutral
+from domain.message import Rich, Span, Style
+from handlers.telegram.render import keyboard, render_html
+from services.inbound.types import Outcome
+from services.kernel.results import ActionResult
+
+log = logging.getLogger(__name__)
+
+
+async def send_outcome(msg: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome) -> None:
+    """Text as a reply to the message (parse_mode HTML by default); files to the chat."""
+    for item in outcome.messages:
+        text = render_html(item.text)
+        markup = keyboard(item.actions)
+        if item.file is None:
+            await msg.reply_text(text, reply_markup=markup)
+        elif item.file.kind == "image":
+            await context.bot.send_photo(
+                chat_id=msg.chat_id,
+                photo=item.data or b"",
+                caption=text or None,
+                reply_markup=markup,
+            )
+        else:
+            await context.bot.send_document(
+                chat_id=msg.chat_id,
+                document=item.data or b"",
+                filename=item.file.name or None,
+                caption=text or None,
+            )
+
+
+async def _edit(message: Message, edit: Neutral) -> None:
+    """Replace a bot message in place; unchanged or too old to edit is not an error."""
+    try:
+        if edit.text:
+            await message.edit_text(render_html(edit.text), reply_markup=keyboard(edit.actions))
+        else:
+            await message.edit_reply_markup(reply_markup=keyboard(edit.actions))
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            log.warning("could not edit message %s: %s", message.message_id, exc)
+
+
+async def answer_press(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, result: ActionResult
+) -> None:
+    await query.answer(result.toast, show_alert=result.alert)
+    message = query.message if isinstance(query.message, Message) else None
+    if result.edit is not None and message is not None:
+        await _edit(message, result.edit)
+    prompt = result.prompt
+    if prompt is None:
+        return
+    markup = keyboard(prompt.actions)
+    if result.private or message is None:
+        await context.bot.send_message(query.from_user.id, render_html(prompt.text))
+        return
+    if markup is None and message.chat.type != "private":
+        # Mention the presser so a selective ForceReply opens the reply box for them only.
+        user = query.from_user
+        mention = Span(user.first_name, Style.LINK, f"tg://user?id={user.id}")
+        text = render_html(Rich((mention,)) + " " + prompt.text)
+        await context.bot.send_message(
+            message.chat_id, text, reply_markup=ForceReply(selective=True)
+        )
+        return
+    await context.bot.send_message(message.chat_id, render_html(prompt.text), reply_markup=markup)

@@ -1,0 +1,231 @@
+"""Commands, the same on every channel: `/name args`, or on channels whose people type no
+slashes, the Chinese words in ALIASES."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import texts.meetings as tm
+import texts.resident as rt
+import texts.staff as st
+from domain.message import Message
+from domain.states import UnitKind
+from services.inbound.types import Inbound, Outcome
+
+if TYPE_CHECKING:
+    from services.inbound.router import Router
+
+
+class Where(Enum):
+    PRIVATE = "private"  # in a group: residents' commands point to the private chat
+    ANY = "any"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A parsed command: its name, the text after it, and that text split on whitespace."""
+
+    name: str
+    rest: str
+
+    @property
+    def args(self) -> list[str]:
+        return self.rest.split()
+
+
+Handler = Callable[["Router", Inbound, Call], Awaitable[Outcome]]
+
+# Words that work as commands where nobody types slashes (Inbound.words_as_commands).
+ALIASES = {
+    "绑定账号": "link",
+    "绑定工作人员群": "bind_staff",
+    "绑定群": "bind",
+    "我的意见": "my",
+    "查询进度": "status",
+    "使用说明": "help",
+    "帮助": "help",
+    "待办": "tasks",
+    "加入": "join",
+    "统计": "stats",
+    "简报": "briefing",
+    "导出台账": "export",
+}
+GROUP_HINT = frozenset({"start", "help", "my", "status"})
+
+
+def parse(inbound: Inbound, text: str) -> Call | None:
+    """`/name@bot rest` (the adapter has dropped other bots' commands) or an alias word."""
+    stripped = text.strip()
+    parts = stripped.split(maxsplit=1)
+    if not parts:
+        return None
+    rest = parts[1] if len(parts) == 2 else ""
+    if stripped.startswith("/"):
+        name = parts[0][1:].split("@", 1)[0].lower()
+        return Call(name, rest) if name else None
+    if inbound.words_as_commands and parts[0] in ALIASES:
+        return Call(ALIASES[parts[0]], rest)
+    return None
+
+
+async def _start(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.intake.start(i.sender, c.args[0] if c.args else None))
+
+
+async def _help(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(Message(rt.help_text()))
+
+
+async def _my(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.intake.my_list(i.sender, 1))
+
+
+async def _status(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.intake.status(i.sender, " ".join(c.args)))
+
+
+async def _link(r: Router, i: Inbound, c: Call) -> Outcome:
+    from services.people import link
+
+    if c.args:
+        return Outcome.of(await link.redeem(r.ctx, i.sender, c.rest))
+    return Outcome.of(await link.start_link(r.ctx, i.sender))
+
+
+async def _bind_staff(r: Router, i: Inbound, c: Call) -> Outcome:
+    if not i.is_group:
+        return Outcome.of(Message(st.bind_only_group()))
+    code = c.args[0] if c.args else None
+    return Outcome.of(await r.casework.bind_staff_chat(i.sender, i.chat, code))
+
+
+async def _add_staff(r: Router, i: Inbound, c: Call) -> Outcome:
+    arg = " ".join(c.args)
+    target = i.reply_to.external_id if i.reply_to else (arg if arg.isdigit() else None)
+    name = None if target is not None else (arg or None)
+    return Outcome.of(await r.casework.add_staff(i.sender, target, name))
+
+
+async def _invite(r: Router, i: Inbound, c: Call) -> Outcome:
+    unit = " ".join(c.args) or None
+    return Outcome.of(await r.casework.create_invite(i.sender, unit, None))
+
+
+async def _join(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.join(i.sender, " ".join(c.args)))
+
+
+async def _group_add(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.add_unit(i.sender, UnitKind.GROUP, " ".join(c.args)))
+
+
+async def _dept_add(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.add_unit(i.sender, UnitKind.DEPARTMENT, " ".join(c.args)))
+
+
+async def _units(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.list_units(i.sender))
+
+
+async def _bind(r: Router, i: Inbound, c: Call) -> Outcome:
+    if not i.is_group:
+        return Outcome.of(Message(st.bind_unit_only_group()))
+    name = " ".join(c.args)
+    if not name:
+        return Outcome.of(Message(st.bind_unit_usage()))
+    return Outcome.of(await r.casework.bind_unit_chat(i.sender, i.chat, name))
+
+
+async def _tasks(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.my_tasks(i.sender))
+
+
+async def _stats(r: Router, i: Inbound, c: Call) -> Outcome:
+    report = await r.reports.stats(i.sender, " ".join(c.args), i.chat)
+    return Outcome.of(report.reply, r.chart(report.chart))
+
+
+async def _briefing(r: Router, i: Inbound, c: Call) -> Outcome:
+    report = await r.reports.briefing(i.sender, " ".join(c.args), i.chat)
+    return Outcome.of(report.reply, r.chart(report.chart))
+
+
+async def _export(r: Router, i: Inbound, c: Call) -> Outcome:
+    from domain.message import FileRef
+
+    result = await r.ledger.export(i.sender, " ".join(c.args), i.chat)
+    if result.data is None:
+        return Outcome.of(result.reply)
+    doc = FileRef("document", result.filename or "ledger.xlsx")
+    return Outcome.of(Message(result.reply.text, file=doc, data=result.data))
+
+
+async def _meeting(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.meetings.create(i.sender, c.rest))
+
+
+async def _meetings(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.meetings.list(i.sender))
+
+
+def _number(raw: str) -> int | None:
+    raw = raw.lstrip("#")
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+async def _meeting_edit(r: Router, i: Inbound, c: Call) -> Outcome:
+    parts = c.rest.split(maxsplit=2)
+    number = _number(parts[0]) if len(parts) == 3 else None
+    if number is None:
+        return Outcome.of(Message(tm.edit_usage()))
+    return Outcome.of(await r.meetings.edit(i.sender, number, parts[1], parts[2]))
+
+
+async def _meeting_cancel(r: Router, i: Inbound, c: Call) -> Outcome:
+    number = _number(c.rest.strip())
+    if number is None:
+        return Outcome.of(Message(tm.edit_usage()))
+    return Outcome.of(await r.meetings.cancel(i.sender, number))
+
+
+async def _notify(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.meetings.announce(i.sender, c.rest))
+
+
+async def _subscribe(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.meetings.subscribe(i.sender, True))
+
+
+async def _unsubscribe(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.meetings.subscribe(i.sender, False))
+
+
+COMMANDS: dict[str, tuple[Where, Handler]] = {
+    "start": (Where.PRIVATE, _start),
+    "help": (Where.PRIVATE, _help),
+    "my": (Where.PRIVATE, _my),
+    "status": (Where.PRIVATE, _status),
+    "link": (Where.PRIVATE, _link),
+    "bind_staff": (Where.ANY, _bind_staff),
+    "add_staff": (Where.ANY, _add_staff),
+    "invite": (Where.ANY, _invite),
+    "join": (Where.PRIVATE, _join),
+    "group_add": (Where.ANY, _group_add),
+    "dept_add": (Where.ANY, _dept_add),
+    "units": (Where.ANY, _units),
+    "bind": (Where.ANY, _bind),
+    "tasks": (Where.ANY, _tasks),
+    "stats": (Where.ANY, _stats),
+    "briefing": (Where.ANY, _briefing),
+    "export": (Where.ANY, _export),
+    "meeting": (Where.ANY, _meeting),
+    "meetings": (Where.ANY, _meetings),
+    "meeting_edit": (Where.ANY, _meeting_edit),
+    "meeting_cancel": (Where.ANY, _meeting_cancel),
+    "notify": (Where.ANY, _notify),
+    "subscribe": (Where.PRIVATE, _subscribe),
+    "unsubscribe": (Where.PRIVATE, _unsubscribe),
+}

@@ -1,0 +1,1 @@
+"""People across channels: linking a second channel's identity to the same person."""

@@ -1,0 +1,69 @@
+"""Test helpers: people and chats on a channel, reading the outbox as text."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from domain.channels import Address, Channel, Sender
+from domain.message import Message, Style
+from handlers.telegram.render import render_html
+from services.casework import CaseworkService
+from services.kernel.context import ServiceContext
+from storage.models import Outbox
+
+
+def tg(uid: int, first: str = "", last: str | None = None, username: str | None = None) -> Sender:
+    """A Telegram user (their private chat has the same id)."""
+    return Sender(Channel.TELEGRAM, str(uid), first, last, username)
+
+
+def chat(chat_id: int | str, channel: Channel = Channel.TELEGRAM) -> Address:
+    return Address(channel, str(chat_id))
+
+
+def html(message: Message) -> str:
+    """What Telegram users see: the message as the Telegram renderer writes it."""
+    return render_html(message.text)
+
+
+def code_in(message: Message) -> str:
+    """The first <code> span (an invite code, a reference number)."""
+    return next(s.text for s in message.text.spans if s.style is Style.CODE)
+
+
+def payloads(message: Message) -> list[str]:
+    """The actions' payloads without their signatures (`o:d:1`)."""
+    return [a.payload.split(".")[0] for a in message.choices()]
+
+
+async def bind_staff(ctx: ServiceContext, admin: Sender, chat_id: int) -> Message:
+    return await CaseworkService(ctx).bind_staff_chat(admin, chat(chat_id), None)
+
+
+async def outbox_messages(ctx: ServiceContext, to: Address | int) -> list[Message]:
+    where = to if isinstance(to, Address) else chat(to)
+    async with ctx.sessions() as s:
+        rows = (
+            await s.execute(
+                select(Outbox.message, Outbox.file_data)
+                .where(Outbox.channel == where.channel.value, Outbox.chat_id == where.id)
+                .order_by(Outbox.id)
+            )
+        ).all()
+    return [Message.from_json(m, data) for m, data in rows]
+
+
+async def outbox_texts(ctx: ServiceContext, to: Address | int) -> list[str]:
+    return [m.plain for m in await outbox_messages(ctx, to)]
+
+
+async def user_id_of(ctx: ServiceContext, who: Sender) -> int:
+    from storage.models import Identity
+
+    async with ctx.sessions() as s:
+        found = await s.execute(
+            select(Identity.user_id).where(
+                Identity.channel == who.channel.value, Identity.external_id == who.external_id
+            )
+        )
+        return int(found.scalar_one())
