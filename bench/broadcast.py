@@ -37,6 +37,7 @@ from storage.migrate import upgrade  # noqa: E402
 from tests.botproc import ROOT as REPO  # noqa: E402
 from tests.botproc import TOKEN, BotProcess  # noqa: E402
 from tests.fakebot import FakeBotApi, FloodLimits  # noqa: E402
+from tests.support import bind_staff, chat, tg  # noqa: E402
 
 ADMIN = tg(900, "站长")
 STAFF_CHAT = -999
@@ -51,8 +52,9 @@ async def seed(url: str, data_dir: Path, groups: int, per_group: int) -> None:
         sessions=make_sessionmaker(engine),
         classifier=ThemeClassifier.load(None, cache_dir=data_dir),
         tz=ZoneInfo("Asia/Shanghai"),
-        admin_ids=frozenset({ADMIN.external_id}),
+        admin_ids=frozenset({ADMIN.identity}),
     )
+    await ctx.prepare()
     await bind_staff(ctx, ADMIN, STAFF_CHAT)
     cw = CaseworkService(ctx)
     for g in range(groups):

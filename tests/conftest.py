@@ -124,6 +124,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url_0001(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at revision 0001 (before channels), on each engine."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    else:
+        pg: str | None = request.getfixturevalue("pg_database")
+        if pg is None:
+            pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
+        reset_pg_schema(pg)
+        url = pg
+    upgrade(url, "0001")
+    yield url
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 9, 28, 1, 0, tzinfo=UTC))  # 09:00 Beijing, a Monday

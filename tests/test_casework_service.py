@@ -56,7 +56,7 @@ async def submit(ctx: ServiceContext, intake: IntakeService, msg_id: int = 1) ->
     await intake.submit_text(RES, chat(RES.external_id), str(msg_id), TEXT, None)
     async with ctx.sessions() as s:
         return (
-            await s.execute(select(Opinion).where(Opinion.src_message_id == msg_id))
+            await s.execute(select(Opinion).where(Opinion.src_message_id == str(msg_id)))
         ).scalar_one()
 
 

@@ -23,7 +23,7 @@ from storage.migrate import upgrade
 from tests.botproc import ROOT, TOKEN, BotProcess, wait_started
 from tests.conftest import TZ
 from tests.fakebot import FakeBotApi
-from tests.support import bind_staff, tg
+from tests.support import bind_staff, chat, tg
 
 ADMIN = tg(900, "站长")
 STAFF_CHAT = -999
@@ -38,8 +38,9 @@ def seed_notices(url: str, classifier: ThemeClassifier, groups: int, notices: in
             sessions=make_sessionmaker(engine),
             classifier=classifier,
             tz=TZ,
-            admin_ids=frozenset({ADMIN.external_id}),
+            admin_ids=frozenset({ADMIN.identity}),
         )
+        await ctx.prepare()
         await bind_staff(ctx, ADMIN, STAFF_CHAT)
         cw = CaseworkService(ctx)
         chats = []

@@ -246,7 +246,7 @@ def test_new_opinion_row_sets_every_column() -> None:
     from types import SimpleNamespace
     from typing import Any
 
-    from services.intake import NewOpinion, opinion_row
+    from services.intake import NewOpinion, Source, opinion_row
 
     station: Any = SimpleNamespace(id=1, ref_prefix="LL")
     user: Any = SimpleNamespace(id=2)
@@ -254,7 +254,9 @@ def test_new_opinion_row_sets_every_column() -> None:
         category="funding", confidence=0.9, terms=("津贴",), needs_review=False
     )
     now = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
-    row = opinion_row(station, user, 5, 6, "高龄津贴没到账", verdict, None, {}, now, 2026, 42)
+    row = opinion_row(
+        station, user, Source(chat(5), "6"), "高龄津贴没到账", verdict, {}, now, 2026, 42
+    )
     columns = {c.key for c in Opinion.__table__.columns} - {"id"}
     assert set(row) == columns
     assert row["ref_no"] == "LL-2026-00042" and row["theme_terms"] == ["津贴"]
@@ -262,7 +264,7 @@ def test_new_opinion_row_sets_every_column() -> None:
     assert snap.id == 9
     assert all(getattr(snap, f.name) == row[f.name] for f in fields(NewOpinion) if f.name != "id")
     relayed = opinion_row(
-        station, user, 5, 7, "代张大爷反映：路灯坏了", verdict, None,
+        station, user, Source(chat(5), "7"), "代张大爷反映：路灯坏了", verdict,
         {"source": "representative", "submitted_by_id": 2, "on_behalf_of": "张大爷"}, now, 2026, 43,
     )  # fmt: skip
     assert set(relayed) == columns and relayed["source"] == "representative"

@@ -78,7 +78,7 @@ class Steps:
             return (
                 await s.execute(
                     select(Opinion).where(
-                        Opinion.src_chat_id == who.external_id, Opinion.src_message_id == mid
+                        Opinion.src_chat_id == who.external_id, Opinion.src_message_id == str(mid)
                     )
                 )
             ).scalar_one()

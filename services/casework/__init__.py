@@ -26,9 +26,10 @@ class CaseworkService:
         return await setup.bind_staff_chat(self.ctx, sender, chat, code)
 
     async def add_staff(
-        self, sender: Sender, target_id: str | None, target_name: str | None
+        self, sender: Sender, target_id: str | int | None, target_name: str | None
     ) -> Message:
-        return await setup.add_staff(self.ctx, sender, target_id, target_name)
+        target = None if target_id is None else str(target_id)
+        return await setup.add_staff(self.ctx, sender, target, target_name)
 
     async def create_invite(
         self, sender: Sender, unit_name: str | None, note: str | None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from storage.db import make_engine
@@ -29,6 +31,17 @@ async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set"
     engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        # Batch migrations rebuild tables other tables reference; SQLite checks foreign keys per
+        # statement (and counts deferred ones without rechecking), so they are off while a
+        # migration runs (set on connect, outside any transaction), and each migration that
+        # rebuilds tables runs PRAGMA foreign_key_check itself.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_fk(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.close()
+
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

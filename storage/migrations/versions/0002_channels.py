@@ -113,6 +113,12 @@ def upgrade() -> None:
     _source_keys()
     _inbound()
     _outbox()
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        # Tables were rebuilt with foreign keys off (migrations/env.py): check them all now.
+        broken = conn.execute(sa.text("PRAGMA foreign_key_check")).all()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by 0002_channels: {broken[:5]}")
 
 
 def _new_tables() -> None:
