@@ -5,7 +5,10 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test lint typecheck pytest demo bench clean
+LOWEST ?= .venv-lowest
+UV = $(BIN)/uv
+
+.PHONY: install run test lint typecheck pytest pytest-lowest demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +31,19 @@ typecheck: install
 pytest: install
 	$(BIN)/python -m pytest -q -ra
 
-test: lint typecheck pytest
+# The lowest versions pyproject.toml allows, installed by uv into a second venv: the declared
+# ranges are only true if the suite passes at their bottom too.
+$(LOWEST)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12): pyproject.toml | install
+	@test -x $(UV) || $(BIN)/python -m pip install --disable-pip-version-check -q 'uv>=0.5'
+	@test -x $(LOWEST)/bin/python || $(UV) venv -q --python $(BIN)/python $(LOWEST)
+	VIRTUAL_ENV=$(LOWEST) $(UV) pip install -q --resolution lowest-direct -e '.[dev]'
+	@rm -f $(LOWEST)/.installed-*
+	@touch $@
+
+pytest-lowest: $(LOWEST)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+	$(LOWEST)/bin/python -m pytest -q -ra -p no:cacheprovider
+
+test: lint typecheck pytest pytest-lowest
 
 demo: install
 	$(BIN)/python -m tests.demo
@@ -39,4 +54,4 @@ bench: install
 	$(BIN)/python bench/broadcast.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache

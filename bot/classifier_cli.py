@@ -114,9 +114,14 @@ TRAIN_HINT = (
 
 def training_available() -> bool:
     """Whether the [train] extra is installed (a plain install only classifies)."""
-    import importlib.util
+    import importlib
 
-    return all(importlib.util.find_spec(name) is not None for name in TRAIN_EXTRA)
+    try:
+        for name in TRAIN_EXTRA:
+            importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 @_guard

@@ -20,6 +20,16 @@ from storage.migrate import upgrade
 TZ = ZoneInfo("Asia/Shanghai")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """In CI (CI set), PostgreSQL is provided: a test skipped for want of it fails instead."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and "PostgreSQL" in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL is required in CI: {report.longrepr}"
+
+
 @pytest.fixture(scope="session")
 def jieba_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("jieba")

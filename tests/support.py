@@ -40,7 +40,7 @@ async def bind_staff(ctx: ServiceContext, admin: Sender, chat_id: int) -> Messag
     return await CaseworkService(ctx).bind_staff_chat(admin, chat(chat_id), None)
 
 
-async def outbox_messages(ctx: ServiceContext, to: Address | int) -> list[Message]:
+async def outbox_messages(ctx: ServiceContext, to: Address | int | str) -> list[Message]:
     where = to if isinstance(to, Address) else chat(to)
     async with ctx.sessions() as s:
         rows = (
@@ -53,7 +53,7 @@ async def outbox_messages(ctx: ServiceContext, to: Address | int) -> list[Messag
     return [Message.from_json(m, data) for m, data in rows]
 
 
-async def outbox_texts(ctx: ServiceContext, to: Address | int) -> list[str]:
+async def outbox_texts(ctx: ServiceContext, to: Address | int | str) -> list[str]:
     return [m.plain for m in await outbox_messages(ctx, to)]
 
 

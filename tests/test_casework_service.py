@@ -290,8 +290,7 @@ async def test_unrated_after_seven_days(ctx: ServiceContext, clock: ManualClock)
 
 async def _rep_user_id(ctx: ServiceContext) -> int:
 
-    async with ctx.sessions() as s:
-        return await user_id_of(ctx, REP)
+    return await user_id_of(ctx, REP)
 
 
 async def test_representative_relays_opinions_without_the_hourly_limit(ctx: ServiceContext) -> None:

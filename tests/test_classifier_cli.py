@@ -404,3 +404,29 @@ def test_train_without_data_retrains_into_data_dir(
     assert "留出集" in capsys.readouterr().out
     assert (data_dir / "model" / "model.json").is_file()
     assert classifier_cli.active_model(data_dir) == data_dir / "model"
+
+
+def test_train_without_the_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    """A plain install (no scikit-learn): one line naming the install command, exit 2."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import sys\nfor name in ('sklearn', 'scipy', 'threadpoolctl'):\n    sys.modules[name] = None\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "train"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": f"{hide}:{ROOT}",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+            "DATA_DIR": str(tmp_path / "data"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "liaison-bot[train]" in lines[0], out.stderr
+    assert "Traceback" not in out.stderr

@@ -10,7 +10,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -272,11 +272,12 @@ def test_photo_location_and_voice_attach(station: tuple[FakeBotApi, BotProcess, 
     receipt = say(fake, BUSY, "路口红绿灯时间太短，老人过马路走不完，希望延长绿灯时间。")
     ref = REF_RE.search(receipt["text"])
     assert ref
-    for send in (
+    sends: tuple[Callable[[], object], ...] = (
         lambda: fake.send_photo(BUSY, caption="就是这个路口"),
         lambda: fake.send_location(BUSY, 31.23, 121.47),
         lambda: fake.send_voice(BUSY),
-    ):
+    )
+    for send in sends:
         mark = fake.mark()
         send()
         assert ref.group(0) in reply_to(fake, BUSY, mark)["text"]

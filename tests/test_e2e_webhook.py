@@ -57,7 +57,7 @@ def test_webhook_mode_with_secret(tmp_path: Path) -> None:
             info = fake.wait_for(
                 lambda: fake.webhook_info().get("url") == url and fake.webhook_info(), timeout=90
             )
-            assert info["url"] == url
+            assert isinstance(info, dict) and info["url"] == url
             secret = next(c for c in fake.calls("setWebhook"))["params"].get("secret_token")
             assert secret and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret)
             # A resident writes: the server POSTs the update to the bot, which answers.

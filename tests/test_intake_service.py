@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -22,11 +23,11 @@ STAFF_CHAT = -1001
 TEXT = "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。"
 
 
-async def count(ctx: ServiceContext, model: type, *where: object) -> int:
+async def count(ctx: ServiceContext, model: type, *where: Any) -> int:
     async with ctx.sessions() as s:
         return int(
             (await s.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
-        )  # type: ignore[arg-type]
+        )
 
 
 async def test_receipt_has_reference_theme_and_buttons(ctx: ServiceContext) -> None:
@@ -244,7 +245,6 @@ def test_new_opinion_row_sets_every_column() -> None:
     every column is set here, and the snapshot reads the same values."""
     from dataclasses import fields
     from types import SimpleNamespace
-    from typing import Any
 
     from services.intake import NewOpinion, Source, opinion_row
 

@@ -62,7 +62,9 @@ class FakeBot:
         self.calls.append(("send_document", kwargs))
 
 
-def command(ctx: ServiceContext, who: Any, chat_id: int, text: str) -> tuple[Update, Any, FakeBot]:
+def command(
+    ctx: ServiceContext, who: Any, chat_id: int | str, text: str
+) -> tuple[Update, Any, FakeBot]:
     bot = FakeBot()
     chat_type = "private" if int(chat_id) > 0 else "supergroup"
     msg = Message(

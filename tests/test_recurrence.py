@@ -41,8 +41,8 @@ def test_parse_errors_list_accepted_forms(bad: str) -> None:
     assert "每半月" in str(err.value)
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TZ)
 
 
 def test_semimonthly_moves_to_next_working_day_around_national_day() -> None:

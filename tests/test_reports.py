@@ -369,8 +369,7 @@ async def _rep(ctx: ServiceContext, steps: Steps) -> int:
     await steps.cw.add_staff(ADMIN, STAFF.external_id, None)
     invite = await steps.cw.create_invite(STAFF, None, None)
     await steps.cw.join(REP, code_in(invite))
-    async with ctx.sessions() as s:
-        return await user_id_of(ctx, REP)
+    return await user_id_of(ctx, REP)
 
 
 async def test_briefing_schedule(ctx: ServiceContext, clock: ManualClock) -> None:
