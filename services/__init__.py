@@ -1,1 +1,3 @@
-"""Use cases: what residents, staff and the clock can do. Calls storage and domain, never Telegram."""
+"""Use cases: what residents, staff and the clock can do, on any channel. Calls storage and
+domain, never a chat platform: one package per feature, one module per use case, and the
+kernel they share."""

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 import texts.common as ct
 import texts.resident as rt
 from domain.message import FileRef, Message, Rich
-from services.casework import CaseworkService, extensions, ratings, tasks, triage
-from services.inbound.commands import COMMANDS, GROUP_HINT, Where, parse
+from services.casework import CaseworkService, extensions, tasks, triage
+from services.casework.prompts import earlier_reply
+from services.inbound.commands import COMMANDS, GROUP_HINT, Call, Where, parse
 from services.inbound.types import Inbound, Outcome
 from services.intake import IntakeService, Media
 from services.kernel import questions
@@ -75,10 +78,7 @@ class Router:
         )
         return Outcome.of(reply)
 
-    async def _command(self, inbound: Inbound, name: str, call: object) -> Outcome:
-        from services.inbound.commands import Call
-
-        assert isinstance(call, Call)
+    async def _command(self, inbound: Inbound, name: str, call: Call) -> Outcome:
         entry = COMMANDS.get(name)
         if entry is None:
             return Outcome() if inbound.is_group else Outcome.of(Message(rt.unknown_command()))
@@ -130,8 +130,6 @@ class Router:
         if isinstance(found, questions.Outdated):
             return Outcome.of(Message(Rich.plain_text(ct.QUESTION_CHANGED)))
         if isinstance(found, questions.NoSuchChoice):
-            if inbound.is_group or number > 9:
-                return Outcome.of(Message(Rich.plain_text(ct.NO_QUESTION)))
             return Outcome.of(Message(Rich.plain_text(ct.NO_QUESTION)))
         result = await self.press(inbound, found.payload)
         messages = as_messages(result)
@@ -149,10 +147,8 @@ class Router:
         return Outcome(messages)
 
 
-async def _earlier(s: object, inbound: Inbound) -> Message | None:
-    from services.casework.prompts import earlier_reply
-
-    return await earlier_reply(s, inbound.chat, inbound.message_id)  # type: ignore[arg-type]
+async def _earlier(s: AsyncSession, inbound: Inbound) -> Message | None:
+    return await earlier_reply(s, inbound.chat, inbound.message_id)
 
 
 def as_messages(result: ActionResult) -> list[Message]:
@@ -245,4 +241,4 @@ def _known(p: Press) -> bool:
     return False
 
 
-__all__ = ["Router", "as_messages", "ratings"]
+__all__ = ["Router", "as_messages"]
