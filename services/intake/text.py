@@ -38,6 +38,7 @@ from services.kernel.numbering import next_seq
 from services.kernel.people import Person, station_of, upsert_person
 from storage.models import Attachment, Station, User
 from storage.queries.intake import INSERT_EVENT, INSERT_OPINION, PERSON_AND_LOOKUP, RECENT
+from storage.queries.people import EXTRA_AT
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ async def submit_text(
                 "since": ctx.clock.now() - timedelta(hours=1),
             }
             person, row = await upsert_person(s, sender, PERSON_AND_LOOKUP, params)
-            done, recent = await _lookup(s, ctx, row[3:])
+            done, recent = await _lookup(s, ctx, row[EXTRA_AT:])
             if done is not None:
                 return done
             if prompts is not None and src.forwarded_from is None:

@@ -67,8 +67,16 @@ def parse(body: str) -> Press | None:
 
 class ActionCodec:
     def __init__(self, secret: bytes | None = None, legacy_until: datetime | None = None) -> None:
-        self._secret = secret
+        self._secret: bytes | None = None
+        self._mac: hmac.HMAC | None = None
         self.legacy_until = legacy_until
+        if secret is not None:
+            self._set(secret)
+
+    def _set(self, secret: bytes) -> None:
+        self._secret = secret
+        # Keyed once; each signature copies it (half the cost of keying per payload).
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
 
     @property
     def ready(self) -> bool:
@@ -86,7 +94,7 @@ class ActionCodec:
                 value = (
                     await s.execute(select(Setting.value).where(Setting.key == SECRET_KEY))
                 ).scalar_one()
-                self._secret = bytes.fromhex(value)
+                self._set(bytes.fromhex(value))
             legacy = (
                 await s.execute(select(Setting.value).where(Setting.key == LEGACY_KEY))
             ).scalar_one_or_none()
@@ -94,10 +102,11 @@ class ActionCodec:
                 self.legacy_until = datetime.fromisoformat(legacy)
 
     def _sign(self, body: str) -> str:
-        if self._secret is None:
+        if self._mac is None:
             raise RuntimeError("action signer not loaded: await ServiceContext.prepare() first")
-        mac = hmac.new(self._secret, body.encode(), hashlib.sha256).digest()[:SIG_BYTES]
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        mac = self._mac.copy()
+        mac.update(body.encode())
+        return base64.urlsafe_b64encode(mac.digest()[:SIG_BYTES]).rstrip(b"=").decode()
 
     def encode(self, scope: str, action: str, *args: int) -> str:
         body = ":".join([scope, action, *(str(a) for a in args)])

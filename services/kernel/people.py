@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, insert, select
+from sqlalchemy import Row, Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.channels import Address, Channel, Sender
@@ -17,9 +17,18 @@ from storage.upsert import insert_for
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityRef:
+    """The identity a person wrote from (read as columns; load the row to change it)."""
+
+    id: int
+    channel: str
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Person:
     user: User
-    identity: Identity
+    identity: IdentityRef
 
     @property
     def id(self) -> int:
@@ -41,22 +50,26 @@ async def upsert_person(
     if row is None:
         await _create(s, sender)
         row = (await s.execute(query, bound)).one()
-    identity: Identity = row[0]
-    user: User = row[1]
-    if row[2] is not None:
+    identity_id, first, last, username, blocked = row[:5]
+    user: User = row[5]
+    if row[6] is not None:
         # The session's identity map holds objects weakly: keep the station alive for this
         # session so station_of() finds it there instead of selecting it again.
-        s.info["user_station"] = row[2]
+        s.info["user_station"] = row[6]
     names = (sender.first_name, sender.last_name, sender.username)
-    if (identity.first_name, identity.last_name, identity.username) != names:
-        identity.first_name, identity.last_name, identity.username = names
+    if (first, last, username) != names or blocked:
+        # New names from the channel; and they wrote to us, so they have unblocked the bot.
+        await s.execute(
+            update(Identity)
+            .where(Identity.id == identity_id)
+            .values(first_name=names[0], last_name=names[1], username=names[2], blocked=False)
+        )
     if (user.first_name, user.last_name, user.username) != names:
         user.first_name, user.last_name, user.username = names
-    if identity.blocked:
-        identity.blocked = False  # they wrote to us, so they have unblocked the bot
-    if user.reach_identity_id != identity.id:
-        user.reach_identity_id = identity.id  # reach them where they last wrote from
-    return Person(user, identity), row
+    if user.reach_identity_id != identity_id:
+        user.reach_identity_id = identity_id  # reach them where they last wrote from
+    ref = IdentityRef(identity_id, sender.channel.value, sender.external_id)
+    return Person(user, ref), row
 
 
 async def _create(s: AsyncSession, sender: Sender) -> None:

@@ -53,12 +53,14 @@ async def redeem(ctx: ServiceContext, sender: Sender, raw_code: str) -> Message:
         return Message(rt.link_usage())
     async with ctx.sessions.begin() as s:
         person, _ = await upsert_person(s, sender)
-        if _throttled(ctx, person):
+        mine = await s.get(Identity, person.identity.id)
+        assert mine is not None
+        if _throttled(ctx, mine):
             return Message(rt.link_throttled())
         now = ctx.clock.now()
         row = (await s.execute(select(LinkCode).where(LinkCode.code == code))).scalar_one_or_none()
         if row is None or row.used_at is not None or row.expires_at < now:
-            _fail(ctx, person)
+            _fail(ctx, mine)
             return Message(rt.link_invalid())
         source = await s.get(Identity, row.identity_id)
         assert source is not None
@@ -74,8 +76,7 @@ async def redeem(ctx: ServiceContext, sender: Sender, raw_code: str) -> Message:
         return Message(rt.link_done())
 
 
-def _throttled(ctx: ServiceContext, person: Person) -> bool:
-    identity = person.identity
+def _throttled(ctx: ServiceContext, identity: Identity) -> bool:
     since = identity.link_failed_at
     if since is None or ctx.clock.now() - since > FAILURE_WINDOW:
         identity.link_failures = 0
@@ -83,8 +84,7 @@ def _throttled(ctx: ServiceContext, person: Person) -> bool:
     return identity.link_failures >= MAX_FAILURES
 
 
-def _fail(ctx: ServiceContext, person: Person) -> None:
-    identity = person.identity
+def _fail(ctx: ServiceContext, identity: Identity) -> None:
     if identity.link_failures == 0:
         identity.link_failed_at = ctx.clock.now()
     identity.link_failures += 1
