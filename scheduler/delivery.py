@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Delivered:
-    message_id: int
+    """Sent; ``message_id`` is the platform's id as text (Telegram's number, DingTalk's key)."""
+
+    message_id: str
 
 
 @dataclass(frozen=True)

@@ -121,9 +121,9 @@ class Dispatcher:
         result = await self.outbound.send(row.chat_id, text, row.markup, row.photo)
         if isinstance(result, Delivered):
             self.sent += 1
-            await outbox.finish(
-                self.ctx, row.id, self.owner, outbox.SENT, message_id=result.message_id
-            )
+            # The column is numeric until the core refactor stores ids as text.
+            sent_id = int(result.message_id) if result.message_id.isdigit() else None
+            await outbox.finish(self.ctx, row.id, self.owner, outbox.SENT, message_id=sent_id)
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
