@@ -68,14 +68,15 @@ async def test_token_is_fetched_once_and_shared_by_concurrent_callers(
 async def test_token_is_renewed_before_it_expires() -> None:
     now = [1000.0]
     async with FakeDingTalk(token_expire_in=7200, clock=lambda: now[0]) as fake:
-        async with DingTalkApi(config_for(fake), clock=lambda: now[0]) as api:
-            first = await api.access_token()
-            now[0] += 7200 - 301  # not yet inside the 5-minute margin
-            assert await api.access_token() == first
-            now[0] += 2  # inside it: renewed while the old one still works
-            second = await api.access_token()
-            assert second != first
-            assert api.token_fetches == 2
+        api = DingTalkApi(config_for(fake), clock=lambda: now[0])
+        first = await api.access_token()
+        now[0] += 7200 - 301  # not yet inside the 5-minute margin
+        assert await api.access_token() == first
+        now[0] += 2  # inside it: renewed while the old one still works
+        second = await api.access_token()
+        await api.close()
+        assert second != first
+        assert api.token_fetches == 2
 
 
 async def test_expired_token_is_refreshed_and_the_send_retried_once(

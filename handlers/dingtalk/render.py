@@ -81,11 +81,18 @@ class NeutralMessage:
         return cls(tuple((Span(line),) for line in text.split("\n")), actions)
 
 
-def escape_markdown(text: str) -> str:
-    """User text as DingTalk markdown that shows exactly that text and no markup."""
+def escape_markdown(text: str, *, line_start: bool = True) -> str:
+    """User text as DingTalk markdown that shows exactly that text and no markup.
+
+    ``line_start=False`` when the text continues a line (a later span): its first line's
+    leading spaces and markers are then ordinary text.
+    """
     out: list[str] = []
-    for line in text.split("\n"):
+    for number, line in enumerate(text.split("\n")):
         line = line.translate(_INLINE)
+        if number == 0 and not line_start:
+            out.append(line)
+            continue
         if _RULE.match(line):
             line = line.replace("-", "－")
         match = _LINE_START.match(line)
@@ -108,8 +115,8 @@ def _safe_url(url: str) -> str | None:
     return quote(url.strip(), safe=":/?#@!$&'*+,;=%-._~")
 
 
-def _span_markdown(span: Span) -> str:
-    text = escape_markdown(span.text)
+def _span_markdown(span: Span, line_start: bool) -> str:
+    text = escape_markdown(span.text, line_start=line_start)
     if not text:
         return ""
     if span.style == "bold":
@@ -124,7 +131,9 @@ def _span_markdown(span: Span) -> str:
 
 def to_markdown(message: NeutralMessage) -> str:
     """The message body as DingTalk markdown (without its buttons)."""
-    return "  \n".join("".join(_span_markdown(s) for s in line) for line in message.lines)
+    return "  \n".join(
+        "".join(_span_markdown(s, i == 0) for i, s in enumerate(line)) for line in message.lines
+    )
 
 
 def to_plain_text(message: NeutralMessage) -> str:

@@ -217,6 +217,7 @@ class FakeDingTalk:
         self._group_windows: dict[str, deque[float]] = {}
         self._flow_controlled: set[str] = set()
         self._throttled = 0
+        self._failing_handshakes = 0
         self._seq = itertools.count(1)
 
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -389,6 +390,12 @@ class FakeDingTalk:
         with self._lock:
             self._handshakes.append(copy.deepcopy(body))
             self._changed()
+            failing = self._failing_handshakes > 0
+            self._failing_handshakes -= failing
+        if failing:
+            return _api_error(
+                503, "ServiceUnavailable", "系统繁忙"
+            )  # an outage, for back-off tests
         if body.get("clientId") != self.client_id or body.get("clientSecret") != self.client_secret:
             # [ASSUMED] the gateway's refusal is not documented; the token endpoint's is [SEEN].
             return _api_error(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
@@ -650,6 +657,11 @@ class FakeDingTalk:
         with self._lock:
             self._tokens.clear()
             self._changed()
+
+    def fail_handshakes(self, count: int) -> None:
+        """The next ``count`` gateway handshakes answer 503 (a gateway outage)."""
+        with self._lock:
+            self._failing_handshakes = count
 
     def set_limits(self, limits: FakeLimits) -> None:
         with self._lock:
