@@ -906,10 +906,10 @@ class FakeDingTalk:
     async def _h_batch_send(self, request: web.Request) -> web.Response:
         """POST /v1.0/robot/oToMessages/batchSend → {"processQueryKey", invalid…/flowControlled…}."""
         body, error = await self._api_preamble(request, "batchSend")
-        if error:
+        if error is not None:
             return error
         params, error = self._msg_error(body)
-        if error:
+        if error is not None:
             return error
         user_ids = body.get("userIds")
         if not isinstance(user_ids, list) or not user_ids:
@@ -948,10 +948,10 @@ class FakeDingTalk:
     async def _h_group_send(self, request: web.Request) -> web.Response:
         """POST /v1.0/robot/groupMessages/send → {"processQueryKey"} [DOC send-group-message]."""
         body, error = await self._api_preamble(request, "groupSend")
-        if error:
+        if error is not None:
             return error
         params, error = self._msg_error(body)
-        if error:
+        if error is not None:
             return error
         cid = body.get("openConversationId")
         with self._lock:
@@ -997,7 +997,7 @@ class FakeDingTalk:
     async def _h_card_deliver(self, request: web.Request) -> web.Response:
         """POST /v1.0/card/instances/createAndDeliver [SDK card_replier][DOC 创建并投放卡片]."""
         body, error = await self._api_preamble(request, "cardCreateAndDeliver")
-        if error:
+        if error is not None:
             return error
         if not body.get("cardTemplateId"):
             return _api_error(
@@ -1063,7 +1063,7 @@ class FakeDingTalk:
     async def _h_card_update(self, request: web.Request) -> web.Response:
         """PUT /v1.0/card/instances → {"success": true, "result": true} [SDK put_card_data]."""
         body, error = await self._api_preamble(request, "cardUpdate")
-        if error:
+        if error is not None:
             return error
         otid = body.get("outTrackId")
         with self._lock:
