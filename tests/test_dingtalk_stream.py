@@ -352,6 +352,9 @@ SDK_BOT = textwrap.dedent(
             print("GOT", message.text.content.strip(), message.sender_staff_id, flush=True)
             return dingtalk_stream.AckMessage.STATUS_OK, "OK"
 
+    # The SDK finds its local IP by "connecting" a UDP socket to 8.8.8.8; no packet is sent,
+    # but the test keeps even that lookup on this machine.
+    dingtalk_stream.DingTalkStreamClient.get_host_ip = lambda self: "127.0.0.1"
     client = dingtalk_stream.DingTalkStreamClient(
         dingtalk_stream.Credential(sys.argv[1], sys.argv[2])
     )
