@@ -16,6 +16,8 @@ from domain.message import Message
 
 @dataclass(frozen=True)
 class Delivered:
+    """Sent; ``message_id`` is the platform's id as text (Telegram's number, DingTalk's key)."""
+
     message_id: str
 
 
