@@ -45,4 +45,4 @@ class TelegramOutbound:
             return Permanent(str(exc))
         except (TimedOut, NetworkError) as exc:
             return Retry(5.0, f"network: {exc}")
-        return Delivered(msg.message_id)
+        return Delivered(str(msg.message_id))

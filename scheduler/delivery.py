@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Delivered:
-    message_id: int
+    message_id: str  # a platform's message id as text ("" when the platform gives none)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,11 @@ class Dispatcher:
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(
-                self.ctx, row.id, self.owner, outbox.SENT, message_id=result.message_id
+                self.ctx,
+                row.id,
+                self.owner,
+                outbox.SENT,
+                message_id=int(result.message_id) if result.message_id.isdigit() else None,
             )
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))

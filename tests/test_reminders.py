@@ -49,7 +49,7 @@ class RecordingOutbound:
             self.flood_once.discard(chat_id)
             return Retry(3, "429 retry after 3")
         self.sent.append((chat_id, text))
-        return Delivered(len(self.sent))
+        return Delivered(str(len(self.sent)))
 
 
 async def assigned_task(ctx: ServiceContext, days: int) -> Task:
