@@ -188,7 +188,7 @@ class WeChatEndpoint:
         exc = task.exception()
         if exc is not None:
             log.error(
-                "wechat: handling %s failed; WeChat will retry",
+                "wechat: handling %s failed; answered 500",
                 inbound.idempotency_key,
                 exc_info=exc,
             )
