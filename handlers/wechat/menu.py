@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-MAX_TOP = 3
-MAX_SUB = 5
-MAX_TOP_NAME_BYTES = 16
-MAX_SUB_NAME_BYTES = 60
-MAX_KEY_BYTES = 128
-MAX_URL_BYTES = 1024
+from handlers.wechat.limits import LIMITS
+
+MAX_TOP = LIMITS.menu_top_buttons
+MAX_SUB = LIMITS.menu_sub_buttons
+MAX_TOP_NAME_BYTES = LIMITS.menu_top_name_bytes
+MAX_SUB_NAME_BYTES = LIMITS.menu_sub_name_bytes
+MAX_KEY_BYTES = LIMITS.menu_key_bytes
+MAX_URL_BYTES = LIMITS.menu_url_bytes
 
 
 @dataclass(frozen=True)
