@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,8 @@ from tests.fakewechat import (
     to_xml,
 )
 from tests.fakewechat.harness import Recorder, running_endpoint
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def config(mode: Mode = "plain", **overrides: object) -> WeChatConfig:
@@ -268,3 +271,44 @@ async def test_template_result_event_is_parsed() -> None:
         (event,) = recorder.seen
         assert isinstance(event, TemplateSendResultEvent)
         assert (event.msg_id, event.status, event.delivered) == ("424242", "success", True)
+
+
+async def test_fake_runs_as_a_program() -> None:
+    """`python -m tests.fakewechat` pushes typed lines and prints what the resident sees."""
+    import sys
+
+    recorder = Recorder()
+    async with running_endpoint(config("safe"), recorder) as url:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.fakewechat",
+            "--bot-url",
+            url,
+            "--port",
+            "0",
+            "--exit-on-eof",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        out, err = await asyncio.wait_for(
+            proc.communicate("你好\n!click MY_OPINIONS\n".encode()), 60
+        )
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert "WECHAT_MODE=safe" in lines
+    assert "[passive] 已收到：你好" in lines
+    assert [type(i).__name__ for i in recorder.seen] == ["TextMessage", "MenuClickEvent"]
+
+
+def test_nothing_below_handlers_imports_the_wechat_package() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for layer in ("services", "storage", "domain", "scheduler", "texts")
+        for path in (ROOT / layer).rglob("*.py")
+        if "handlers.wechat" in path.read_text(encoding="utf-8")
+        or "handlers import wechat" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
