@@ -15,6 +15,7 @@ from handlers.wechat.messages import (
     LinkMessage,
     LocationMessage,
     MenuClickEvent,
+    ScanEvent,
     SubscribeEvent,
     TemplateSendResultEvent,
     TextMessage,
@@ -127,6 +128,9 @@ async def test_follow_through_a_qr_code_then_scan_again() -> None:
         await fake.follow(openid, scene="station-12")
         follow = recorder.seen[-1]
         assert isinstance(follow, SubscribeEvent) and follow.scene == "station-12"
+        await fake.scan_scene(openid, "station-12")  # already following: SCAN, bare scene
+        scan = recorder.seen[-1]
+        assert isinstance(scan, ScanEvent) and scan.scene == "station-12" and scan.ticket
 
 
 async def test_forged_or_stale_requests_get_403_and_reach_nobody() -> None:

@@ -771,6 +771,22 @@ class FakeWeChat:
             )
         return await self.follow(openid, scene=qr.scene)
 
+    async def scan_scene(self, openid: str, scene: str) -> PushResult:
+        """The resident scans the station's printed code for `scene` (made here if the bot has not)."""
+        with self._lock:
+            qr = next((q for q in self._qrcodes.values() if q.scene == scene and q.permanent), None)
+            if qr is None:
+                ticket = "gQ" + secrets.token_urlsafe(72)
+                qr = _Qr(
+                    ticket,
+                    "http://weixin.qq.com/q/" + secrets.token_urlsafe(22)[:22],
+                    scene,
+                    True,
+                    None,
+                )
+                self._qrcodes[ticket] = qr
+        return await self.scan(openid, qr.url)
+
     async def click(self, openid: str, key: str) -> PushResult:
         """A click-type menu button (自定义菜单事件 CLICK)."""
         return await self._on_loop(self._event(openid, "CLICK", key))
