@@ -8,6 +8,9 @@ Idempotency (WeChat pushes a message again when it got no answer in 5 seconds): 
 deduplicate messages on MsgId and events on FromUserName + CreateTime. MsgId has been seen to
 collide between users (binarywang/WxJava#333), so the message key includes the sender too, and
 the event key includes the event name (a subscribe and a SCAN can share a second).
+
+Official accounts are not pushed files (neither the docs nor wechatpy list a `file` MsgType);
+any type not modelled here arrives as UnknownMessage / UnknownEvent, for a polite answer.
 """
 
 from __future__ import annotations
