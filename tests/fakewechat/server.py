@@ -904,19 +904,19 @@ class FakeWeChat:
                     status, answer = resp.status, await resp.read()
             except TimeoutError:
                 result.attempts.append(Attempt(None, "timeout"))
-                self._record_push(result, final=False)
+                self._record_push(result)
                 continue
             except aiohttp.ClientError as exc:
                 result.attempts.append(Attempt(None, f"connection: {exc}"))
-                self._record_push(result, final=False)
+                self._record_push(result)
                 continue
             result.attempts.append(Attempt(status, "answered"))
             self._read_answer(result, status, answer, params)
             break
-        self._record_push(result, final=True)
+        self._record_push(result)
         return result
 
-    def _record_push(self, result: PushResult, *, final: bool) -> None:
+    def _record_push(self, result: PushResult) -> None:
         with self._lock:
             if result not in self._pushes:
                 self._pushes.append(result)
