@@ -16,7 +16,7 @@ from domain.message import Message
 
 @dataclass(frozen=True)
 class Delivered:
-    """Sent; ``message_id`` is the platform's id as text (Telegram's number, DingTalk's key)."""
+    """Sent; ``message_id`` is the platform's id as text ("" when the platform gives none)."""
 
     message_id: str
 
