@@ -23,12 +23,15 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("DATA_DIR") or "./data")
 
 
+DEFAULT_THRESHOLD = 0.5  # domain.classifier.DEFAULT_THRESHOLD (not imported: keeps --help fast)
+
+
 def default_threshold() -> float:
     raw = os.environ.get("REVIEW_THRESHOLD")
     try:
-        return float(raw) if raw else 0.45
+        return float(raw) if raw else DEFAULT_THRESHOLD
     except ValueError:
-        return 0.45
+        return DEFAULT_THRESHOLD
 
 
 def active_model(data_dir: Path) -> Path | None:
@@ -96,6 +99,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 "confidence": round(v.confidence, 4),
                 "terms": list(v.terms),
                 "needs_review": v.needs_review,
+                "out_of_scope": v.out_of_scope,
             }
             print(json.dumps(row, ensure_ascii=False))
         else:
@@ -211,6 +215,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 f"\n需复核比例 needs_review {share:.2%}；未标复核的准确率 "
                 f"{report.extra.get('accuracy_not_flagged')}"
             )
+        oos = report.extra.get("out_of_scope_marked")
+        if oos is not None:
+            print(
+                f"非本专题意见被判为非本专题或需复核 {oos:.2%}；"
+                f"本专题意见被如此标记 {report.extra.get('in_scope_marked', 0):.2%}"
+            )
+
     return 0
 
 
@@ -234,7 +245,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         "--threshold",
         type=float,
         default=default_threshold(),
-        help="confidence under which needs_review is set (default: $REVIEW_THRESHOLD or 0.45)",
+        help="calibrated probability under which needs_review is set "
+        "(default: $REVIEW_THRESHOLD or 0.5)",
     )
 
 

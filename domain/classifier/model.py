@@ -33,6 +33,7 @@ from domain.classifier.features import (
     word_features,
     words_of,
 )
+from domain.classifier.taxonomy import OTHER_ID, OTHER_NAME
 from domain.classifier.types import Classification, Theme
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -41,11 +42,15 @@ WEIGHTS = "weights.npz"
 FORMAT = "liaison-theme-model"
 FORMAT_VERSION = 1
 MAX_TERMS = 5
+# REVIEW_THRESHOLD's default: staff review a verdict the model thinks is more likely wrong than
+# right. Chosen on the shipped held-out set and cross-validation (docs/classifier-figures.md).
+DEFAULT_THRESHOLD = 0.5
 # Words that say nothing about a theme: never shown to staff as the reason.
 _NOT_REASONS = frozenset(
     "我们 你们 他们 她们 大家 自己 希望 建议 呼吁 能够 可以 能否 是否 一些 这个 那个 这些 那些 "  # noqa: SIM905
     "没有 什么 怎么 因为 所以 但是 而且 如果 现在 目前 已经 还是 就是 不是 一下 一个 进一步 相关 "
-    "有关 问题 情况 方面 进行 很多 非常 比较 特别 同志 代表 领导 政府 老人 老年人 谢谢 感谢".split()
+    "有关 问题 情况 方面 进行 很多 非常 比较 特别 同志 代表 领导 政府 老人 老年人 谢谢 感谢 "
+    "时候 什么时候 为什么 怎么办 能不能 一直 还是 到底 哪里 这样 那样 一点 太".split()
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -74,6 +79,10 @@ class ModelData:
     bias: FloatArray  # (n_classes,)
     temperature: float = 1.0
     meta: dict[str, Any] | None = None
+    # Two-stage model: the last class is the out-of-scope outcome and its column holds a scope
+    # score (positive: in scope); P(in scope) = sigmoid(a * score + b) with scope = (a, b), and
+    # the themes share P(in scope) by their tempered softmax. None: one softmax over all classes.
+    scope: tuple[float, float] | None = None
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -82,10 +91,17 @@ class ModelData:
             "version": FORMAT_VERSION,
             "classes": self.classes,
             "themes": [
-                {"id": t.id, "name": t.name, "keywords": list(t.keywords)} for t in self.themes
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "keywords": list(t.keywords),
+                    **({"out_of_scope": True} if t.out_of_scope else {}),
+                }
+                for t in self.themes
             ],
             "features": self.spec.to_json(),
             "temperature": self.temperature,
+            **({"scope": {"platt": list(self.scope)}} if self.scope else {}),
             "n_word": len(self.word_vocab),
             "n_char": len(self.char_codes),
             "meta": self.meta or {},
@@ -122,7 +138,12 @@ class ModelData:
             raise ClassifierError(f"{folder} 的模型版本较新，请升级 liaison-bot 或重新训练")
         try:
             themes = tuple(
-                Theme(str(t["id"]), str(t.get("name") or t["id"]), tuple(t.get("keywords") or ()))
+                Theme(
+                    str(t["id"]),
+                    str(t.get("name") or t["id"]),
+                    tuple(t.get("keywords") or ()),
+                    bool(t.get("out_of_scope", False)),
+                )
                 for t in info.get("themes", [])
             )
             data = cls(
@@ -136,12 +157,13 @@ class ModelData:
                 bias=arrays["bias"].astype(np.float32),
                 temperature=float(info.get("temperature", 1.0)),
                 meta=dict(info.get("meta") or {}),
+                scope=_platt_of(info.get("scope")),
             )
         except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
             raise ClassifierError(f"模型目录 {folder} 内容有误 ({exc!r})，{hint}") from None
         n = len(data.word_vocab) + len(data.char_codes)
         if (
-            len(data.classes) < 2
+            len(data.classes) < (3 if data.scope else 2)
             or data.weights.shape != (n, len(data.classes))
             or data.idf.shape != (n,)
         ):
@@ -149,20 +171,58 @@ class ModelData:
         return data
 
 
+def _platt_of(raw: Any) -> tuple[float, float] | None:
+    if not raw:
+        return None
+    a, b = raw["platt"]
+    return float(a), float(b)
+
+
+def probabilities_of(
+    z: npt.NDArray[Any], temperature: float, scope: tuple[float, float] | None
+) -> npt.NDArray[np.float64]:
+    """Calibrated probabilities from raw scores, one row per text (training and evaluation)."""
+    z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+    if scope is None:
+        return _softmax2(z * temperature)
+    p_in = 1.0 / (1.0 + np.exp(-(scope[0] * z[:, -1] + scope[1])))
+    out = np.empty_like(z)
+    out[:, :-1] = _softmax2(z[:, :-1] * temperature) * p_in[:, None]
+    out[:, -1] = 1.0 - p_in
+    return out
+
+
+def _softmax2(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out: npt.NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
 class ThemeClassifier:
     """Sorts a text into a theme: jieba + char n-gram TF-IDF, a linear model, calibrated softmax."""
 
-    def __init__(self, data: ModelData, threshold: float = 0.45) -> None:
+    def __init__(self, data: ModelData, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.data = data
         self.threshold = threshold
         self.spec = data.spec
         self.classes = list(data.classes)
         by_id = {t.id: t for t in data.themes}
         # A custom model without a taxonomy: each label is its own theme, named as written.
-        self.themes: tuple[Theme, ...] = tuple(
-            by_id.get(c) or Theme(c, c, ()) for c in self.classes
-        )
-        self._names = [t.name for t in self.themes]
+        themes = [by_id.get(c) or _label_theme(c) for c in self.classes]
+        # The out-of-scope outcome exists for every model: a class when training had examples
+        # of it, otherwise only for texts without usable evidence (listed last, never scored).
+        if data.scope is not None and not themes[-1].out_of_scope:
+            themes[-1] = Theme(themes[-1].id, themes[-1].name, themes[-1].keywords, True)
+        other = next((t for t in themes if t.out_of_scope), None)
+        self._other_class: int | None = None if other is None else themes.index(other)
+        if other is None:
+            other = next((t for t in data.themes if t.out_of_scope), None) or Theme(
+                OTHER_ID, OTHER_NAME, (), True
+            )
+            themes.append(other)
+        self.other: Theme = other
+        self.themes: tuple[Theme, ...] = tuple(themes)
+        self._names = [t.name for t in themes[: len(self.classes)]]
         self._n_word = n_word = len(data.word_vocab)
         self._feature = data.word_vocab  # word row -> its string (pairs: "a b")
         # Words: a dict for single words; a pair "a b" becomes the integer row(a) * m + row(b),
@@ -192,20 +252,26 @@ class ThemeClassifier:
         self._iw = np.ascontiguousarray(wts * idf[:, None])
         self._i2 = np.ascontiguousarray(idf * idf)
         # Evidence for class c against the others (weights minus the per-feature mean), by class.
-        rel = (wts - wts.mean(axis=1, keepdims=True)) * idf[:, None]
+        # Two-stage: themes against themes; out of scope is evidence against the scope score.
+        self._scope = data.scope
+        if data.scope is None:
+            rel = (wts - wts.mean(axis=1, keepdims=True)) * idf[:, None]
+        else:
+            th = wts[:, :-1]
+            rel = np.column_stack([th - th.mean(axis=1, keepdims=True), -wts[:, -1]])
+            rel *= idf[:, None]
         self._iwrel = np.ascontiguousarray(rel.T)
         self._b = [float(v) for v in data.bias]
         self._t = float(data.temperature)
         self._k = len(self.classes)
         self._block_w = (float(data.spec.word_weight), float(data.spec.char_weight))
-        self._prior = int(np.argmax(data.bias)) if len(data.bias) else 0
 
     @classmethod
     def load(
         cls,
         model_dir: Path | None = None,
         *,
-        threshold: float = 0.45,
+        threshold: float = DEFAULT_THRESHOLD,
         cache_dir: Path | None = None,
     ) -> ThemeClassifier:
         """Load a trained model (None: the packaged default model) and jieba, once."""
@@ -281,7 +347,10 @@ class ThemeClassifier:
 
     def probabilities(self, text: str) -> FloatArray:
         """Calibrated class probabilities, in the order of `classes`."""
-        return _softmax(self.scores(text) * np.float32(self._t))
+        p: FloatArray = probabilities_of(self.scores(text), self._t, self._scope)[0].astype(
+            np.float32
+        )
+        return p
 
     # -- verdicts --------------------------------------------------------------------------------
 
@@ -292,18 +361,31 @@ class ThemeClassifier:
         norm = normalize(text)
         tokens = raw_tokens(norm, self.spec.hmm)
         vec = self._vector(norm, words_of(tokens))
-        if not len(vec.rows):
-            c = self._prior
-            return Classification(self.classes[c], self._names[c], 0.0, (), True)
+        if not len(vec.rows):  # nothing the model knows: out of scope, and staff should look
+            o = self.other
+            return Classification(o.id, o.name, 0.0, (), True, True)
         t = self._t
-        z = [v * t for v in vec.z]
-        top = max(z)
-        e = [math.exp(v - top) for v in z]
-        c = e.index(1.0)
-        conf = 1.0 / sum(e)
+        if self._scope is None:
+            z = [v * t for v in vec.z]
+            top = max(z)
+            e = [math.exp(v - top) for v in z]
+            c = e.index(1.0)
+            conf = 1.0 / sum(e)
+        else:  # P(in scope) shared out by the themes' softmax; else out of scope
+            z = [v * t for v in vec.z[:-1]]
+            top = max(z)
+            e = [math.exp(v - top) for v in z]
+            a, b = self._scope
+            p_in = 1.0 / (1.0 + math.exp(min(700.0, -(a * vec.z[-1] + b))))
+            c = e.index(1.0)
+            conf = p_in / sum(e)
+            if 1.0 - p_in > conf:
+                c, conf = len(z), 1.0 - p_in
         terms = self._reasons(norm, tokens, vec, c)
         review = conf < self.threshold or not has_han(norm)
-        return Classification(self.classes[c], self._names[c], conf, terms, review)
+        return Classification(
+            self.classes[c], self._names[c], conf, terms, review, c == self._other_class
+        )
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         return [self.classify(t) for t in texts]
@@ -374,6 +456,13 @@ class ThemeClassifier:
         return tuple(w for _, w in ranked[:MAX_TERMS])
 
 
+def _label_theme(label: str) -> Theme:
+    """A class of a model trained without taxonomy: its label is its name ("other" is scope)."""
+    if label == OTHER_ID:
+        return Theme(OTHER_ID, OTHER_NAME, (), True)
+    return Theme(label, label, ())
+
+
 class _Vector(NamedTuple):
     """One text's known features and scores (a tuple: built for every message, kept cheap)."""
 
@@ -441,10 +530,3 @@ def _uniq(a: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[
     a = np.sort(a)
     starts = np.flatnonzero(np.concatenate(([True], a[1:] != a[:-1])))
     return a[starts], np.diff(np.append(starts, len(a)))
-
-
-def _softmax(z: FloatArray) -> FloatArray:
-    z = z - z.max()
-    e = np.exp(z)
-    out: FloatArray = e / e.sum()
-    return out
