@@ -133,7 +133,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = _read_csv(args.data, label_index(themes) if themes else None)
     if not data.examples:
         return _err(f"错误: {args.data} 没有可用的数据行，请检查文件内容 (no usable rows)")
-    result = train_model(data.examples, themes, progress=stderr_progress)
+    config = None
+    if args.lead:
+        from domain.classifier.training import TrainConfig, with_spec
+
+        config = with_spec(TrainConfig(), lead=args.lead)
+    result = train_model(data.examples, themes, config, progress=stderr_progress)
     for p in result.problems:
         print(p, file=sys.stderr)
     out: Path = args.out
@@ -266,6 +271,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     t.add_argument("--out", type=Path, help="output model directory")
     t.add_argument("--extra", type=Path, help="(no --data) extra label,text examples to add")
     t.add_argument("--force", action="store_true", help="replace the active model even if worse")
+    t.add_argument(
+        "--lead",
+        type=int,
+        default=0,
+        choices=range(0, 5),
+        metavar="N",
+        help="(with --data) the first sentence counts N times more: for messages that start with "
+        "a title, as 留言主题 + 留言详情 (2 is measured; 0, the default, for chat-style opinions)",
+    )
     _data_dir_arg(t)
     t.set_defaults(func=cmd_train)
 

@@ -150,13 +150,26 @@ def test_full_width_text_gives_the_same_features() -> None:
     assert a.char_codes.tolist() == b.char_codes.tolist()
 
 
-@pytest.mark.parametrize("tf", ["occ", "binary", "sublinear"])
-def test_inference_vectors_equal_training_vectors(clf: ThemeClassifier, tf: str) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tf": "occ"},
+        {"tf": "binary"},
+        {"tf": "sublinear"},
+        {"lead": 2},
+        {"lead": 1, "tf": "sublinear"},
+    ],
+)
+def test_inference_vectors_equal_training_vectors(
+    clf: ThemeClassifier, change: dict[str, object]
+) -> None:
     """The numpy inference path and the training matrix must score a text identically."""
-    data = replace(clf.data, spec=replace(clf.data.spec, tf=tf))
+    data = replace(clf.data, spec=replace(clf.data.spec, **change))  # type: ignore[arg-type]
     model = ThemeClassifier(data)
     texts = [
         *read_labeled(SHIPPED_HELDOUT).texts[:60],
+        "养老院收费太贵。护理员也不够，老人没人管！希望改一改",
+        "标题：加装电梯\n我们楼的老人下不了楼",
         "养老院养老院养老院护理员",
         "😀",
         "",

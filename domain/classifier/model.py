@@ -28,6 +28,8 @@ from domain.classifier.features import (
     char_codes,
     code_gram,
     has_han,
+    lead_end,
+    lead_tokens,
     normalize,
     raw_tokens,
     word_features,
@@ -289,7 +291,7 @@ class ThemeClassifier:
 
     # -- vectors ---------------------------------------------------------------------------------
 
-    def _vector(self, norm: str, words: list[str]) -> _Vector:
+    def _vector(self, norm: str, tokens: list[str]) -> _Vector:
         """A text's known features: the maths of `vectorize.transform` (a test holds them equal).
 
         This runs next to jieba for every message and must cost little beside it (numpy calls
@@ -299,18 +301,15 @@ class ThemeClassifier:
         one more row.
         """
         spec = self.spec
-        n_word = self._n_word
-        uid = list(map(self._uni.get, words, repeat(n_word)))
-        wrows = [u for u in uid if u != n_word]
-        if spec.word_bigrams and len(words) > 1:
-            if self._pairs_by_string is None:
-                m = self._m
-                codes = [a * m + b for a, b in pairwise(uid)]
-                wrows += [j for j in map(self._pair.get, codes) if j is not None]
-            else:
-                pairs = word_features(words, True)[len(words) :]
-                wrows += [j for j in map(self._pairs_by_string.get, pairs) if j is not None]
-        crows = self._chars.rows(char_codes(norm, spec.char_min, spec.char_max))
+        wrows = self._word_rows(words_of(tokens))
+        codes = char_codes(norm, spec.char_min, spec.char_max)
+        if spec.lead:  # the first sentence's features once more per `lead` (features.extract)
+            end = lead_end(norm, spec.lead_max)
+            if end < len(norm):
+                wrows += self._word_rows(words_of(lead_tokens(tokens, end))) * spec.lead
+                lead_codes = char_codes(norm[:end], spec.char_min, spec.char_max)
+                codes = np.concatenate([codes, *([lead_codes] * spec.lead)])
+        crows = self._chars.rows(codes)
         tf: FloatArray | None = None
         if spec.tf != "occ":
             wcount = Counter(wrows)
@@ -339,10 +338,25 @@ class ThemeClassifier:
         z = [bias + a * x + b * y for bias, x, y in zip(self._b, sums[0], sums[1], strict=True)]
         return _Vector(rows, n_w, a, b, tf, z)
 
+    def _word_rows(self, words: list[str]) -> list[int]:
+        """Vocabulary rows of the words (and of their pairs when the model uses pairs)."""
+        n_word = self._n_word
+        uid = list(map(self._uni.get, words, repeat(n_word)))
+        wrows = [u for u in uid if u != n_word]
+        if self.spec.word_bigrams and len(words) > 1:
+            if self._pairs_by_string is None:
+                m = self._m
+                codes = [a * m + b for a, b in pairwise(uid)]
+                wrows += [j for j in map(self._pair.get, codes) if j is not None]
+            else:
+                pairs = word_features(words, True)[len(words) :]
+                wrows += [j for j in map(self._pairs_by_string.get, pairs) if j is not None]
+        return wrows
+
     def scores(self, text: str) -> FloatArray:
         """Raw linear scores per class (before calibration); for evaluation and debugging."""
         norm = normalize(text)
-        vec = self._vector(norm, words_of(raw_tokens(norm, self.spec.hmm)))
+        vec = self._vector(norm, raw_tokens(norm, self.spec.hmm))
         return np.array(vec.z, dtype=np.float32)
 
     def probabilities(self, text: str) -> FloatArray:
@@ -360,7 +374,7 @@ class ThemeClassifier:
             text = "" if text is None else str(text)
         norm = normalize(text)
         tokens = raw_tokens(norm, self.spec.hmm)
-        vec = self._vector(norm, words_of(tokens))
+        vec = self._vector(norm, tokens)
         if not len(vec.rows):  # nothing the model knows: out of scope, and staff should look
             o = self.other
             return Classification(o.id, o.name, 0.0, (), True, True)
