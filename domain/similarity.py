@@ -67,6 +67,11 @@ def features(text: str) -> npt.NDArray[np.uint64]:
     two wordings of one matter meet (厕所太少, 厕所数量少). Measured on the paraphrase pairs:
     each of the three helps (docs/classifier-figures.md).
     """
+    return analyze(text)[1]
+
+
+def analyze(text: str) -> tuple[list[str], npt.NDArray[np.uint64]]:
+    """The text's words (2+ characters, synonyms mapped) and its distinct feature codes."""
     norm = normalize(text or "")
     syn = synonyms()
     words = [w for w in (syn.get(t, t) for t in words_of(segment.cut(norm))) if len(w) > 1]
@@ -77,7 +82,7 @@ def features(text: str) -> npt.NDArray[np.uint64]:
         )
         codes = np.concatenate([codes, hashed | _WORD_TAG])
     out: npt.NDArray[np.uint64] = np.unique(codes)
-    return out
+    return words, out
 
 
 def cosine(a: str, b: str, idf: dict[int, float] | None = None) -> float:
