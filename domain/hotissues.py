@@ -140,6 +140,8 @@ def _features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[
     keep &= ((codes >> np.uint64(42)) & off) != off
     keep &= codes != 0
     codes, docs = codes[keep], docs[keep]
+    if not len(codes):
+        return docs, docs, 0
     # Sorting beats np.unique's hash table here (1.5 million codes for 10,000 opinions).
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]

@@ -276,7 +276,7 @@ class RoutingModel:
         """
         norm = normalize(text or "")
         wanted = {theme} if isinstance(theme, str) else set(theme or ())
-        shown_theme = next(iter(sorted(wanted, key=len, reverse=True)), "")
+        theme_of: dict[str, str] = {}  # unit -> the theme it lists that the opinion has
         rule_score: dict[str, float] = {}
         rule_words: dict[str, list[str]] = {}
         for unit, kws in self._keywords:
@@ -290,8 +290,10 @@ class RoutingModel:
             miss = 1.0
             for w, _ in hits:
                 miss *= 1.0 - min(w, 0.95)
-            if wanted & self._themes.get(unit, set()):
+            listed = wanted & self._themes.get(unit, set())
+            if listed:
                 miss *= 0.7
+                theme_of[unit] = min(listed)
             if miss < 1.0:
                 rule_score[unit] = 1.0 - miss
                 rule_words[unit] = [s for _, s in sorted(hits, key=lambda h: -h[0])]
@@ -312,7 +314,7 @@ class RoutingModel:
             if rule_words.get(unit):
                 why.append("权责清单 " + "、".join(rule_words[unit][:3]))
             elif unit in rule_score:
-                why.append(f"权责清单 主题 {shown_theme}")
+                why.append(f"权责清单 主题 {theme_of.get(unit, '')}")
             if similar[unit]:
                 why.append(f"以往交办 {similar[unit]} 次")
             elif h > 0:
