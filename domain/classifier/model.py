@@ -226,6 +226,8 @@ class ThemeClassifier:
         self.themes: tuple[Theme, ...] = tuple(themes)
         self._names = [t.name for t in themes[: len(self.classes)]]
         self._n_word = n_word = len(data.word_vocab)
+        # Word rows that may be shown as a reason (pairs: either word may be).
+        self._showable = np.array([" " in w or _showable(w) for w in data.word_vocab], dtype=bool)
         self._feature = data.word_vocab  # word row -> its string (pairs: "a b")
         # Words: a dict for single words; a pair "a b" becomes the integer row(a) * m + row(b),
         # found by binary search, so no pair string is built at run time. A pair's words are
@@ -422,15 +424,16 @@ class ThemeClassifier:
                 cw *= vec.tf[:n_w]
             feature = self._feature
             scale = vec.word_scale
-            for row, v in zip(wrows.tolist(), cw.tolist(), strict=True):
-                if v > 0:
-                    w = feature[row]
-                    if " " in w:
-                        a, b = w.split(" ")
-                        score[a] = score.get(a, 0.0) + v * scale / 2
-                        score[b] = score.get(b, 0.0) + v * scale / 2
-                    else:
-                        score[w] = score.get(w, 0.0) + v * scale
+            # Only words that could be shown (most matched words are not: 我们, 希望, 一个).
+            keep = (cw > 0) & self._showable.take(wrows)
+            for row, v in zip(wrows[keep].tolist(), cw[keep].tolist(), strict=True):
+                w = feature[row]
+                if " " in w:
+                    a, b = w.split(" ")
+                    score[a] = score.get(a, 0.0) + v * scale / 2
+                    score[b] = score.get(b, 0.0) + v * scale / 2
+                else:
+                    score[w] = score.get(w, 0.0) + v * scale
         if len(vec.rows) > n_w:
             crows = vec.rows[n_w:]
             cc = rel.take(crows)
@@ -459,15 +462,13 @@ class ThemeClassifier:
                     hit.append(tokens[j])
                 for w in hit:
                     score[w] = score.get(w, 0.0) + v / len(hit)
-        ranked = sorted(
-            (
-                (v, w)
-                for w, v in score.items()
-                if len(w) > 1 and w not in _NOT_REASONS and not w.isdigit()
-            ),
-            reverse=True,
-        )
+        ranked = sorted(((v, w) for w, v in score.items() if _showable(w)), reverse=True)
         return tuple(w for _, w in ranked[:MAX_TERMS])
+
+
+def _showable(word: str) -> bool:
+    """Whether a word may be shown to staff as a reason (two characters or more, not filler)."""
+    return len(word) > 1 and word not in _NOT_REASONS and not word.isdigit()
 
 
 def _label_theme(label: str) -> Theme:
