@@ -253,8 +253,8 @@ class ThemeClassifier:
         wts = np.asarray(data.weights, dtype=np.float32)
         # A feature's value is idf (times a tf factor) over its block's norm: fold idf into the
         # weights once, so scoring is one gather and two sums per message.
-        self._iw = np.ascontiguousarray(wts * idf[:, None])
-        self._i2 = np.ascontiguousarray(idf * idf)
+        # The last column is idf², for the block norms: one gather and one sum give both.
+        self._iw = np.ascontiguousarray(np.column_stack([wts * idf[:, None], idf * idf]))
         # Evidence for class c against the others (weights minus the per-feature mean), by class.
         # Two-stage: themes against themes; out of scope is evidence against the scope score.
         self._scope = data.scope
@@ -323,21 +323,20 @@ class ThemeClassifier:
         rows = np.concatenate((np.array(wrows, dtype=np.int64), crows))
         n_w = len(wrows)
         g = self._iw.take(rows, axis=0)
-        q = self._i2.take(rows)
         if tf is not None:
-            g *= tf[:, None]
-            q *= tf * tf
-        zero = [0.0] * self._k
+            g[:, :-1] *= tf[:, None]
+            g[:, -1] *= tf * tf
+        zero = [0.0] * (self._k + 1)
         if 0 < n_w < len(rows):
-            sums, sq = np.add.reduceat(g, [0, n_w]).tolist(), np.add.reduceat(q, [0, n_w]).tolist()
+            words, chars = np.add.reduceat(g, [0, n_w]).tolist()
         elif n_w:
-            sums, sq = [g.sum(axis=0).tolist(), zero], [float(q.sum()), 0.0]
+            words, chars = g.sum(axis=0).tolist(), zero
         else:
-            sums, sq = [zero, g.sum(axis=0).tolist()], [0.0, float(q.sum())]
+            words, chars = zero, g.sum(axis=0).tolist()
         ww, cw = self._block_w
-        a = ww / math.sqrt(sq[0]) if sq[0] > 0 else 0.0
-        b = cw / math.sqrt(sq[1]) if sq[1] > 0 else 0.0
-        z = [bias + a * x + b * y for bias, x, y in zip(self._b, sums[0], sums[1], strict=True)]
+        a = ww / math.sqrt(words[-1]) if words[-1] > 0 else 0.0
+        b = cw / math.sqrt(chars[-1]) if chars[-1] > 0 else 0.0
+        z = [bias + a * x + b * y for bias, x, y in zip(self._b, words, chars, strict=False)]
         return _Vector(rows, n_w, a, b, tf, z)
 
     def _word_rows(self, words: list[str]) -> list[int]:
