@@ -23,12 +23,15 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("DATA_DIR") or "./data")
 
 
+DEFAULT_THRESHOLD = 0.5  # domain.classifier.DEFAULT_THRESHOLD (not imported: keeps --help fast)
+
+
 def default_threshold() -> float:
     raw = os.environ.get("REVIEW_THRESHOLD")
     try:
-        return float(raw) if raw else 0.45
+        return float(raw) if raw else DEFAULT_THRESHOLD
     except ValueError:
-        return 0.45
+        return DEFAULT_THRESHOLD
 
 
 def active_model(data_dir: Path) -> Path | None:
@@ -96,6 +99,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 "confidence": round(v.confidence, 4),
                 "terms": list(v.terms),
                 "needs_review": v.needs_review,
+                "out_of_scope": v.out_of_scope,
             }
             print(json.dumps(row, ensure_ascii=False))
         else:
@@ -151,7 +155,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = _read_csv(args.data, label_index(themes) if themes else None)
     if not data.examples:
         return _err(f"错误: {args.data} 没有可用的数据行，请检查文件内容 (no usable rows)")
-    result = train_model(data.examples, themes, progress=stderr_progress)
+    config = None
+    if args.lead:
+        from domain.classifier.training import TrainConfig, with_spec
+
+        config = with_spec(TrainConfig(), lead=args.lead)
+    result = train_model(data.examples, themes, config, progress=stderr_progress)
     for p in result.problems:
         print(p, file=sys.stderr)
     out: Path = args.out
@@ -233,6 +242,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 f"\n需复核比例 needs_review {share:.2%}；未标复核的准确率 "
                 f"{report.extra.get('accuracy_not_flagged')}"
             )
+        oos = report.extra.get("out_of_scope_marked")
+        if oos is not None:
+            print(
+                f"非本专题意见被判为非本专题或需复核 {oos:.2%}；"
+                f"本专题意见被如此标记 {report.extra.get('in_scope_marked', 0):.2%}"
+            )
+
     return 0
 
 
@@ -256,7 +272,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         "--threshold",
         type=float,
         default=default_threshold(),
-        help="confidence under which needs_review is set (default: $REVIEW_THRESHOLD or 0.45)",
+        help="calibrated probability under which needs_review is set "
+        "(default: $REVIEW_THRESHOLD or 0.5)",
     )
 
 
@@ -276,6 +293,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     t.add_argument("--out", type=Path, help="output model directory")
     t.add_argument("--extra", type=Path, help="(no --data) extra label,text examples to add")
     t.add_argument("--force", action="store_true", help="replace the active model even if worse")
+    t.add_argument(
+        "--lead",
+        type=int,
+        default=0,
+        choices=range(0, 5),
+        metavar="N",
+        help="(with --data) the first sentence counts N times more: for messages that start with "
+        "a title, as 留言主题 + 留言详情 (2 is measured; 0, the default, for chat-style opinions)",
+    )
     _data_dir_arg(t)
     t.set_defaults(func=cmd_train)
 

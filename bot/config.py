@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     opinions_per_hour: int = Field(default=10, ge=1)
     min_opinion_chars: int = Field(default=5, ge=1)
     max_opinion_chars: int = Field(default=2000, ge=10, le=4000)
-    review_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)  # a probability
     model_dir: Path | None = None
     holidays_file: Path | None = None
     reminder_time: time = time(9, 0)

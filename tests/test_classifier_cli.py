@@ -89,7 +89,15 @@ def test_classify_json_lines_from_arguments(data_dir: Path) -> None:
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(rows) == 3
     for row in rows:
-        assert set(row) == {"text", "category", "label", "confidence", "terms", "needs_review"}
+        assert set(row) == {
+            "text",
+            "category",
+            "label",
+            "confidence",
+            "terms",
+            "needs_review",
+            "out_of_scope",
+        }
         assert 0 <= row["confidence"] <= 1
     assert rows[0]["category"] == "home_community" and rows[0]["label"] == "居家社区养老"
     assert rows[1]["category"] == "workforce"
@@ -129,7 +137,9 @@ def test_custom_labels_round_trip_exactly(
     assert "劳动 & 社会保障 (人社)" in labels and "Health/卫生" in labels
     clf = ThemeClassifier.load(station_model)
     assert set(clf.classes) == labels
-    assert {t.name for t in clf.themes} == labels  # no taxonomy: the label is its own name
+    # No taxonomy: the label is its own name; the out-of-scope outcome is there, never trained.
+    assert {t.name for t in clf.themes if not t.out_of_scope} == labels
+    assert clf.themes[-1].out_of_scope and clf.themes[-1].id not in clf.classes
     texts = ["医院挂号太难，专家号一号难求", "公司拖欠工资三个月不发，社保也没交"]
     assert (
         classifier_cli.main(

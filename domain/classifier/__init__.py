@@ -5,13 +5,14 @@ numpy and jieba. Nothing here knows about Telegram or the database.
 """
 
 from domain.classifier.errors import ClassifierError
-from domain.classifier.model import DEFAULT_MODEL_DIR, ThemeClassifier
+from domain.classifier.model import DEFAULT_MODEL_DIR, DEFAULT_THRESHOLD, ThemeClassifier
 from domain.classifier.segment import init_jieba
 from domain.classifier.taxonomy import load_taxonomy
 from domain.classifier.types import Classification, Theme
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
+    "DEFAULT_THRESHOLD",
     "Classification",
     "ClassifierError",
     "Theme",

@@ -48,6 +48,10 @@ class FeatureSpec:
     tf: str = "occ"
     word_weight: float = 1.0  # each block is L2-normalised, then scaled by its weight
     char_weight: float = 1.0
+    # The first sentence (up to 。！？; or a line break, at most lead_max characters) counts
+    # `lead` more times: a message's title or opening states its matter, the rest is detail.
+    lead: int = 0
+    lead_max: int = 40
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,6 +143,27 @@ def char_codes(norm: str, lo: int, hi: int) -> npt.NDArray[np.uint64]:
     return np.concatenate(keys) if keys else c[:0]
 
 
+_LEAD_END = re.compile(r"[。！？!?；;\n]")
+
+
+def lead_end(norm: str, limit: int) -> int:
+    """Where the first sentence ends (its terminator excluded), within `limit` characters."""
+    m = _LEAD_END.search(norm, 0, limit)
+    return m.start() if m else min(len(norm), limit)
+
+
+def lead_tokens(tokens: list[str], end: int) -> list[str]:
+    """The tokens that lie wholly before position `end` (jieba never joins across 。 or ，)."""
+    out: list[str] = []
+    at = 0
+    for t in tokens:
+        at += len(t)
+        if at > end:
+            break
+        out.append(t)
+    return out
+
+
 def raw_tokens(norm: str, hmm: bool) -> list[str]:
     """jieba's precise-mode output, punctuation included (positions add up to the text)."""
     return segment.cut(norm, hmm)
@@ -173,14 +198,18 @@ def extract(text: str, spec: FeatureSpec) -> Extracted:
     disagree about which n-grams a text has.
     """
     norm = normalize(text)
-    toks = words_of(raw_tokens(norm, spec.hmm))
-    codes, counts = np.unique(
-        real_codes(char_codes(norm, spec.char_min, spec.char_max)), return_counts=True
-    )
-    return Extracted(
-        toks,
-        Counter(word_features(toks, spec.word_bigrams)),
-        codes,
-        counts.astype(np.int64),
-        count_han(norm),
-    )
+    tokens = raw_tokens(norm, spec.hmm)
+    toks = words_of(tokens)
+    feats = word_features(toks, spec.word_bigrams)
+    codes = char_codes(norm, spec.char_min, spec.char_max)
+    if spec.lead:
+        end = lead_end(norm, spec.lead_max)
+        if end < len(norm):  # one sentence only: repeating all of it changes nothing
+            feats = (
+                feats
+                + word_features(words_of(lead_tokens(tokens, end)), spec.word_bigrams) * spec.lead
+            )
+            lead_codes = char_codes(norm[:end], spec.char_min, spec.char_max)
+            codes = np.concatenate([codes, *([lead_codes] * spec.lead)])
+    uniq, counts = np.unique(real_codes(codes), return_counts=True)
+    return Extracted(toks, Counter(feats), uniq, counts.astype(np.int64), count_han(norm))

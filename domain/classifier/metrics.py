@@ -21,6 +21,7 @@ class Report:
     confusion: list[list[int]]  # rows: gold, columns: predicted
     n: int
     extra: dict[str, Any] = field(default_factory=dict)
+    reliability: Reliability | None = None  # confidence against accuracy (evaluate fills it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class Report:
             "f1": {k: round(v, 4) for k, v in self.f1.items()},
             "support": self.support,
             "confusion": self.confusion,
+            **({"reliability": self.reliability.to_json()} if self.reliability else {}),
             **self.extra,
         }
 
@@ -57,6 +59,8 @@ class Report:
         lines.append(_pad("", hw) + " " + " ".join(f"{i:>5d}" for i in range(len(self.classes))))
         for head, row in zip(heads, self.confusion, strict=True):
             lines.append(_pad(head, hw) + " " + " ".join(f"{v:>5d}" for v in row))
+        if self.reliability is not None:
+            lines += ["", self.reliability.render()]
         return "\n".join(lines)
 
 
@@ -98,3 +102,75 @@ def score(gold: Sequence[str], pred: Sequence[str], classes: Sequence[str] | Non
     present = [c for c in order if c in seen] or order
     macro = sum(f1[c] for c in present) / len(present) if present else 0.0
     return Report(order, correct / n if n else 0.0, macro, prec, rec, f1, support, cm, n)
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """Verdicts whose confidence falls in (lo, hi]: how many, how sure, how often right."""
+
+    lo: float
+    hi: float
+    count: int
+    mean_confidence: float
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """A reliability table and the expected calibration error (ECE) it adds up to.
+
+    ECE = sum over bins of (share of verdicts) * |accuracy - mean confidence|: 0.03 means the
+    stated confidence is off by three points on average, weighted by how often it is stated.
+    """
+
+    bins: tuple[ReliabilityBin, ...]
+    ece: float
+    n: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ece": round(self.ece, 4),
+            "bins": [
+                {
+                    "range": [round(b.lo, 2), round(b.hi, 2)],
+                    "count": b.count,
+                    "mean_confidence": round(b.mean_confidence, 4),
+                    "accuracy": round(b.accuracy, 4),
+                }
+                for b in self.bins
+            ],
+        }
+
+    def render(self) -> str:
+        lines = [
+            f"可靠性 reliability (n={self.n})  期望校准误差 ECE={self.ece:.4f}",
+            "置信度区间 bin      count  mean confidence  accuracy",
+        ]
+        for b in self.bins:
+            lines.append(
+                f"({b.lo:.1f}, {b.hi:.1f}]      {b.count:6d}  {b.mean_confidence:15.4f}  {b.accuracy:8.4f}"
+            )
+        return "\n".join(lines)
+
+
+def reliability(
+    confidence: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> Reliability:
+    """Equal-width confidence bins over [0, 1] (a confidence of 0 joins the first bin)."""
+    n = len(confidence)
+    rows: list[ReliabilityBin] = []
+    ece = 0.0
+    for i in range(bins):
+        lo, hi = i / bins, (i + 1) / bins
+        members = [
+            (c, ok)
+            for c, ok in zip(confidence, correct, strict=True)
+            if (lo < c <= hi) or (i == 0 and c <= lo)
+        ]
+        if not members:
+            continue
+        mean_c = sum(c for c, _ in members) / len(members)
+        acc = sum(1 for _, ok in members if ok) / len(members)
+        ece += len(members) / n * abs(acc - mean_c)
+        rows.append(ReliabilityBin(lo, hi, len(members), mean_c, acc))
+    return Reliability(tuple(rows), ece, n)

@@ -28,11 +28,14 @@ from domain.classifier.features import (
     char_codes,
     code_gram,
     has_han,
+    lead_end,
+    lead_tokens,
     normalize,
     raw_tokens,
     word_features,
     words_of,
 )
+from domain.classifier.taxonomy import OTHER_ID, OTHER_NAME
 from domain.classifier.types import Classification, Theme
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -41,11 +44,15 @@ WEIGHTS = "weights.npz"
 FORMAT = "liaison-theme-model"
 FORMAT_VERSION = 1
 MAX_TERMS = 5
+# REVIEW_THRESHOLD's default: staff review a verdict the model thinks is more likely wrong than
+# right. Chosen on the shipped held-out set and cross-validation (docs/classifier-figures.md).
+DEFAULT_THRESHOLD = 0.5
 # Words that say nothing about a theme: never shown to staff as the reason.
 _NOT_REASONS = frozenset(
     "我们 你们 他们 她们 大家 自己 希望 建议 呼吁 能够 可以 能否 是否 一些 这个 那个 这些 那些 "  # noqa: SIM905
     "没有 什么 怎么 因为 所以 但是 而且 如果 现在 目前 已经 还是 就是 不是 一下 一个 进一步 相关 "
-    "有关 问题 情况 方面 进行 很多 非常 比较 特别 同志 代表 领导 政府 老人 老年人 谢谢 感谢".split()
+    "有关 问题 情况 方面 进行 很多 非常 比较 特别 同志 代表 领导 政府 老人 老年人 谢谢 感谢 "
+    "时候 什么时候 为什么 怎么办 能不能 一直 还是 到底 哪里 这样 那样 一点 太".split()
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -74,6 +81,10 @@ class ModelData:
     bias: FloatArray  # (n_classes,)
     temperature: float = 1.0
     meta: dict[str, Any] | None = None
+    # Two-stage model: the last class is the out-of-scope outcome and its column holds a scope
+    # score (positive: in scope); P(in scope) = sigmoid(a * score + b) with scope = (a, b), and
+    # the themes share P(in scope) by their tempered softmax. None: one softmax over all classes.
+    scope: tuple[float, float] | None = None
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -82,10 +93,17 @@ class ModelData:
             "version": FORMAT_VERSION,
             "classes": self.classes,
             "themes": [
-                {"id": t.id, "name": t.name, "keywords": list(t.keywords)} for t in self.themes
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "keywords": list(t.keywords),
+                    **({"out_of_scope": True} if t.out_of_scope else {}),
+                }
+                for t in self.themes
             ],
             "features": self.spec.to_json(),
             "temperature": self.temperature,
+            **({"scope": {"platt": list(self.scope)}} if self.scope else {}),
             "n_word": len(self.word_vocab),
             "n_char": len(self.char_codes),
             "meta": self.meta or {},
@@ -122,7 +140,12 @@ class ModelData:
             raise ClassifierError(f"{folder} 的模型版本较新，请升级 liaison-bot 或重新训练")
         try:
             themes = tuple(
-                Theme(str(t["id"]), str(t.get("name") or t["id"]), tuple(t.get("keywords") or ()))
+                Theme(
+                    str(t["id"]),
+                    str(t.get("name") or t["id"]),
+                    tuple(t.get("keywords") or ()),
+                    bool(t.get("out_of_scope", False)),
+                )
                 for t in info.get("themes", [])
             )
             data = cls(
@@ -136,12 +159,13 @@ class ModelData:
                 bias=arrays["bias"].astype(np.float32),
                 temperature=float(info.get("temperature", 1.0)),
                 meta=dict(info.get("meta") or {}),
+                scope=_platt_of(info.get("scope")),
             )
         except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
             raise ClassifierError(f"模型目录 {folder} 内容有误 ({exc!r})，{hint}") from None
         n = len(data.word_vocab) + len(data.char_codes)
         if (
-            len(data.classes) < 2
+            len(data.classes) < (3 if data.scope else 2)
             or data.weights.shape != (n, len(data.classes))
             or data.idf.shape != (n,)
         ):
@@ -149,21 +173,61 @@ class ModelData:
         return data
 
 
+def _platt_of(raw: Any) -> tuple[float, float] | None:
+    if not raw:
+        return None
+    a, b = raw["platt"]
+    return float(a), float(b)
+
+
+def probabilities_of(
+    z: npt.NDArray[Any], temperature: float, scope: tuple[float, float] | None
+) -> npt.NDArray[np.float64]:
+    """Calibrated probabilities from raw scores, one row per text (training and evaluation)."""
+    z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+    if scope is None:
+        return _softmax2(z * temperature)
+    p_in = 1.0 / (1.0 + np.exp(-(scope[0] * z[:, -1] + scope[1])))
+    out = np.empty_like(z)
+    out[:, :-1] = _softmax2(z[:, :-1] * temperature) * p_in[:, None]
+    out[:, -1] = 1.0 - p_in
+    return out
+
+
+def _softmax2(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out: npt.NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
 class ThemeClassifier:
     """Sorts a text into a theme: jieba + char n-gram TF-IDF, a linear model, calibrated softmax."""
 
-    def __init__(self, data: ModelData, threshold: float = 0.45) -> None:
+    def __init__(self, data: ModelData, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.data = data
         self.threshold = threshold
         self.spec = data.spec
         self.classes = list(data.classes)
         by_id = {t.id: t for t in data.themes}
         # A custom model without a taxonomy: each label is its own theme, named as written.
-        self.themes: tuple[Theme, ...] = tuple(
-            by_id.get(c) or Theme(c, c, ()) for c in self.classes
-        )
-        self._names = [t.name for t in self.themes]
+        themes = [by_id.get(c) or _label_theme(c) for c in self.classes]
+        # The out-of-scope outcome exists for every model: a class when training had examples
+        # of it, otherwise only for texts without usable evidence (listed last, never scored).
+        if data.scope is not None and not themes[-1].out_of_scope:
+            themes[-1] = Theme(themes[-1].id, themes[-1].name, themes[-1].keywords, True)
+        other = next((t for t in themes if t.out_of_scope), None)
+        self._other_class: int | None = None if other is None else themes.index(other)
+        if other is None:
+            other = next((t for t in data.themes if t.out_of_scope), None) or Theme(
+                OTHER_ID, OTHER_NAME, (), True
+            )
+            themes.append(other)
+        self.other: Theme = other
+        self.themes: tuple[Theme, ...] = tuple(themes)
+        self._names = [t.name for t in themes[: len(self.classes)]]
         self._n_word = n_word = len(data.word_vocab)
+        # Word rows that may be shown as a reason (pairs: either word may be).
+        self._showable = np.array([" " in w or _showable(w) for w in data.word_vocab], dtype=bool)
         self._feature = data.word_vocab  # word row -> its string (pairs: "a b")
         # Words: a dict for single words; a pair "a b" becomes the integer row(a) * m + row(b),
         # found by binary search, so no pair string is built at run time. A pair's words are
@@ -189,23 +253,29 @@ class ThemeClassifier:
         wts = np.asarray(data.weights, dtype=np.float32)
         # A feature's value is idf (times a tf factor) over its block's norm: fold idf into the
         # weights once, so scoring is one gather and two sums per message.
-        self._iw = np.ascontiguousarray(wts * idf[:, None])
-        self._i2 = np.ascontiguousarray(idf * idf)
+        # The last column is idf², for the block norms: one gather and one sum give both.
+        self._iw = np.ascontiguousarray(np.column_stack([wts * idf[:, None], idf * idf]))
         # Evidence for class c against the others (weights minus the per-feature mean), by class.
-        rel = (wts - wts.mean(axis=1, keepdims=True)) * idf[:, None]
+        # Two-stage: themes against themes; out of scope is evidence against the scope score.
+        self._scope = data.scope
+        if data.scope is None:
+            rel = (wts - wts.mean(axis=1, keepdims=True)) * idf[:, None]
+        else:
+            th = wts[:, :-1]
+            rel = np.column_stack([th - th.mean(axis=1, keepdims=True), -wts[:, -1]])
+            rel *= idf[:, None]
         self._iwrel = np.ascontiguousarray(rel.T)
         self._b = [float(v) for v in data.bias]
         self._t = float(data.temperature)
         self._k = len(self.classes)
         self._block_w = (float(data.spec.word_weight), float(data.spec.char_weight))
-        self._prior = int(np.argmax(data.bias)) if len(data.bias) else 0
 
     @classmethod
     def load(
         cls,
         model_dir: Path | None = None,
         *,
-        threshold: float = 0.45,
+        threshold: float = DEFAULT_THRESHOLD,
         cache_dir: Path | None = None,
     ) -> ThemeClassifier:
         """Load a trained model (None: the packaged default model) and jieba, once."""
@@ -223,7 +293,7 @@ class ThemeClassifier:
 
     # -- vectors ---------------------------------------------------------------------------------
 
-    def _vector(self, norm: str, words: list[str]) -> _Vector:
+    def _vector(self, norm: str, tokens: list[str]) -> _Vector:
         """A text's known features: the maths of `vectorize.transform` (a test holds them equal).
 
         This runs next to jieba for every message and must cost little beside it (numpy calls
@@ -233,18 +303,15 @@ class ThemeClassifier:
         one more row.
         """
         spec = self.spec
-        n_word = self._n_word
-        uid = list(map(self._uni.get, words, repeat(n_word)))
-        wrows = [u for u in uid if u != n_word]
-        if spec.word_bigrams and len(words) > 1:
-            if self._pairs_by_string is None:
-                m = self._m
-                codes = [a * m + b for a, b in pairwise(uid)]
-                wrows += [j for j in map(self._pair.get, codes) if j is not None]
-            else:
-                pairs = word_features(words, True)[len(words) :]
-                wrows += [j for j in map(self._pairs_by_string.get, pairs) if j is not None]
-        crows = self._chars.rows(char_codes(norm, spec.char_min, spec.char_max))
+        wrows = self._word_rows(words_of(tokens))
+        codes = char_codes(norm, spec.char_min, spec.char_max)
+        if spec.lead:  # the first sentence's features once more per `lead` (features.extract)
+            end = lead_end(norm, spec.lead_max)
+            if end < len(norm):
+                wrows += self._word_rows(words_of(lead_tokens(tokens, end))) * spec.lead
+                lead_codes = char_codes(norm[:end], spec.char_min, spec.char_max)
+                codes = np.concatenate([codes, *([lead_codes] * spec.lead)])
+        crows = self._chars.rows(codes)
         tf: FloatArray | None = None
         if spec.tf != "occ":
             wcount = Counter(wrows)
@@ -256,32 +323,49 @@ class ThemeClassifier:
         rows = np.concatenate((np.array(wrows, dtype=np.int64), crows))
         n_w = len(wrows)
         g = self._iw.take(rows, axis=0)
-        q = self._i2.take(rows)
         if tf is not None:
-            g *= tf[:, None]
-            q *= tf * tf
-        zero = [0.0] * self._k
+            g[:, :-1] *= tf[:, None]
+            g[:, -1] *= tf * tf
+        zero = [0.0] * (self._k + 1)
         if 0 < n_w < len(rows):
-            sums, sq = np.add.reduceat(g, [0, n_w]).tolist(), np.add.reduceat(q, [0, n_w]).tolist()
+            words, chars = np.add.reduceat(g, [0, n_w]).tolist()
         elif n_w:
-            sums, sq = [g.sum(axis=0).tolist(), zero], [float(q.sum()), 0.0]
+            words, chars = g.sum(axis=0).tolist(), zero
         else:
-            sums, sq = [zero, g.sum(axis=0).tolist()], [0.0, float(q.sum())]
+            words, chars = zero, g.sum(axis=0).tolist()
         ww, cw = self._block_w
-        a = ww / math.sqrt(sq[0]) if sq[0] > 0 else 0.0
-        b = cw / math.sqrt(sq[1]) if sq[1] > 0 else 0.0
-        z = [bias + a * x + b * y for bias, x, y in zip(self._b, sums[0], sums[1], strict=True)]
+        a = ww / math.sqrt(words[-1]) if words[-1] > 0 else 0.0
+        b = cw / math.sqrt(chars[-1]) if chars[-1] > 0 else 0.0
+        z = [bias + a * x + b * y for bias, x, y in zip(self._b, words, chars, strict=False)]
         return _Vector(rows, n_w, a, b, tf, z)
+
+    def _word_rows(self, words: list[str]) -> list[int]:
+        """Vocabulary rows of the words (and of their pairs when the model uses pairs)."""
+        n_word = self._n_word
+        uid = list(map(self._uni.get, words, repeat(n_word)))
+        wrows = [u for u in uid if u != n_word]
+        if self.spec.word_bigrams and len(words) > 1:
+            if self._pairs_by_string is None:
+                m = self._m
+                codes = [a * m + b for a, b in pairwise(uid)]
+                wrows += [j for j in map(self._pair.get, codes) if j is not None]
+            else:
+                pairs = word_features(words, True)[len(words) :]
+                wrows += [j for j in map(self._pairs_by_string.get, pairs) if j is not None]
+        return wrows
 
     def scores(self, text: str) -> FloatArray:
         """Raw linear scores per class (before calibration); for evaluation and debugging."""
         norm = normalize(text)
-        vec = self._vector(norm, words_of(raw_tokens(norm, self.spec.hmm)))
+        vec = self._vector(norm, raw_tokens(norm, self.spec.hmm))
         return np.array(vec.z, dtype=np.float32)
 
     def probabilities(self, text: str) -> FloatArray:
         """Calibrated class probabilities, in the order of `classes`."""
-        return _softmax(self.scores(text) * np.float32(self._t))
+        p: FloatArray = probabilities_of(self.scores(text), self._t, self._scope)[0].astype(
+            np.float32
+        )
+        return p
 
     # -- verdicts --------------------------------------------------------------------------------
 
@@ -291,19 +375,32 @@ class ThemeClassifier:
             text = "" if text is None else str(text)
         norm = normalize(text)
         tokens = raw_tokens(norm, self.spec.hmm)
-        vec = self._vector(norm, words_of(tokens))
-        if not len(vec.rows):
-            c = self._prior
-            return Classification(self.classes[c], self._names[c], 0.0, (), True)
+        vec = self._vector(norm, tokens)
+        if not len(vec.rows):  # nothing the model knows: out of scope, and staff should look
+            o = self.other
+            return Classification(o.id, o.name, 0.0, (), True, True)
         t = self._t
-        z = [v * t for v in vec.z]
-        top = max(z)
-        e = [math.exp(v - top) for v in z]
-        c = e.index(1.0)
-        conf = 1.0 / sum(e)
+        if self._scope is None:
+            z = [v * t for v in vec.z]
+            top = max(z)
+            e = [math.exp(v - top) for v in z]
+            c = e.index(1.0)
+            conf = 1.0 / sum(e)
+        else:  # P(in scope) shared out by the themes' softmax; else out of scope
+            z = [v * t for v in vec.z[:-1]]
+            top = max(z)
+            e = [math.exp(v - top) for v in z]
+            a, b = self._scope
+            p_in = 1.0 / (1.0 + math.exp(min(700.0, -(a * vec.z[-1] + b))))
+            c = e.index(1.0)
+            conf = p_in / sum(e)
+            if 1.0 - p_in > conf:
+                c, conf = len(z), 1.0 - p_in
         terms = self._reasons(norm, tokens, vec, c)
         review = conf < self.threshold or not has_han(norm)
-        return Classification(self.classes[c], self._names[c], conf, terms, review)
+        return Classification(
+            self.classes[c], self._names[c], conf, terms, review, c == self._other_class
+        )
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         return [self.classify(t) for t in texts]
@@ -326,15 +423,16 @@ class ThemeClassifier:
                 cw *= vec.tf[:n_w]
             feature = self._feature
             scale = vec.word_scale
-            for row, v in zip(wrows.tolist(), cw.tolist(), strict=True):
-                if v > 0:
-                    w = feature[row]
-                    if " " in w:
-                        a, b = w.split(" ")
-                        score[a] = score.get(a, 0.0) + v * scale / 2
-                        score[b] = score.get(b, 0.0) + v * scale / 2
-                    else:
-                        score[w] = score.get(w, 0.0) + v * scale
+            # Only words that could be shown (most matched words are not: 我们, 希望, 一个).
+            keep = (cw > 0) & self._showable.take(wrows)
+            for row, v in zip(wrows[keep].tolist(), cw[keep].tolist(), strict=True):
+                w = feature[row]
+                if " " in w:
+                    a, b = w.split(" ")
+                    score[a] = score.get(a, 0.0) + v * scale / 2
+                    score[b] = score.get(b, 0.0) + v * scale / 2
+                else:
+                    score[w] = score.get(w, 0.0) + v * scale
         if len(vec.rows) > n_w:
             crows = vec.rows[n_w:]
             cc = rel.take(crows)
@@ -363,15 +461,20 @@ class ThemeClassifier:
                     hit.append(tokens[j])
                 for w in hit:
                     score[w] = score.get(w, 0.0) + v / len(hit)
-        ranked = sorted(
-            (
-                (v, w)
-                for w, v in score.items()
-                if len(w) > 1 and w not in _NOT_REASONS and not w.isdigit()
-            ),
-            reverse=True,
-        )
+        ranked = sorted(((v, w) for w, v in score.items() if _showable(w)), reverse=True)
         return tuple(w for _, w in ranked[:MAX_TERMS])
+
+
+def _showable(word: str) -> bool:
+    """Whether a word may be shown to staff as a reason (two characters or more, not filler)."""
+    return len(word) > 1 and word not in _NOT_REASONS and not word.isdigit()
+
+
+def _label_theme(label: str) -> Theme:
+    """A class of a model trained without taxonomy: its label is its name ("other" is scope)."""
+    if label == OTHER_ID:
+        return Theme(OTHER_ID, OTHER_NAME, (), True)
+    return Theme(label, label, ())
 
 
 class _Vector(NamedTuple):
@@ -441,10 +544,3 @@ def _uniq(a: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[
     a = np.sort(a)
     starts = np.flatnonzero(np.concatenate(([True], a[1:] != a[:-1])))
     return a[starts], np.diff(np.append(starts, len(a)))
-
-
-def _softmax(z: FloatArray) -> FloatArray:
-    z = z - z.max()
-    e = np.exp(z)
-    out: FloatArray = e / e.sum()
-    return out

@@ -2,6 +2,10 @@
 
 JSON: {"themes": [{"id": "...", "name": "...", "keywords": ["...", ...]}, ...]} (a bare list of
 themes works too). CSV: header `id,name,keywords`, keywords separated by spaces, 、 , ; or |.
+
+Every taxonomy has one out-of-scope outcome ("其他（非本专题）"): the theme with id `other`, or
+the one marked `"out_of_scope": true` in JSON. A file without one gets it added with the default
+name, so a station renames it by listing `{"id": "other", "name": "…"}` itself.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from domain.classifier.errors import ClassifierError
 from domain.classifier.types import Theme
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parent / "data" / "taxonomy.json"
+OTHER_ID = "other"
+OTHER_NAME = "其他（非本专题）"
 _KW_SPLIT = re.compile(r"[\s、,，;；|/]+")
 
 
@@ -58,7 +64,9 @@ def _theme(entry: Any, where: str) -> Theme:
         raise ClassifierError(f"分类表{where}的 keywords 应为列表 (keywords must be a list)")
     # What a theme covers ("助餐与老年食堂") is evidence too: it joins the keywords.
     words = (str(x).strip() for x in [*kws, *covers])
-    return Theme(tid, name, tuple(dict.fromkeys(k for k in words if k)))
+    flag = entry.get("out_of_scope")
+    out = tid == OTHER_ID or flag is True or str(flag).strip().lower() in {"true", "1", "yes", "是"}
+    return Theme(tid, name, tuple(dict.fromkeys(k for k in words if k)), out)
 
 
 def parse_taxonomy(text: str, fmt: str, source: str = "taxonomy") -> tuple[Theme, ...]:
@@ -94,9 +102,28 @@ def parse_taxonomy(text: str, fmt: str, source: str = "taxonomy") -> tuple[Theme
                 f"{source} 中主题 {t.id} 出现了两次，请删去重复的一项 (duplicate id)"
             )
         seen.add(t.id)
-    if len(themes) < 2:
+    outs = [t.id for t in themes if t.out_of_scope]
+    if len(outs) > 1:
+        raise ClassifierError(
+            f"{source} 中有多个“非本专题”主题（{'、'.join(outs)}），只能保留一个 "
+            "(only one out-of-scope theme)"
+        )
+    if sum(1 for t in themes if not t.out_of_scope) < 2:
         raise ClassifierError(f"{source} 至少需要 2 个主题 (a taxonomy needs at least two themes)")
-    return tuple(themes)
+    return with_other(themes)
+
+
+def with_other(themes: Iterable[Theme]) -> tuple[Theme, ...]:
+    """The themes plus the out-of-scope outcome (added last, default name) if none is listed."""
+    out = tuple(themes)
+    if any(t.out_of_scope for t in out):
+        return out
+    return (*out, Theme(OTHER_ID, OTHER_NAME, (), True))
+
+
+def other_theme(themes: Iterable[Theme]) -> Theme | None:
+    """The out-of-scope theme of a taxonomy (None for a model trained without one)."""
+    return next((t for t in themes if t.out_of_scope), None)
 
 
 def load_taxonomy(path: Path | None = None) -> tuple[Theme, ...]:
@@ -108,13 +135,26 @@ def load_taxonomy(path: Path | None = None) -> tuple[Theme, ...]:
 
 def label_index(themes: Iterable[Theme]) -> dict[str, str]:
     """Map what a CSV may write (theme id or Chinese name) to the theme id."""
+    themes = tuple(themes)
     index: dict[str, str] = {}
     for t in themes:
         index.setdefault(t.name, t.id)
     for t in themes:
         index[t.id] = t.id
+    other = other_theme(themes)
+    if other is not None:  # what people write for "not this campaign's"
+        for alias in (OTHER_ID, OTHER_NAME, "其他", "非本专题", "其它"):
+            index.setdefault(alias, other.id)
     return index
 
 
 def themes_to_json(themes: Sequence[Theme]) -> list[dict[str, Any]]:
-    return [{"id": t.id, "name": t.name, "keywords": list(t.keywords)} for t in themes]
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "keywords": list(t.keywords),
+            **({"out_of_scope": True} if t.out_of_scope else {}),
+        }
+        for t in themes
+    ]

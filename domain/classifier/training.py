@@ -1,8 +1,8 @@
 """Training (scikit-learn, imported only here), evaluation, and safe replacement of the active model.
 
 The trained estimator is reduced to a weight matrix and a bias: inference never needs
-scikit-learn. Confidence is calibrated by one temperature fitted on cross-validated scores, so
-"0.45" means about what it says.
+scikit-learn. Confidence is calibrated on cross-validated scores (a temperature for the themes,
+a logistic map for in scope or not), so a confidence of 0.8 is right about 80 % of the time.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from domain.classifier import metrics
 from domain.classifier.corpus import SHIPPED_HELDOUT, SHIPPED_TRAIN, Labeled, read_labeled
 from domain.classifier.errors import ClassifierError
 from domain.classifier.features import Extracted, FeatureSpec
-from domain.classifier.model import ModelData, ThemeClassifier
-from domain.classifier.taxonomy import label_index, load_taxonomy
+from domain.classifier.model import ModelData, ThemeClassifier, probabilities_of
+from domain.classifier.taxonomy import OTHER_ID, label_index, load_taxonomy
 from domain.classifier.types import Theme
 from domain.classifier.vectorize import extract_all, fit_vocabulary, transform
 
@@ -54,6 +54,7 @@ class TrainConfig:
     c_svm: float = 0.5  # of the linear SVM; 0 disables it
     svm_share: float = 1.0  # ensemble weight of the SVM scores (rescaled to the LR's spread)
     keyword_weight: float = 1.0  # sample weight of each taxonomy keyword as a pseudo-document
+    scope_keyword_weight: float = 0.0  # the same, in the scope model (in scope against other)
     balanced: bool = True  # weight classes inversely to their size (macro-F1 on uneven data)
     solver: str = "liblinear"  # the SVM: "liblinear" (LinearSVC) or "sgd" (averaged SGD, faster)
     svm_tol: float = 1e-2  # same accuracy as 1e-4 here (CV), a third of the time
@@ -169,7 +170,12 @@ def _train_model(
     if themes:
         classes = [t.id for t in themes if counts[t.id] > 0 or t.keywords]
         for t in themes:
-            if counts[t.id] == 0:
+            if counts[t.id] == 0 and t.out_of_scope:
+                problems.append(
+                    f"没有“{t.name}”的样本：模型只把无法识别的文本判为{t.name}，"
+                    "如需识别本专题以外的意见，请在数据中加入标为 other 的样本"
+                )
+            elif counts[t.id] == 0:
                 problems.append(
                     f"主题 {t.id}（{t.name}）没有训练样本，"
                     + ("只能靠关键词识别" if t.keywords else "已略去：请为它补充样本或关键词")
@@ -181,6 +187,20 @@ def _train_model(
             f"至少需要 2 个类别的样本才能训练（现有 {len(classes)} 个），请检查 label 列 "
             "(need examples of at least two labels)"
         )
+    # Out-of-scope examples present: a two-stage model (themes, then in scope or not), with
+    # the out-of-scope class last. Taxonomy keywords never teach the scope model: words such
+    # as 收费 or 电梯 are theme evidence, yet occur just as much in other matters.
+    other_id = next((t.id for t in themes or () if t.out_of_scope), None)
+    if other_id is None and not themes and OTHER_ID in classes:
+        other_id = OTHER_ID
+    scoped = other_id is not None and counts[other_id] > 0 and other_id in classes
+    if scoped:
+        classes = [c for c in classes if c != other_id] + [str(other_id)]
+        if len(classes) < 3:
+            raise ClassifierError(
+                "除“其他（非本专题）”外至少需要 2 个主题的样本才能训练 "
+                "(need examples of at least two themes besides other)"
+            )
     pos = {c: i for i, c in enumerate(classes)}
     rows = [(lab, txt) for lab, txt in examples if lab in pos]
     texts = [txt for _, txt in rows]
@@ -204,13 +224,18 @@ def _train_model(
         f"词表 vocabulary: {len(vocab.words)} words/pairs + {len(vocab.chars)} char n-grams; "
         f"training on {x.shape[0]} rows …"
     )
-    k = len(classes)
-    cv_report, temperature = _cross_validate(x, y, k, weight, n_real, classes, cfg, progress)
+    fit = _Fit(x, y, weight, len(classes), n_real, scoped, cfg)
+    cv_report, temperature, scope = _cross_validate(fit, classes, progress)
     progress("拟合最终模型 fitting the final model …")
-    w, b = _fit_linear(x, y, k, weight, cfg)
+    w, b = fit.fit(np.arange(x.shape[0]))
     model = ModelData(
         classes=classes,
-        themes=tuple(kw_theme[c] for c in classes) if themes else (),
+        themes=(
+            tuple(kw_theme[c] for c in classes)
+            + tuple(t for t in themes if t.out_of_scope and t.id not in pos)
+            if themes
+            else ()
+        ),
         spec=cfg.spec,
         word_vocab=vocab.words,
         char_codes=vocab.chars,
@@ -218,6 +243,7 @@ def _train_model(
         weights=w.astype(np.float32),
         bias=b.astype(np.float32),
         temperature=temperature,
+        scope=scope if scoped else None,
         meta={
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "examples": n_real,
@@ -232,26 +258,87 @@ def _train_model(
     return TrainResult(model, cv_report, seconds, n_real, problems)
 
 
-def _cross_validate(
-    x: Any,
-    y: np.ndarray[Any, Any],
-    k: int,
-    weight: np.ndarray[Any, Any],
-    n_real: int,
-    classes: list[str],
-    cfg: TrainConfig,
-    progress: Progress,
-) -> tuple[metrics.Report | None, float]:
-    """Out-of-fold scores of the real examples: a CV estimate and the calibration temperature.
+@dataclass
+class _Fit:
+    """The rows of one training run and how a model is fitted on a subset of them.
 
-    The vocabulary is shared by all folds (a small optimism, much faster than re-segmenting).
-    Keyword pseudo-documents are always in the training part.
+    Rows past n_real are taxonomy keywords (pseudo-documents). Flat: one linear model over all
+    classes. Scoped: a theme model on in-scope rows (keywords included) and a scope model, in
+    scope against out, on the real rows only; its score (in minus out) is the last column.
     """
+
+    x: Any
+    y: np.ndarray[Any, Any]
+    weight: np.ndarray[Any, Any]
+    k: int
+    n_real: int
+    scoped: bool
+    cfg: TrainConfig
+
+    def fit(self, idx: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        x, y, w = self.x[idx], self.y[idx], self.weight[idx]
+        if not self.scoped:
+            return _fit_present(x, y, self.k, w, self.cfg)
+        o = self.k - 1
+        theme = y != o
+        wt, bt = _fit_present(x[theme], y[theme], o, w[theme], self.cfg)
+        real = idx < self.n_real
+        inside = (y[real] != o).astype(np.int64)
+        if inside.min() == inside.max():  # a part without both kinds: no scope evidence
+            return np.column_stack([wt, np.zeros(x.shape[1])]), np.append(bt, 10.0)
+        if self.cfg.scope_keyword_weight > 0:
+            real = np.ones(len(idx), dtype=bool)
+            inside = (y != o).astype(np.int64)
+            w = np.where(idx < self.n_real, w, w * self.cfg.scope_keyword_weight)
+        ws, bs = _fit_linear(x[real], inside, 2, w[real], self.cfg)
+        return np.column_stack([wt, ws[:, 1] - ws[:, 0]]), np.append(bt, bs[1] - bs[0])
+
+
+def _fit_present(
+    x: Any, y: np.ndarray[Any, Any], k: int, w: np.ndarray[Any, Any], cfg: TrainConfig
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """_fit_linear, where a class missing from this part gets weights that never win."""
+    present = np.unique(y)
+    if len(present) == k:
+        return _fit_linear(x, y, k, w, cfg)
+    sub_w, sub_b = _fit_linear(x, np.searchsorted(present, y), len(present), w, cfg)
+    full_w = np.zeros((x.shape[1], k))
+    full_b = np.full(k, -1e3)
+    full_w[:, present], full_b[present] = sub_w, sub_b
+    return full_w, full_b
+
+
+def _platt(scores: np.ndarray[Any, Any], inside: np.ndarray[Any, Any]) -> tuple[float, float]:
+    """Logistic calibration a * score + b of the scope score on out-of-fold scores."""
+    from scipy.optimize import minimize
+
+    t = inside.astype(np.float64)
+
+    def nll(p: np.ndarray[Any, Any]) -> float:
+        z = p[0] * scores + p[1]
+        return float(np.mean(np.logaddexp(0, -z) * t + np.logaddexp(0, z) * (1 - t)))
+
+    res = minimize(nll, np.array([1.0, 0.0]), method="Nelder-Mead")
+    return float(res.x[0]), float(res.x[1])
+
+
+def _cross_validate(
+    fit: _Fit, classes: list[str], progress: Progress
+) -> tuple[metrics.Report | None, float, tuple[float, float] | None]:
+    """Out-of-fold scores of the real examples: a CV estimate and the calibration.
+
+    Calibration: a softmax temperature for the themes and, for a scoped model, a logistic
+    (Platt) map of the scope score, both fitted on out-of-fold scores, so the confidence of a
+    verdict is a probability (reliability and ECE in the report). The vocabulary is shared by
+    all folds (a small optimism, much faster than re-segmenting). Keyword pseudo-documents are
+    always in the training part.
+    """
+    y, k, n_real, cfg = fit.y, fit.k, fit.n_real, fit.cfg
     per_class = np.bincount(y[:n_real], minlength=k)
     folds = min(cfg.folds, int(per_class[per_class > 0].min()))
     if folds < 2:
         progress("样本太少，跳过交叉验证与置信度校准 (too few examples to cross-validate)")
-        return None, 1.0
+        return None, 1.0, (1.0, 0.0)
     from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
     if n_real > cfg.large_n:
@@ -263,30 +350,32 @@ def _cross_validate(
         what = f"{folds}-fold CV"
     scores = np.zeros((n_real, k))
     scored = np.zeros(n_real, dtype=bool)
-    extra = np.arange(n_real, x.shape[0])
+    extra = np.arange(n_real, fit.x.shape[0])
     for i, (tr, te) in enumerate(splits.split(np.zeros(n_real), y[:n_real])):
         progress(f"交叉验证 {what}: fit {i + 1} …")
-        tr_all = np.concatenate([tr, extra])
-        present = np.unique(y[tr_all])
-        remap = np.searchsorted(present, y[tr_all])
-        w, b = _fit_linear(x[tr_all], remap, len(present), weight[tr_all], cfg)
-        if len(present) < k:  # a class missing from this part: it can never win here
-            full_w = np.zeros((x.shape[1], k))
-            full_b = np.full(k, -1e3)
-            full_w[:, present], full_b[present] = w, b
-            w, b = full_w, full_b
-        scores[te] = x[te] @ w + b
+        w, b = fit.fit(np.concatenate([tr, extra]))
+        scores[te] = fit.x[te] @ w + b
         scored[te] = True
     scores, gold = scores[scored], y[:n_real][scored]
-    temperature = _temperature(scores, gold)
-    pred = scores.argmax(axis=1)
+    scope: tuple[float, float] | None = None
+    if fit.scoped:
+        inside = gold != k - 1
+        temperature = _temperature(scores[inside][:, :-1], gold[inside])
+        scope = _platt(scores[:, -1], inside)
+    else:
+        temperature = _temperature(scores, gold)
+    proba = probabilities_of(scores, temperature, scope)
+    pred = proba.argmax(axis=1)
     report = metrics.score([classes[i] for i in gold], [classes[i] for i in pred], classes)
-    report.extra = {"method": what}
+    rel = metrics.reliability(proba.max(axis=1).tolist(), (pred == gold).tolist())
+    report.extra = {"method": what, "ece": round(rel.ece, 4)}
     progress(
         f"交叉验证 {what}: accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f}; "
         f"temperature {temperature:.3f}"
+        + (f", scope {scope[0]:.2f}·s{scope[1]:+.2f}" if scope else "")
+        + f"; ECE {rel.ece:.4f}"
     )
-    return report, temperature
+    return report, temperature, scope
 
 
 def evaluate(
@@ -297,14 +386,33 @@ def evaluate(
     report = metrics.score(
         [lab for lab, _ in examples], [v.category for v in verdicts], clf.classes
     )
+    ok = [v.category == lab for v, (lab, _) in zip(verdicts, examples, strict=True)]
+    report.reliability = metrics.reliability([v.confidence for v in verdicts], ok)
+    report.extra = {"ece": round(report.reliability.ece, 4)}
     if review:
         flagged = [v.needs_review for v in verdicts]
-        ok = [v.category == lab for v, (lab, _) in zip(verdicts, examples, strict=True)]
         auto = [o for o, f in zip(ok, flagged, strict=True) if not f]
-        report.extra = {
+        report.extra |= {
             "needs_review_share": round(sum(flagged) / len(flagged), 4) if flagged else 0.0,
             "accuracy_not_flagged": round(sum(auto) / len(auto), 4) if auto else None,
         }
+        other = next((t.id for t in clf.themes if t.out_of_scope), None)
+        gold_in = [lab != other for lab, _ in examples]
+        marked = [v.out_of_scope or v.needs_review for v in verdicts]
+        n_in = sum(gold_in)
+        if other is not None and n_in < len(examples):
+            report.extra |= {
+                "out_of_scope_marked": round(
+                    sum(m for m, g in zip(marked, gold_in, strict=True) if not g)
+                    / (len(examples) - n_in),
+                    4,
+                ),
+                "in_scope_marked": round(
+                    sum(m for m, g in zip(marked, gold_in, strict=True) if g) / n_in, 4
+                )
+                if n_in
+                else None,
+            }
     return report
 
 
