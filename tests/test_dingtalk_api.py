@@ -25,14 +25,16 @@ GROUP = "cidStaffGroup0001=="
 UNIT = "cidUnitGroup0002=="
 
 
-def config_for(fake: FakeDingTalk, **extra: str) -> DingTalkConfig:
+def config_for(
+    fake: FakeDingTalk, card_template_id: str = "tmpl-0001.schema", robot_code: str = ""
+) -> DingTalkConfig:
     return DingTalkConfig(
         client_id=fake.client_id,
         client_secret=fake.client_secret,
+        robot_code=robot_code,
         api_base_url=fake.url,
         oapi_base_url=fake.url,
-        card_template_id=extra.pop("card_template_id", "tmpl-0001.schema"),
-        **extra,
+        card_template_id=card_template_id,
     )
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 
+from domain.channels import Address, Channel
 from handlers.dingtalk.api import Conversation, DingTalkApi, RobotMessage
 from handlers.dingtalk.config import CustomRobot, DingTalkConfig
 from handlers.dingtalk.limits import (
@@ -123,10 +124,10 @@ async def test_paced_custom_robot_sends_are_never_throttled(sender: CustomRobotS
     )
     async with FakeDingTalk(clock=clock) as fake:
         robot = CustomRobot("戊", fake.add_custom_robot("戊", secret="SECx"), "SECx")
-        chat = -1  # negative ids are groups to the pacer
+        chat = Address(Channel.DINGTALK, "webhook:戊")
         start = clock.now
         for i in range(45):
-            clock.now += pacer.delay(chat)  # the dispatcher sleeps this long
+            clock.now += pacer.delay(chat, True)  # the dispatcher sleeps this long
             pacer.record(chat)
             assert isinstance(await sender.send(robot, text_body(f"第{i}条")), Delivered)
         assert fake.throttled == 0
@@ -155,8 +156,8 @@ async def test_paced_app_robot_sends_stay_under_every_enforced_limit() -> None:
             slot = 0.0
             for i in range(150):  # 30 per group: needs a second minute for each
                 cid = groups[i % len(groups)]
-                chat = -(groups.index(cid) + 1)
-                wait = max(pacer.delay(chat), slot - clock.now)
+                chat = Address(Channel.DINGTALK, Conversation.group(cid).key)
+                wait = max(pacer.delay(chat, True), slot - clock.now)
                 clock.now += wait
                 slot = clock.now + 1.0 / DINGTALK_LIMITS.overall_per_second
                 pacer.record(chat)

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,9 +141,11 @@ async def test_private_and_group_messages_reach_on_message_and_are_acked(
     assert two.at_bot is True and two.is_admin is True and two.conversation_title == "工作人员群"
     assert two.sender_key == "staff01" and two.msgtype == "text"
     for frame in (private, group):
-        state = await fake.wait_for_async(
-            lambda f=frame: fake.frame(mid(f))["state"] == "acked" and fake.frame(mid(f))
-        )
+
+        def acked(f: Any = frame) -> Any:
+            return fake.frame(mid(f))["state"] == "acked" and fake.frame(mid(f))
+
+        state = await fake.wait_for_async(acked)
         (ack,) = state["acks"]
         assert ack["code"] == 200 and ack["headers"]["messageId"] == mid(frame)
         assert json.loads(ack["data"]) == {"response": None}

@@ -146,7 +146,7 @@ async def test_built_data_is_accepted_by_the_platform() -> None:
             ("time4", "when"),
         ),
     )
-    values = {
+    values: dict[str, str | datetime] = {
         "ref": "LL-2026-00042",
         "title": "关于小区东门路灯长期不亮影响老人夜间出行的问题",
         "status": "已办结",

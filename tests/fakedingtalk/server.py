@@ -23,6 +23,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import itertools
@@ -37,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -516,7 +517,9 @@ class FakeDingTalk:
             else:
                 frame.state = "failed"
                 if frame.redeliver and self._loop is not None:
-                    self._loop.call_later(self.redeliver_delay, self._requeue, mid)
+                    self._loop.call_later(
+                        self.redeliver_delay, functools.partial(self._requeue, str(mid))
+                    )
             self._changed()
 
     def _requeue(self, mid: str) -> None:
@@ -1094,6 +1097,8 @@ class FakeDingTalk:
         kind, data, filename = "", b"", ""
         reader = await request.multipart()
         async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue
             if part.name == "type":
                 kind = (await part.read()).decode()
             elif part.name == "media":
