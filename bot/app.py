@@ -33,6 +33,7 @@ from services.casework import CaseworkService
 from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
 from services.kernel.outbox import on_commit_with_outbox
+from services.kernel.retention import prune_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Core:
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
+    outbox_retention: timedelta = timedelta(days=90)
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
@@ -76,8 +78,12 @@ class Core:
                 ("expire ratings", self.casework.expire_ratings),
                 ("plan", self.planner.plan),
                 ("drain", self.dispatcher.tick),
+                ("prune outbox", self.prune_outbox),
             ]
         )
+
+    async def prune_outbox(self) -> int:
+        return await prune_outbox(self.ctx, self.outbox_retention)
 
 
 def defaults_for(settings: Settings) -> Defaults:
@@ -120,7 +126,16 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx))
+    return Core(
+        engine,
+        ctx,
+        calendar,
+        bulk_bot,
+        dispatcher,
+        planner,
+        CaseworkService(ctx),
+        timedelta(days=settings.outbox_retention_days),
+    )
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:

@@ -6,7 +6,7 @@ import contextlib
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,6 +28,9 @@ from storage.upsert import insert_for
 from texts.common import NOT_ALLOWED
 
 RATING_EXPIRES_AFTER = timedelta(days=7)
+# Opinion.status == closed, written as the partial index ix_opinions_closed states it (SQLite
+# uses a partial index only for a query that repeats its condition).
+WAITING_FOR_RATING = text("opinions.status = 'closed'")
 
 
 async def rating_press(
@@ -140,7 +143,7 @@ async def expire_ratings(ctx: ServiceContext) -> int:
                 select(Opinion, Task)
                 .join(Task, Task.id == _latest_task_id())
                 .where(
-                    Opinion.status == Status.CLOSED,
+                    WAITING_FOR_RATING,
                     Task.status == TaskStatus.CLOSED,
                     Task.closed_at <= cutoff,
                 )
