@@ -10,7 +10,7 @@ thousand rows per tick, each batch its own short transaction. Rows that are not 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,8 @@ async def prune_outbox(
             await asyncio.sleep(0)  # the chat's statements get the connection in between
         async with ctx.sessions.begin() as s:
             after = await _watermark(s)
+            if not await _old_rows_after(s, after, cutoff):
+                break
             rows = (
                 await s.execute(
                     select(Outbox.id, Outbox.status, Outbox.created_at)
@@ -59,6 +61,16 @@ async def prune_outbox(
         if len(old) < batch:
             break
     return deleted
+
+
+async def _old_rows_after(s: AsyncSession, after: int, cutoff: datetime) -> bool:
+    """Whether the next row is old enough: a tick with nothing to prune reads one row."""
+    first = (
+        await s.execute(
+            select(Outbox.created_at).where(Outbox.id > after).order_by(Outbox.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    return first is not None and first < cutoff
 
 
 async def _watermark(s: AsyncSession) -> int:
