@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.context import make_context
 from bot.runtime import settle_heap
 from bot.transport import make_request
+from bot.wechat import WeChatChannel, environment
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
 from handlers.telegram.app import publish_commands, register
@@ -55,6 +56,7 @@ class Core:
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
+    wechat: WeChatChannel | None = None
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
@@ -92,9 +94,10 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
     limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)
+    wechat = WeChatChannel.build(environment(), ctx)
     dispatcher = Dispatcher(
         ctx,
-        [TelegramOutbound(bulk_bot, limits)],
+        [TelegramOutbound(bulk_bot, limits), *([wechat.outbound] if wechat else [])],
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
@@ -108,7 +111,7 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx))
+    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx), wechat)
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
@@ -133,13 +136,16 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         )
         .build()
     )
-    register(app, Router.build(ctx))
+    router = Router.build(ctx)
+    register(app, router)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
         await core.tick()
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await core.start()
+        if core.wechat is not None:
+            await core.wechat.start(ctx, router)
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
         application.job_queue.run_repeating(
@@ -149,6 +155,8 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        if core.wechat is not None:
+            await core.wechat.stop()
         await core.bulk_bot.shutdown()
         await core.engine.dispose()
 

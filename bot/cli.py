@@ -21,7 +21,10 @@ def prepare() -> tuple[Settings, Any] | None:
     None (after one line on stderr) when the token is missing or malformed.
     """
     settings = load_settings()
-    problem = settings.token_problem()
+    from bot.wechat import environment
+    from bot.wechat import problem as wechat_problem
+
+    problem = settings.token_problem() or wechat_problem(environment())
     if problem:
         print(problem, file=sys.stderr)
         return None
@@ -49,6 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ready is None:
         return 2
     settings, classifier = ready
+    from bot.wechat import credentials_problem, environment
+
+    wechat_line = credentials_problem(settings.database_url, environment())
+    if wechat_line:
+        print(wechat_line, file=sys.stderr)
+        return 2
     from telegram import Update
 
     from bot.app import build

@@ -19,10 +19,18 @@ from datetime import timedelta
 
 from domain.channels import Address, Channel
 from domain.states import OutboxStatus
-from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Undeliverable
+from scheduler.delivery import (
+    Delivered,
+    Held,
+    OutboundChannel,
+    Permanent,
+    Retry,
+    Undeliverable,
+)
 from scheduler.pacing import ChatPacer
 from services.kernel import outbox, questions
 from services.kernel.context import ServiceContext
+from services.kernel.held import NOTIFIED
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
@@ -159,6 +167,10 @@ class Dispatcher:
             await outbox.undeliverable(
                 self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
             )
+        elif isinstance(result, Held):
+            log.info("outbox %s held until the person writes: %s", row.key, result.reason)
+            note = (NOTIFIED if result.notified else "") + result.reason
+            await outbox.finish(self.ctx, row.id, self.owner, OutboxStatus.HELD, error=note)
         elif isinstance(result, Permanent):
             log.error("outbox %s refused by the server: %s", row.key, result.reason)
             await outbox.finish(

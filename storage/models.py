@@ -529,3 +529,20 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class AccessTokenRow(Base):
+    """A platform access token shared by every instance (WeChat: one per AppID).
+
+    Fetching a new WeChat token kills the old one, so instances never keep their own: one of
+    them takes the refresh lease, fetches, and stores with compare-and-set (see
+    handlers/wechat/tokens.py for the contract, storage/access_tokens.py for the SQL).
+    """
+
+    __tablename__ = "access_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str | None] = mapped_column(String(512))
+    expires_at: Mapped[float | None] = mapped_column(Float)  # unix seconds
+    lease_holder: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[float | None] = mapped_column(Float)  # unix seconds

@@ -5,6 +5,8 @@ Many readers are elderly: short lines, a number to reply with, and the meaning n
 
 from __future__ import annotations
 
+from texts import Rich, t
+
 
 def choices_intro() -> str:
     return "请回复数字："
@@ -22,3 +24,77 @@ def reply_prefix() -> str:
 
 def ellipsis() -> str:
     return "…"
+
+
+# ---- template pointers (模板消息): at most 20 characters a line are shown -----------------------
+
+
+def template_title() -> str:
+    return "您反映的问题有新进展"
+
+
+def template_status(question: bool) -> str:
+    return "请您评价" if question else "有新进展"
+
+
+def template_hint() -> str:
+    return "回复任意文字查看详情"
+
+
+# ---- what residents read on the official account (large, plain words; no slashes) -------------
+
+
+def resident_name(openid: str) -> str:
+    """WeChat no longer tells an account its followers' names: staff see this instead."""
+    return f"微信用户{openid[-4:]}"
+
+
+def welcome(station_name: str) -> Rich:
+    return t(
+        "您好！这里是{station}的意见建议受理窗口。\n\n"
+        "有什么意见、建议或者困难，直接打字发过来就行（5 到 2000 字）。\n"
+        "我们会登记编号，交给人大代表或有关部门办理，每一步都会告诉您。\n\n"
+        "还可以发照片、语音、位置，补充说明情况。\n\n"
+        "发送“我的意见”：看我提交过的意见\n"
+        "发送“查询进度 编号”：查某一条\n"
+        "发送“使用说明”：看怎么用",
+        station=station_name,
+    )
+
+
+def help_text() -> Rich:
+    return t(
+        "怎么用：\n\n"
+        "1. 直接打字发过来，就是提交一条意见（5 到 2000 字）。\n"
+        "2. 照片、语音、位置会补充到您最近的一条意见里。\n"
+        "3. 发送“我的意见”，看办理进度。\n"
+        "4. 发送“查询进度 LL-2026-00001”，查某一条。\n"
+        "5. 让您选择时，回复前面的数字就行，比如回复 1。"
+    )
+
+
+def how_to() -> Rich:
+    return t(
+        "提意见很简单：\n\n"
+        "直接在下面输入框里打字，写清楚在哪里、什么事、希望怎么解决，发送就行。\n"
+        "不方便打字，也可以按住说话发语音，或者发照片。"
+    )
+
+
+def empty_text() -> Rich:
+    return t("没有收到文字。请直接打字写下您的意见，再发送。")
+
+
+def unsupported(kind: str) -> Rich:
+    return t(
+        "暂时不能接收{kind}。\n请用文字写下您的意见；照片、语音、位置可以作为补充。",
+        kind=kind,
+    )
+
+
+def kind_name(msg_type: str) -> str:
+    return {"video": "视频", "shortvideo": "小视频", "file": "文件"}.get(msg_type, "这种消息")
+
+
+def link_caption(title: str, url: str) -> str:
+    return f"{title}\n{url}".strip()

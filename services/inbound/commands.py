@@ -52,6 +52,7 @@ ALIASES = {
     "统计": "stats",
     "简报": "briefing",
     "导出台账": "export",
+    "未送达": "unreached",
 }
 GROUP_HINT = frozenset({"start", "help", "my", "status"})
 
@@ -203,6 +204,12 @@ async def _unsubscribe(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.meetings.subscribe(i.sender, False))
 
 
+async def _unreached(r: Router, i: Inbound, c: Call) -> Outcome:
+    from services.kernel.held import unreached
+
+    return Outcome.of(await unreached(r.ctx, i.sender))
+
+
 COMMANDS: dict[str, tuple[Where, Handler]] = {
     "start": (Where.PRIVATE, _start),
     "help": (Where.PRIVATE, _help),
@@ -228,4 +235,5 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "notify": (Where.ANY, _notify),
     "subscribe": (Where.PRIVATE, _subscribe),
     "unsubscribe": (Where.PRIVATE, _unsubscribe),
+    "unreached": (Where.ANY, _unreached),
 }
