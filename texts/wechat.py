@@ -98,3 +98,21 @@ def kind_name(msg_type: str) -> str:
 
 def link_caption(title: str, url: str) -> str:
     return f"{title}\n{url}".strip()
+
+
+# The core's words point at buttons; on the official account the choices are numbers.
+BUTTON_WORDS = (
+    (
+        "可用下面的按钮补充说明、选择是否匿名，或在交办前撤回。",
+        "需要补充说明、改匿名或撤回，回复下面的数字。",
+    ),
+    ("（点下面的按钮）", ""),
+    ("点下面的按钮评价", "回复数字评价"),
+)
+
+
+def without_buttons(text: str) -> str:
+    for old, new in BUTTON_WORDS:
+        if old in text:
+            text = text.replace(old, new)
+    return text

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import texts.wechat as wt
 from domain.channels import Address, Channel, Sender
 from domain.message import Message
 from handlers.wechat import messages as wx
-from handlers.wechat.neutral import rendered
+from handlers.wechat.neutral import combined, rendered
 from handlers.wechat.replies import PassiveReply, TextReply
 from services.inbound.router import Router
 from services.inbound.types import Inbound, Outcome
@@ -72,7 +72,9 @@ class WeChatInbound:
             if late and await replies.claim(self.ctx, chat, key, replies.LATE):
                 await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
             return None
-        first = answer[0]
+        first = combined(answer) or answer[0]
+        if first is not answer[0]:
+            answer = [first]
         parts = rendered(first).parts
         if first.file is not None or len(parts) != 1:  # not one passive text: all by 客服消息
             await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
@@ -162,9 +164,15 @@ class WeChatInbound:
         )
 
     def _sent_at(self, create_time: int) -> datetime:
-        """WeChat's CreateTime (real seconds) on the services' clock (tests may shift it)."""
-        real = datetime.fromtimestamp(create_time, UTC)
-        return real + (self.ctx.clock.now() - datetime.now(UTC))
+        """When the resident wrote, on the services' clock (tests may shift it).
+
+        CreateTime has whole seconds; the push arrives after the message was written, so the
+        arrival, capped to the end of that second, is the best estimate: a number typed just
+        after a question arrived (in the same second) still answers that question.
+        """
+        now = self.ctx.clock.now()
+        written = datetime.fromtimestamp(create_time, UTC) + (now - datetime.now(UTC))
+        return max(written, min(now, written + timedelta(milliseconds=999)))
 
 
 def _opens_window(push: wx.Inbound) -> bool:

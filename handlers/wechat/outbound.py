@@ -114,6 +114,8 @@ def template_values(message: Message, now: datetime) -> dict[str, str | datetime
     plain = message.plain
     ref = REF_RE.search(plain)
     first = next((line.strip() for line in plain.splitlines() if line.strip()), "")
+    # "🏁 LL-2026-00001 已办结（A 已解决）。" → "已办结（A 已解决）": the ref has its own line
+    first = re.sub(r"^\W+|[\s。：:]+$", "", REF_RE.sub("", first))
     return {
         "ref": ref.group(0) if ref else "-",
         "title": first or texts.template_title(),
