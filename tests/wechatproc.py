@@ -88,7 +88,7 @@ def number_for(text: str, label: str) -> str:
     """The number to reply for the choice whose label contains `label` (exactly one must)."""
     found = [n for n, shown in CHOICE_RE.findall(text) if shown.split()[-1] == label]
     assert len(found) == 1, (label, text)
-    return found[0]
+    return str(found[0])
 
 
 def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
