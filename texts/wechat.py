@@ -116,3 +116,46 @@ def without_buttons(text: str) -> str:
         if old in text:
             text = text.replace(old, new)
     return text
+
+
+# ---- the account's menu (top-level names: at most 4 Chinese characters) ----------------------
+
+MENU_SUBMIT = "提意见"
+MENU_MINE = "我的意见"
+MENU_MORE = "使用帮助"
+MENU_STATUS = "查询进度"
+MENU_HELP = "使用说明"
+
+
+def status_how() -> Rich:
+    return t(
+        "查某一条意见：发送“查询进度”加上受理编号，比如：\n查询进度 LL-2026-00001\n\n"
+        "看全部意见：发送“我的意见”。"
+    )
+
+
+# ---- `liaison-bot wechat …` (staff at a terminal) ---------------------------------------------
+
+
+def cli_menu_done() -> str:
+    return "公众号菜单已安装（提意见 / 我的意见 / 使用帮助），几分钟内在手机上生效。"
+
+
+def cli_qrcode_done(code: str, path: str) -> str:
+    return f"已生成联络站 {code} 的永久二维码：{path}（扫码关注即绑定该联络站，可打印张贴）"
+
+
+def cli_no_station(code: str) -> str:
+    return f"没有代码为 {code} 的联络站。"
+
+
+def cli_no_media(ref: str) -> str:
+    return f"{ref} 没有来自微信的照片或语音。"
+
+
+def cli_media_done(count: int, folder: str) -> str:
+    return f"已下载 {count} 个文件到 {folder}（微信只保存 3 天）。"
+
+
+def cli_failed(reason: str) -> str:
+    return f"微信接口调用失败：{reason}"

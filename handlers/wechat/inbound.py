@@ -32,7 +32,7 @@ from services.kernel.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
-MENU_WORDS = {"MY": "我的意见", "STATUS": "查询进度", "HELP": "使用说明"}
+MENU_WORDS = {"MY": "我的意见"}
 HELP_WORDS = frozenset({"使用说明", "帮助", "help", "/help", "?", "？"})
 LATE_MARGIN = 0.3  # seconds before the endpoint's deadline an answer counts as late
 REMEMBERED = 512  # answers kept for on_late (only pushes still being handled need them)
@@ -126,6 +126,8 @@ class WeChatInbound:
             return Outcome.of(Message(wt.empty_text()))
         if stripped in HELP_WORDS:
             return Outcome.of(Message(wt.help_text()))
+        if stripped == wt.MENU_STATUS:  # the word without a number: say how, in plain words
+            return Outcome.of(Message(wt.status_how()))
         chat = Address(Channel.WECHAT, push.openid)
         if len(stripped) < self.ctx.limits.min_chars and questions.choice_number(text) is None:
             async with self.ctx.sessions() as s:
@@ -142,6 +144,8 @@ class WeChatInbound:
             return [Message(wt.how_to())]
         if push.key == "HELP":
             return [Message(wt.help_text())]
+        if push.key == "STATUS":
+            return [Message(wt.status_how())]
         word = MENU_WORDS.get(push.key)
         if word is None:
             return []
