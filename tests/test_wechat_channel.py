@@ -132,3 +132,20 @@ async def test_pushes_through_the_core_and_the_cli(
         code, out, err = await run_cli(env, "wechat", "media", ref, "--out", str(tmp_path / "m"))
         assert code == 0 and "2 个文件" in out, err
         assert len(list((tmp_path / "m").iterdir())) == 2
+
+
+def test_access_tokens_migration_goes_down_and_up(db_url: str) -> None:
+    from alembic import command
+
+    from storage.migrate import alembic_config, upgrade
+    from tests.test_migrations import schema_diff
+
+    command.downgrade(alembic_config(db_url), "0002_channels")
+    assert any(getattr(d, "name", None) == "access_tokens" for d in _added(schema_diff(db_url)))
+    upgrade(db_url)
+    assert schema_diff(db_url) == []
+
+
+def _added(diff: list[object]) -> list[object]:
+    """The tables the models have and the database lacks (alembic's ("add_table", Table))."""
+    return [d[1] for d in diff if isinstance(d, tuple) and d and d[0] == "add_table"]
