@@ -253,6 +253,18 @@ async def measure(
     return built, timings
 
 
+async def build_only(url: str, size: int, classifier: Any) -> None:
+    clock = ManualClock(sd.NOW)
+    ctx, engine = context(url, classifier, clock)
+    try:
+        await ctx.prepare()
+        built = await sd.build(ctx, clock, sd.Shape(size), _progress)
+    finally:
+        await engine.dispose()
+    await analyze(url)
+    print(f"built in {built.seconds:.0f} s: {built.counts}", file=sys.stderr)
+
+
 async def _pg_admin(admin_url: str, sql: str) -> None:
     import asyncpg
 
@@ -324,6 +336,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--workdir", type=Path, help="where SQLite files go (default: a tmp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build and keep the databases, time nothing"
+    )
     args = parser.parse_args()
     from domain.classifier import ThemeClassifier, init_jieba
 
@@ -336,6 +351,10 @@ def main() -> None:
         for size in (int(x) for x in args.sizes.split(",")):
             print(f"{engine}: building {size:,} opinions …", file=sys.stderr, flush=True)
             url = database(engine, size, args.pg, workdir)
+            if args.build_only:
+                asyncio.run(build_only(url, size, classifier))
+                print(url)
+                continue
             try:
                 built, timings = asyncio.run(measure(url, size, classifier, args.reps, workdir))
             finally:
