@@ -182,6 +182,8 @@ class Opinion(Base):
         UniqueConstraint("src_channel", "src_chat_id", "src_message_id"),
         Index("ix_opinions_resident_created", "resident_id", "created_at"),
         Index("ix_opinions_station_status", "station_id", "status"),
+        # /stats and /briefing: a period's opinions by theme and status from the index alone.
+        Index("ix_opinions_station_created", "station_id", "created_at", "theme", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -381,7 +383,11 @@ class Task(Base):
     """One assignment (交办) of an opinion to a representative, a working group or a department."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_status_due", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_tasks_status_due", "status", "due_date"),
+        Index("ix_tasks_station_assigned", "station_id", "assigned_at"),  # /stats: a period's
+        Index("ix_tasks_station_closed", "station_id", "closed_at"),  # assigned, closed, bounced
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
@@ -423,7 +429,7 @@ class Rating(Base):
     """The resident's satisfaction (满意度测评) for one closure of a task."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("task_id", "user_id"), Index("ix_ratings_at", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
