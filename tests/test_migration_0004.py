@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import command
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, insert, inspect, select
 
 from storage.db import make_engine
 from storage.migrate import alembic_config, upgrade
@@ -42,7 +42,7 @@ def stations(url: str) -> list[str]:
         try:
             async with engine.begin() as conn:
                 if not (await conn.execute(select(Station.code))).first():
-                    await conn.execute(Station.__table__.insert().values(code="s1", name="一站"))
+                    await conn.execute(insert(Station).values(code="s1", name="一站"))
                 return list((await conn.execute(select(Station.code))).scalars())
         finally:
             await engine.dispose()
