@@ -194,6 +194,8 @@ class Opinion(Base):
         Index("ix_opinions_station_status", "station_id", "status"),
         # Opinions waiting for a rating, for the 未评价 expiry (services.casework.ratings).
         Index("ix_opinions_closed", "closed_at", **_partial("status = 'closed'")),
+        # /stats and /briefing: a period's opinions by theme and status from the index alone.
+        Index("ix_opinions_station_created", "station_id", "created_at", "theme", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -401,6 +403,8 @@ class Task(Base):
         Index(
             "ix_tasks_next_remind_at", "next_remind_at", **_partial("next_remind_at IS NOT NULL")
         ),
+        Index("ix_tasks_station_assigned", "station_id", "assigned_at"),  # /stats: a period's
+        Index("ix_tasks_station_closed", "station_id", "closed_at"),  # assigned, closed, bounced
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -446,7 +450,7 @@ class Rating(Base):
     """The resident's satisfaction (满意度测评) for one closure of a task."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("task_id", "user_id"), Index("ix_ratings_at", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
