@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -97,5 +98,96 @@ def test_resident_on_telegram_staff_on_dingtalk(tmp_path: Path) -> None:
             tg.wait_until_idle(timeout=30, quiet=0.4)
             card = p.wait(p.conv(group=STAFF_GROUP), "新意见")
             assert card["api"] == "card" and "📤 交办" in buttons(card)
+        finally:
+            bot.stop()
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+
+def test_casework_loop_across_channels(tmp_path: Path) -> None:
+    """Resident on Telegram; triage in the DingTalk staff group, the task with the representative
+    in a one-to-one DingTalk chat; progress and the result reach the resident; outsiders and
+    forged callbacks change nothing; the representative never sees the resident's name."""
+    db = tmp_path / "liaison.db"
+    with FakeBotApi(TOKEN) as tg, FakeDingTalk() as dt:
+        tg.add_user(RESIDENT, "王阿姨")
+        people(dt)
+        bot = start_both(
+            tg,
+            dt,
+            tmp_path,
+            admin_ids=f"dingtalk:{ADMIN}",
+            extra_env={"LIAISON_CLOCK_START": "2026-09-30T10:00:00+08:00"},
+        )
+        try:
+            p = DingTalkPeople(dt)
+            staff_group = p.conv(group=STAFF_GROUP)
+            setup_station(p)
+            start = p.mark()
+            tg.send_text(
+                RESIDENT, "社区卫生服务站只有一个医生，老人排队量血压要等一上午，希望增加医生。"
+            )
+            tg.wait_until_idle(timeout=30, quiet=0.4)
+            card = p.wait(staff_group, "新意见", start)
+
+            # An outsider's presses (real buttons, and forged payloads) change nothing.
+            op_id = query(db, "select id from opinions")[0][0]
+            before = query(db, "select status, theme, theme_confirmed from opinions")
+            p.press(OUTSIDER, card, "交办")
+            p.press(OUTSIDER, card, "不予受理")
+            for forged in (f"t:ok:{op_id}", f"t:rj:{op_id}.AAAAAAAAAAA", "garbage"):
+                p.press_payload(OUTSIDER, card, forged)
+            refusals = p.texts(p.conv(OUTSIDER), start)
+            assert len(refusals) == 5, refusals
+            assert sum("权限" in t for t in refusals) >= 4, refusals
+            assert query(db, "select status, theme, theme_confirmed from opinions") == before
+            assert query(db, "select count(*) from tasks") == [(0,)]
+            assert buttons(dt.card(card["outTrackId"])) == buttons(card)
+
+            # Staff correct the theme and assign with 3 working days: the card changes in place.
+            p.press(STAFF, card, "改分类")
+            p.press(STAFF, card, "医养结合")
+            assert query(db, "select theme, theme_confirmed from opinions") == [("medical_care", 1)]
+            p.press(STAFF, card, "交办")
+            p.press(STAFF, card, "刘代表")
+            p.press(STAFF, card, "3个工作日")
+            assigned = text_of(dt.card(card["outTrackId"]))
+            assert "已交办" in assigned and "2026-10-10" in assigned, assigned
+            assert query(db, "select due_date from tasks") == [("2026-10-10",)]
+            cards_in_group = [r for r in p.records(staff_group, start) if r["api"] == "card"]
+            assert len(cards_in_group) == 1  # edited in place, never re-sent
+
+            # The representative, one-to-one with the robot: acknowledge, progress, close (A).
+            rep = p.conv(REP)
+            task = p.wait(rep, "交办事项", start)
+            assert "王阿姨" not in text_of(task)  # anonymous by default
+            p.press(REP, task, "签收")
+            p.press(REP, task, "反馈进展")
+            p.say(REP, "已协调街道卫生院，每周二、四增派一名医生坐诊。")
+            p.press(REP, task, "办结")
+            p.press(REP, p.wait(rep, "哪一类", start), "A 已解决")
+            p.say(REP, "卫生服务站新招聘一名全科医生，工作日每天坐诊。")
+
+            # The resident hears all of it on Telegram, and rates it.
+            tg.wait_until_idle(timeout=30, quiet=0.4)
+            closed = tg.wait_for_message(RESIDENT, lambda m: "新招聘" in m["text"], timeout=30)
+            tg.press(RESIDENT, closed, label="满意")
+            tg.wait_until_idle(timeout=30, quiet=0.4)
+            assert query(db, "select status, satisfaction from opinions") == [
+                ("rated", "satisfied")
+            ]
+            resident = [m["text"] for m in tg.messages(RESIDENT)]
+            for needle in ("受理编号", "已交办给", "承办方已签收", "办理进展", "您的评价：😊 满意"):
+                assert any(needle in t for t in resident), (needle, resident)
+            assert not any("20003" in t or "刘代表" in t for t in resident[:1])
+            staff_texts = p.texts(staff_group, start)
+            for needle in ("已由 刘代表 签收", "增派一名医生", "办结(A 类)", "群众评价:😊 满意"):
+                assert any(needle in t for t in staff_texts), (needle, staff_texts)
+            rep_texts = p.texts(rep, start)
+            assert not any("王阿姨" in t for t in rep_texts), rep_texts
+            assert p.texts(p.conv(OUTSIDER), start) == refusals
         finally:
             bot.stop()
