@@ -191,3 +191,60 @@ def test_casework_loop_across_channels(tmp_path: Path) -> None:
             assert p.texts(p.conv(OUTSIDER), start) == refusals
         finally:
             bot.stop()
+
+
+def test_working_group_in_a_dingtalk_group_stats_and_export(tmp_path: Path) -> None:
+    """A working group bound to its DingTalk group: the task card goes there, only members may
+    act on it, a member's typed progress (@robot) reaches the resident; /stats sends its chart
+    and /export its workbook as uploaded media; an expired token is renewed on the way."""
+    db = tmp_path / "liaison.db"
+    with FakeBotApi(TOKEN) as tg, FakeDingTalk() as dt:
+        tg.add_user(RESIDENT, "王阿姨")
+        people(dt)
+        bot = start_both(tg, dt, tmp_path, admin_ids=f"dingtalk:{ADMIN}")
+        try:
+            p = DingTalkPeople(dt)
+            setup_station(p)
+            work = p.conv(group=WORK_GROUP)
+            p.say(STAFF, "添加工作组 执法检查组")
+            p.say(STAFF, "绑定群 执法检查组", group=WORK_GROUP)
+            p.wait(work, "执法检查组")
+            p.say(STAFF, "生成邀请码 执法检查组")
+            code = re.search(r"join ([0-9A-F]{8})", p.texts(p.conv(STAFF))[-1])
+            assert code, p.texts(p.conv(STAFF))
+            p.say(MEMBER, f"加入 {code.group(1)}")
+            start = p.mark()
+
+            tg.send_text(RESIDENT, "小区门口的早餐摊占道经营，早高峰电动车和行人挤在一起很危险。")
+            tg.wait_until_idle(timeout=30, quiet=0.4)
+            card = p.wait(p.conv(group=STAFF_GROUP), "新意见", start)
+            p.press(STAFF, card, "交办")
+            p.press(STAFF, card, "执法检查组")
+            p.press(STAFF, card, "3个工作日")
+            task = p.wait(work, "交办事项", start)
+            assert "王阿姨" not in text_of(task)
+
+            before = query(db, "select * from tasks")
+            p.press(REP, task, "签收")  # not a member of this group
+            assert any("权限" in t or "无权" in t for t in p.texts(p.conv(REP), start))
+            assert query(db, "select * from tasks") == before
+            dt.expire_tokens()
+            p.press(MEMBER, task, "签收")
+            p.press(MEMBER, task, "反馈进展")
+            p.wait(work, "进展", start)
+            p.say(MEMBER, "已约谈摊主，早餐摊移到小区内侧空地。", group=WORK_GROUP)
+            tg.wait_for_message(RESIDENT, lambda m: "早餐摊移到" in m["text"], timeout=30)
+            assert len(dt.calls("accessToken")) >= 2  # renewed after the expiry
+
+            p.say(STAFF, "统计", group=STAFF_GROUP)
+            p.say(STAFF, "导出台账", group=STAFF_GROUP)
+            sent = p.records(p.conv(group=STAFF_GROUP), start)
+            keys = [r.get("msgKey") for r in sent]
+            assert "sampleImageMsg" in keys and "sampleFile" in keys, keys
+            image = next(r for r in sent if r.get("msgKey") == "sampleImageMsg")
+            assert dt.media(image["params"]["photoURL"])["data"].startswith(b"\x89PNG")
+            workbook = next(r for r in sent if r.get("msgKey") == "sampleFile")
+            assert workbook["params"]["fileName"].endswith(".xlsx")
+            assert dt.media(workbook["params"]["mediaId"])["data"].startswith(b"PK")
+        finally:
+            bot.stop()
