@@ -15,8 +15,10 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+import texts.dingtalk as dt
 import texts.resident as rt
 from domain.channels import Address, Channel, Sender
 from domain.message import Message, Rich
@@ -28,7 +30,7 @@ from services.kernel import questions
 from services.kernel.results import ActionResult
 from services.people.known import known_sender
 
-from .outbound import DingTalkOutbound
+from .outbound import WEBHOOK_PREFIX, DingTalkOutbound
 from .stream import CardAction, IncomingDingTalkMessage
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,8 @@ class DingTalkInbound:
         return now - timedelta(seconds=age)
 
     async def _route(self, inbound: Inbound, m: IncomingDingTalkMessage) -> Outcome:
+        if m.msgtype in TEXT_TYPES and m.text.startswith(dt.BIND_ROBOT_WORD):
+            return await self._bind_custom_robot(inbound, m.text)
         if m.msgtype in TEXT_TYPES and m.text:
             return await self.router.text(inbound, m.text)
         if inbound.is_group:
@@ -115,6 +119,17 @@ class DingTalkInbound:
             code = m.download_codes[0]
             return await self.router.media(inbound, Media(kind, code, code, m.file_name or None))
         return Outcome.of(Message(rt.unsupported_message()))
+
+    async def _bind_custom_robot(self, inbound: Inbound, text: str) -> Outcome:
+        """`绑定机器人 组名 名称`: a send-only group (its custom robot) becomes the unit's chat;
+        the core binds it as if `/bind 组名` were said in that group (staff only, as always)."""
+        parts = text.removeprefix(dt.BIND_ROBOT_WORD).split()
+        robots = self.outbound.api.config.custom_robots
+        if len(parts) != 2 or self.outbound.api.config.custom_robot(parts[1]) is None:
+            return Outcome.of(Message(dt.bind_robot_usage([r.name for r in robots])))
+        unit, name = parts
+        chat = Address(Channel.DINGTALK, WEBHOOK_PREFIX + name)
+        return await self.router.text(replace(inbound, chat=chat, is_group=True), f"/bind {unit}")
 
     # ---- card presses ---------------------------------------------------------------------
     async def on_card_action(self, a: CardAction) -> None:
