@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     dingtalk_card_template_id: str = ""
     # Send-only groups (custom robots): `名称=URL|SEC密钥;名称2=URL2`.
     dingtalk_webhooks: str = ""
-    dingtalk_rate_per_second: float = Field(default=18.0, gt=0, le=1000)
+    dingtalk_rate_per_second: float = Field(default=19.0, gt=0, le=1000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

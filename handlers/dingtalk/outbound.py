@@ -13,16 +13,18 @@ Addresses (``domain.channels.Address`` ids on the DingTalk channel):
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections import deque
 from dataclasses import replace
 
 from domain.channels import Address, Channel
 from domain.message import Message
 from scheduler.delivery import ChannelLimits, Delivered, DeliveryResult, Permanent, Undeliverable
-from scheduler.pacing import ChatPacer
 
 from .api import Conversation, DingTalkApi, RobotMessage, UploadedMedia
-from .limits import DINGTALK_LIMITS
+from .limits import DINGTALK_API_QPS, DINGTALK_LIMITS
 from .render import (
     NeutralMessage,
     from_message,
@@ -48,6 +50,27 @@ def limits_for(rate_per_second: float) -> ChannelLimits:
     )
 
 
+class ApiWindow:
+    """At most ``limit`` calls in any ``span`` seconds (DingTalk counts calls per app per API
+    per second). The dispatcher already spaces outbox sends evenly; this guard also counts
+    direct replies and card updates, so together they never exceed the platform's window."""
+
+    def __init__(self, limit: int = DINGTALK_API_QPS - 1, span: float = 1.0) -> None:
+        self.limit = limit
+        self.span = span
+        self._calls: deque[float] = deque()
+
+    async def slot(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self._calls and self._calls[0] <= now - self.span:
+                self._calls.popleft()
+            if len(self._calls) < self.limit:
+                self._calls.append(now)
+                return
+            await asyncio.sleep(self._calls[0] + self.span - now)
+
+
 def is_group_id(chat_id: str) -> bool:
     return chat_id.startswith((GROUP_PREFIX, WEBHOOK_PREFIX))
 
@@ -64,8 +87,8 @@ class DingTalkOutbound:
     ``buttons`` is true when a card template is configured: messages with choices become
     interactive cards whose presses come back over Stream. Without one, choices are numbered
     in the text and answered with the number (the dispatcher records the question).
-    Each OpenAPI endpoint is paced on its own (20 QPS per app per API is the platform's
-    limit), which covers direct replies as well as the outbox.
+    Each OpenAPI endpoint is also held under its own window (:class:`ApiWindow`), which covers
+    direct replies and card updates as well as the outbox.
     """
 
     channel = Channel.DINGTALK
@@ -81,7 +104,7 @@ class DingTalkOutbound:
         self.robots = robots or CustomRobotSender()
         self.limits = limits_for(rate_per_second)
         self.buttons = bool(api.config.card_template_id)
-        self._paces = {name: ChatPacer(overall_per_second=rate_per_second) for name in APIS}
+        self._windows = {name: ApiWindow() for name in APIS}
 
     def is_group(self, to: Address) -> bool:
         return is_group_id(to.id)
@@ -113,7 +136,7 @@ class DingTalkOutbound:
         return await self.api.update_card(out_track_id, data)
 
     async def _pace(self, api: str) -> None:
-        await self._paces[api].overall_slot()
+        await self._windows[api].slot()
 
     async def _file(self, target: Conversation, message: Message) -> DeliveryResult:
         """The caption as a message, then the picture or the file (uploaded first)."""
