@@ -153,14 +153,14 @@ class DingTalkInbound:
         await self.answer_press(inbound, a.out_track_id, result)
 
     async def answer_press(self, inbound: Inbound, out_track_id: str, result: ActionResult) -> None:
-        """Edit the card in place (the toast becomes its status line); a refusal or a toast
-        with nothing edited goes to the presser alone; the prompt follows."""
+        """Edit the card in place (the toast becomes its status line); a refusal, or a toast
+        with nothing edited and no prompt, goes to the presser alone; the prompt follows."""
         toast = result.toast or ""
         if result.edit is not None and out_track_id:
             edited = await self.outbound.edit(out_track_id, result.edit, status=toast)
             if not isinstance(edited, Delivered):
                 log.warning("card %s not updated: %s", out_track_id, edited)
-        if toast and (result.alert or result.edit is None):
+        if toast and (result.alert or (result.edit is None and result.prompt is None)):
             await self.reply(inbound.sender.private_chat, [Message(Rich.plain_text(toast))])
         if result.prompt is not None:
             to = inbound.sender.private_chat if result.private else inbound.chat
