@@ -47,6 +47,7 @@ test: lint typecheck pytest pytest-lowest
 
 demo: install
 	$(BIN)/python -m tests.demo
+	$(BIN)/python -m tests.demo_dingtalk
 
 bench: install
 	$(BIN)/python bench/classify.py

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +18,7 @@ from telegram.ext import (
     ExtBot,
 )
 
+from bot.channels import SideChannel, side_channels
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.context import make_context
@@ -56,6 +57,7 @@ class Core:
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
+    side: list[SideChannel] = field(default_factory=list)  # DingTalk, … beside Telegram
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
@@ -78,6 +80,13 @@ class Core:
                 ("drain", self.dispatcher.tick),
             ]
         )
+
+    async def close(self) -> None:
+        """After serving: the channels beside Telegram, the bulk bot, the database."""
+        for channel in self.side:
+            await channel.close()
+        await self.bulk_bot.shutdown()
+        await self.engine.dispose()
 
 
 def defaults_for(settings: Settings) -> Defaults:
@@ -104,9 +113,10 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
     limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)
+    side = side_channels(settings)
     dispatcher = Dispatcher(
         ctx,
-        [TelegramOutbound(bulk_bot, limits)],
+        [TelegramOutbound(bulk_bot, limits), *(c.outbound for c in side)],
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
@@ -120,7 +130,7 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx))
+    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx), side)
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
@@ -145,13 +155,17 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         )
         .build()
     )
-    register(app, Router.build(ctx))
+    router = Router.build(ctx)
+    register(app, router)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
         await core.tick()
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await core.start()
+        for channel in core.side:
+            channel.serve(router)
+            log.info("channel %s started beside Telegram", channel.name)
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
         application.job_queue.run_repeating(
@@ -161,8 +175,7 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        await core.bulk_bot.shutdown()
-        await core.engine.dispose()
+        await core.close()
 
     app.post_init = post_init
     app.post_shutdown = post_shutdown

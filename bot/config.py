@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     # Hex key for signing action payloads; empty: generated once and kept in the database.
     action_secret: str = ""
+    # DingTalk (钉钉): an internal app's robot over Stream mode; empty client id = not served.
+    dingtalk_client_id: str = ""
+    dingtalk_client_secret: str = ""
+    dingtalk_robot_code: str = ""
+    dingtalk_api_base_url: str = "https://api.dingtalk.com"
+    dingtalk_oapi_base_url: str = "https://oapi.dingtalk.com"
+    dingtalk_gateway_url: str = ""  # default: the API base + /v1.0/gateway/connections/open
+    dingtalk_card_template_id: str = ""
+    # Send-only groups (custom robots): `名称=URL|SEC密钥;名称2=URL2`.
+    dingtalk_webhooks: str = ""
+    dingtalk_rate_per_second: float = Field(default=19.0, gt=0, le=1000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
