@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     opinions_per_hour: int = Field(default=10, ge=1)
     min_opinion_chars: int = Field(default=5, ge=1)
     max_opinion_chars: int = Field(default=2000, ge=10, le=4000)
+    # A staff or assignee prompt (reason, note, result) not answered within this many minutes
+    # expires: a later text is not taken as its answer.
+    prompt_ttl_minutes: int = Field(default=60, ge=1, le=10080)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)  # a probability
     model_dir: Path | None = None
     holidays_file: Path | None = None
