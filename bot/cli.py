@@ -18,13 +18,17 @@ from bot.settings_cli import load_settings
 def prepare() -> tuple[Settings, Any] | None:
     """What `run` and `dispatch` share: settings, a checked token, logging, schema, classifier.
 
-    None (after one line on stderr) when the token is missing or malformed.
+    None (after one line on stderr) when the token is missing or malformed, or a configured
+    channel's credentials are refused (DingTalk, WeChat).
     """
     settings = load_settings()
-    from bot.wechat import environment
-    from bot.wechat import problem as wechat_problem
+    problem = settings.token_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
+    from bot.channels import channels_problem
 
-    problem = settings.token_problem() or wechat_problem(environment())
+    problem = channels_problem(settings)
     if problem:
         print(problem, file=sys.stderr)
         return None
@@ -39,6 +43,12 @@ def prepare() -> tuple[Settings, Any] | None:
     from storage.migrate import upgrade
 
     upgrade(settings.database_url)
+    from bot.wechat import credentials_problem, environment
+
+    problem = credentials_problem(settings.database_url, environment())  # needs the schema
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
     classifier = load_classifier(settings)
     # Charts, keyword extraction and ledger files are built in worker threads (asyncio.to_thread):
     # a short GIL switch interval hands the event loop back within 0.5 ms instead of the
@@ -52,12 +62,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ready is None:
         return 2
     settings, classifier = ready
-    from bot.wechat import credentials_problem, environment
-
-    wechat_line = credentials_problem(settings.database_url, environment())
-    if wechat_line:
-        print(wechat_line, file=sys.stderr)
-        return 2
     from telegram import Update
 
     from bot.app import build

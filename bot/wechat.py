@@ -10,14 +10,15 @@ listens, behind the TLS proxy), WECHAT_BASE_URL (tests), WECHAT_TEMPLATE_PROGRES
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from aiohttp import web
 from dotenv import dotenv_values
 
+from domain.channels import Channel
 from domain.clock import SystemClock
 from handlers.wechat.api import WeChatApi
 from handlers.wechat.config import WeChatConfig, from_env
@@ -28,6 +29,7 @@ from handlers.wechat.shared_tokens import SharedTokenStore
 from handlers.wechat.tokens import TokenError
 from services.inbound.router import Router
 from services.kernel.context import ServiceContext
+from services.kernel.inbox import Inbox
 from storage.access_tokens import AccessTokenTable
 
 log = logging.getLogger(__name__)
@@ -70,31 +72,57 @@ def problem(env: Mapping[str, str]) -> str | None:
     return None
 
 
-@dataclass
 class WeChatChannel:
-    """The official account of this deployment: API client, outbox adapter, push endpoint."""
+    """The official account of this deployment, a side channel beside Telegram (bot/channels.py):
+    API client, outbox adapter, and the push endpoint with its durable inbox."""
 
-    config: WeChatConfig
-    api: WeChatApi
-    outbound: WeChatOutbound
-    host: str
-    port: int
-    _runner: web.AppRunner | None = field(default=None, init=False)
+    name = "wechat"
+
+    def __init__(
+        self,
+        config: WeChatConfig,
+        ctx: ServiceContext,
+        host: str,
+        port: int,
+        *,
+        recover_every: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.host = host
+        self.port = port
+        self.recover_every = recover_every
+        store = SharedTokenStore(AccessTokenTable(ctx.sessions))
+        # WeChat's times (tokens, push timestamps) are real time, whatever clock the core uses.
+        self.api = WeChatApi(config, store, clock=SystemClock())
+        self.outbound: WeChatOutbound = WeChatOutbound(self.api, ctx.tz)
+        self.inbox = Inbox(ctx, Channel.WECHAT)
+        self.inbound: WeChatInbound | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    def build(cls, env: Mapping[str, str], ctx: ServiceContext) -> WeChatChannel | None:
+    def build(
+        cls, env: Mapping[str, str], ctx: ServiceContext, *, recover_every: float = 10.0
+    ) -> WeChatChannel | None:
         config = read_config(env)
         if config is None:
             return None
         host, port = listen_address(env)
-        store = SharedTokenStore(AccessTokenTable(ctx.sessions))
-        # WeChat's times (tokens, push timestamps) are real time, whatever clock the core uses.
-        api = WeChatApi(config, store, clock=SystemClock())
-        return cls(config, api, WeChatOutbound(api, ctx.tz), host, port)
+        return cls(config, ctx, host, port, recover_every=recover_every)
 
-    async def start(self, ctx: ServiceContext, router: Router) -> None:
-        """Serve the push endpoint (the 服务器配置 URL, behind the TLS proxy)."""
-        inbound = WeChatInbound(ctx, router, reply_deadline=self.config.reply_deadline)
+    def serve(self, router: Router) -> None:
+        """Start the push endpoint (the 服务器配置 URL, behind the TLS proxy) and the inbox's
+        recovery of pushes a dead process left unfinished."""
+        self.inbound = WeChatInbound(
+            self.ctx, router, reply_deadline=self.config.reply_deadline, inbox=self.inbox
+        )
+        self._tasks = [
+            asyncio.create_task(self._listen(self.inbound), name="wechat-endpoint"),
+            asyncio.create_task(self._recover(self.inbound), name="wechat-inbox"),
+        ]
+
+    async def _listen(self, inbound: WeChatInbound) -> None:
         endpoint = WeChatEndpoint(
             self.config, inbound.handle, on_late=inbound.on_late, clock=SystemClock()
         )
@@ -111,10 +139,24 @@ class WeChatChannel:
             self.config.mode,
         )
 
-    async def stop(self) -> None:
+    async def _recover(self, inbound: WeChatInbound) -> None:
+        while True:
+            try:
+                await inbound.recover()
+            except Exception:
+                log.exception("wechat: inbox recovery failed; trying again")
+            await asyncio.sleep(self.recover_every)
+
+    async def close(self) -> None:
+        for task in self._tasks[1:]:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._runner is not None:
             await self._runner.cleanup()  # lets pushes being handled finish storing
             self._runner = None
+        await self.inbox.release()
         await self.api.close()
 
 

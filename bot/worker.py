@@ -47,7 +47,4 @@ async def run_worker(
                 return core.dispatcher.sent
             await asyncio.sleep(settings.tick_seconds)
     finally:
-        if core.wechat is not None:
-            await core.wechat.api.close()
-        await core.bulk_bot.shutdown()
-        await core.engine.dispose()
+        await core.close()

@@ -140,7 +140,7 @@ def test_access_tokens_migration_goes_down_and_up(db_url: str) -> None:
     from storage.migrate import alembic_config, upgrade
     from tests.test_migrations import schema_diff
 
-    command.downgrade(alembic_config(db_url), "0002_channels")
+    command.downgrade(alembic_config(db_url), "0005")
     assert any(getattr(d, "name", None) == "access_tokens" for d in _added(schema_diff(db_url)))
     upgrade(db_url)
     assert schema_diff(db_url) == []

@@ -13,10 +13,12 @@ one way in (services.inbound.Router); the answer goes back as the passive reply.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import texts.wechat as wt
 from domain.channels import Address, Channel, Sender
@@ -29,6 +31,7 @@ from services.inbound.types import Inbound, Outcome
 from services.intake import Media
 from services.kernel import held, questions, replies
 from services.kernel.context import ServiceContext
+from services.kernel.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,19 @@ MENU_WORDS = {"MY": "我的意见"}
 HELP_WORDS = frozenset({"使用说明", "帮助", "help", "/help", "?", "？"})
 LATE_MARGIN = 0.3  # seconds before the endpoint's deadline an answer counts as late
 REMEMBERED = 512  # answers kept for on_late (only pushes still being handled need them)
+
+
+def payload_of(push: wx.Inbound) -> dict[str, Any]:
+    """The push as the inbox stores it (JSON): its type and fields."""
+    return {"type": type(push).__name__, "fields": dataclasses.asdict(push)}
+
+
+def push_from(payload: dict[str, Any]) -> wx.Inbound:
+    kind = getattr(wx, str(payload["type"]), None)
+    if not (isinstance(kind, type) and issubclass(kind, wx.Inbound)):
+        raise ValueError(f"not a WeChat push: {payload['type']!r}")
+    push: wx.Inbound = kind(**payload["fields"])
+    return push
 
 
 def message_key(push: wx.Inbound) -> str:
@@ -49,16 +65,41 @@ def message_key(push: wx.Inbound) -> str:
 class WeChatInbound:
     """The endpoint's `handle` and `on_late` for one deployment."""
 
-    def __init__(self, ctx: ServiceContext, router: Router, *, reply_deadline: float) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        router: Router,
+        *,
+        reply_deadline: float,
+        inbox: Inbox | None = None,
+    ) -> None:
         self.ctx = ctx
         self.router = router
         self.reply_deadline = reply_deadline
+        self.inbox = inbox
         self._answers: OrderedDict[str, list[Message]] = OrderedDict()
 
     # ---- the endpoint's two callbacks -----------------------------------------------------------
 
     async def handle(self, push: wx.Inbound) -> PassiveReply | None:
+        """Store the push (durable inbox) before answering; answer within the deadline."""
         started = time.monotonic()
+        key = push.idempotency_key[:128]
+        if self.inbox is not None:
+            # A re-delivery is handled again too: intake is idempotent, and WeChat pushes
+            # again only when our earlier answer did not reach it.
+            await self.inbox.store(key, payload_of(push))
+        try:
+            reply = await self._answer(push, started)
+        except Exception as exc:
+            if self.inbox is not None:
+                await self.inbox.fail(key, repr(exc))
+            raise
+        if self.inbox is not None:
+            await self.inbox.finish(key)
+        return reply
+
+    async def _answer(self, push: wx.Inbound, started: float) -> PassiveReply | None:
         chat = Address(Channel.WECHAT, push.openid)
         key = message_key(push)
         answer = await self.work(push)
@@ -82,6 +123,28 @@ class WeChatInbound:
         await replies.send_later(self.ctx, chat, key, answer[1:], self.ctx.clock.now())
         await questions.remember(self.ctx, chat, first, None, self.ctx.clock.now())
         return TextReply(parts[0])
+
+    async def recover(self) -> int:
+        """Pushes a dead process stored and did not finish: handled again, answered by 客服消息
+        (unless that process had answered already). Returns how many."""
+        if self.inbox is None:
+            return 0
+        await self.inbox.renew()
+        claimed = await self.inbox.claim()
+        for stored in claimed:
+            try:
+                push = push_from(stored.payload)
+                chat, key = Address(Channel.WECHAT, push.openid), message_key(push)
+                answer = await self.work(push)
+                if _opens_window(push):
+                    await held.release(self.ctx, chat, key)
+                if answer and await replies.claim(self.ctx, chat, key, replies.LATE):
+                    await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
+                await self.inbox.finish(stored.key)
+            except Exception as exc:
+                log.exception("wechat: recovering %s failed", stored.key)
+                await self.inbox.fail(stored.key, repr(exc))
+        return len(claimed)
 
     async def on_late(self, push: wx.Inbound, reply: PassiveReply) -> None:
         """The endpoint answered "success" before `handle` was done: send the answer by 客服消息."""

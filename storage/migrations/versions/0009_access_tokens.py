@@ -1,7 +1,7 @@
 """access_tokens: a platform token shared by every instance (the WeChat access_token)
 
 Revision ID: 0009
-Revises: 0002_channels
+Revises: 0005
 
 A new table only; no data moves.
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0002_channels"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
