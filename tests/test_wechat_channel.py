@@ -7,21 +7,25 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.wechat import read_config
 from domain.channels import Address, Channel
-from domain.clock import SystemClock
+from domain.clock import ManualClock, SystemClock
+from handlers.wechat import messages as wx
 from handlers.wechat.api import WeChatApi
-from handlers.wechat.inbound import WeChatInbound
+from handlers.wechat.inbound import WeChatInbound, payload_of
 from handlers.wechat.shared_tokens import SharedTokenStore
 from services.inbound.router import Router
 from services.kernel import replies
 from services.kernel.context import ServiceContext
+from services.kernel.inbox import Inbox
 from storage.access_tokens import AccessTokenTable
-from storage.models import Attachment, Opinion
+from storage.models import Attachment, Opinion, Outbox
 from tests.botproc import ROOT
 from tests.fakewechat import FakeWeChat
 from tests.fakewechat.harness import running_endpoint
@@ -149,3 +153,39 @@ def test_access_tokens_migration_goes_down_and_up(db_url: str) -> None:
 def _added(diff: list[object]) -> list[object]:
     """The tables the models have and the database lacks (alembic's ("add_table", Table))."""
     return [d[1] for d in diff if isinstance(d, tuple) and d and d[0] == "add_table"]
+
+
+async def test_a_push_left_by_a_dead_process_is_answered_once(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    openid = "oDeadProcessResident0000000"
+    push = wx.TextMessage(
+        to_user="gh_1234567890ab",
+        from_user=openid,
+        create_time=int(time.time()),
+        msg_id="77",
+        content=OPINION,
+    )
+    # Stored by a process that died before it answered (kill -9 within the 5 seconds).
+    dead = Inbox(ctx, Channel.WECHAT, owner="dead", lease=timedelta(seconds=30))
+    assert await dead.store(push.idempotency_key, payload_of(push))
+    alive = WeChatInbound(
+        ctx, Router.build(ctx), reply_deadline=4.0, inbox=Inbox(ctx, Channel.WECHAT, owner="up")
+    )
+    assert await alive.recover() == 0  # still leased to the dead process
+    clock.advance(timedelta(seconds=31))
+    assert await alive.recover() == 1
+    async with ctx.sessions() as s:
+        owed = (await s.execute(select(Outbox).where(Outbox.chat_id == openid))).scalars().all()
+        assert [o.key for o in owed] == [f"reply:wechat:{openid}:77:0"]
+        assert "受理编号" in owed[0].plain
+    # WeChat's retry of the same push: stored once, no second receipt, no second opinion.
+    assert await alive.handle(push) is None
+    assert await alive.recover() == 0
+    async with ctx.sessions() as s:
+        assert (await s.execute(select(func.count(Opinion.id)))).scalar_one() == 1
+        assert (await s.execute(select(func.count(Outbox.id)))).scalar_one() >= 1
+        receipts = (
+            await s.execute(select(Outbox.key).where(Outbox.key.like(f"reply:wechat:{openid}:%")))
+        ).all()
+        assert len(receipts) == 1
