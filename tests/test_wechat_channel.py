@@ -28,7 +28,7 @@ from storage.access_tokens import AccessTokenTable
 from storage.models import Attachment, Opinion, Outbox
 from tests.botproc import ROOT
 from tests.fakewechat import FakeWeChat
-from tests.fakewechat.harness import running_endpoint
+from tests.fakewechat.harness import Recorder, running_endpoint
 from tests.test_wechat_api import decode_png
 from tests.wechatproc import wechat_env
 
@@ -189,3 +189,54 @@ async def test_a_push_left_by_a_dead_process_is_answered_once(
             await s.execute(select(Outbox.key).where(Outbox.key.like(f"reply:wechat:{openid}:%")))
         ).all()
         assert len(receipts) == 1
+
+
+async def test_outbound_window_template_and_hold() -> None:
+    from zoneinfo import ZoneInfo
+
+    from domain.message import Action, Message, t
+    from handlers.wechat.outbound import WeChatOutbound
+    from handlers.wechat.tokens import MemoryTokenStore
+    from scheduler.delivery import Delivered, Held, Undeliverable
+
+    async with FakeWeChat() as fake:
+        plain_env = wechat_env(fake, 1, templates=False)
+        with_template = read_config(wechat_env(fake, 1))
+        without = read_config(plain_env)
+        assert with_template is not None and without is not None
+        tz = ZoneInfo("Asia/Shanghai")
+        store = MemoryTokenStore()
+        pointer = WeChatOutbound(WeChatApi(with_template, store), tz)
+        holder = WeChatOutbound(WeChatApi(without, store), tz)
+        openid = fake.add_user()
+        recorder = Recorder()
+        async with running_endpoint(without, recorder) as url:
+            fake.bot_url = url
+            await fake.send_text(openid, "你好")  # opens the 48-hour window
+        to = Address(Channel.WECHAT, openid)
+        rating = Message(
+            t("🏁 <code>{ref}</code> 已办结。\n请评价：", ref="LL-2026-00042"),
+            ((Action("😊 满意", "p1"), Action("😞 不满意", "p2")),),
+        )
+        long = Message(t("{x}", x="很长的办理结果。" * 300))
+        try:
+            assert isinstance(await holder.send(to, rating), Delivered)
+            assert isinstance(await holder.send(to, long), Delivered)
+            texts = [d.text for d in fake.deliveries(openid, "custom")]
+            assert "回复 2\u3000😞 不满意" in texts[0]
+            assert len(texts) == 1 + 4 and all(len(x.encode()) <= 2048 for x in texts)
+            fake.advance(49 * 3600.0)
+            held = await holder.send(to, rating)
+            assert isinstance(held, Held) and not held.notified and "45015" in held.reason
+            noted = await pointer.send(to, rating)
+            assert isinstance(noted, Held) and noted.notified
+            sent = fake.deliveries(openid, "template")[-1]
+            assert "LL-2026-00042" in sent.text and "已办结" in sent.text
+            async with running_endpoint(without, recorder) as url:
+                fake.bot_url = url
+                await fake.unfollow(openid)
+            assert isinstance(await pointer.send(to, rating), Undeliverable)
+            assert isinstance(await holder.send(to, rating), Held)  # kept for a refollow
+        finally:
+            await pointer.api.close()
+            await holder.api.close()

@@ -26,6 +26,7 @@ from domain.message import Message
 from handlers.wechat import messages as wx
 from handlers.wechat.neutral import combined, rendered
 from handlers.wechat.replies import PassiveReply, TextReply
+from services.inbound.commands import parse
 from services.inbound.router import Router
 from services.inbound.types import Inbound, Outcome
 from services.intake import Media
@@ -191,13 +192,14 @@ class WeChatInbound:
             return Outcome.of(Message(wt.help_text()))
         if stripped == wt.MENU_STATUS:  # the word without a number: say how, in plain words
             return Outcome.of(Message(wt.status_how()))
-        chat = Address(Channel.WECHAT, push.openid)
-        if len(stripped) < self.ctx.limits.min_chars and questions.choice_number(text) is None:
+        inbound = self._inbound(push)
+        short = len(stripped) < self.ctx.limits.min_chars
+        if short and questions.choice_number(text) is None and parse(inbound, text) is None:
             async with self.ctx.sessions() as s:
-                waiting = await held.pending(s, chat)
+                waiting = await held.pending(s, inbound.chat)
             if waiting:
                 return Outcome()  # "查看": the held updates are the answer
-        return await self.router.text(self._inbound(push), text)
+        return await self.router.text(inbound, text)
 
     async def _start(self, push: wx.Inbound, scene: str | None) -> Message:
         return await self.router.intake.start(self._sender(push), scene or None, wt.welcome)
