@@ -6,6 +6,7 @@ credentials (one line, exit 2)."""
 from __future__ import annotations
 
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tests.wechatproc import Resident, free_port, rows, wechat_env
 OPINION = "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。"
 SECOND = "小区门口的路灯坏了一个多月了，晚上老人出门很不安全，希望尽快修好。"
 THIRD = "社区活动室周末不开门，希望周末也能开放，方便上班的家长带孩子去。"
+FOURTH = "公交站的候车亭顶棚漏雨，下雨天老人等车全身都湿了，希望尽快修一修。"
 
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
@@ -34,10 +36,10 @@ def opinions(db: Path) -> list[str]:
     return [r[0] for r in rows(db, "select text from opinions order by id")]
 
 
-def wait_log(bot: BotProcess, needle: str, timeout: float = 30) -> None:
-    """Until the bot has logged `needle` (the process's own account of what it did)."""
+def wait_log(bot: BotProcess, needle: str, times: int = 1, timeout: float = 30) -> None:
+    """Until the bot has logged `needle` `times` times (its own account of what it did)."""
     deadline = time.monotonic() + timeout
-    while needle not in bot.log():
+    while bot.log().count(needle) < times:
         if time.monotonic() > deadline or not bot.alive():
             raise AssertionError(f"{needle!r} not logged:\n{bot.log()[-3000:]}")
         time.sleep(0.05)
@@ -146,13 +148,32 @@ def test_wechat_edges(tmp_path: Path) -> None:
             assert mine.reply is not None and "LL-" in mine.reply.text
             assert opinions(db) == [OPINION, SECOND]
 
-            # A restart: a message in the first seconds after it is stored and answered.
+            # A restart while a message is being handled: it is finished, and its receipt is
+            # sent (once) by the process that comes up.
+            mark = wx.mark()
+            answered_late = bot.log().count("answered success")
+            lock = sqlite3.connect(db, timeout=30, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")
+            pushed = threading.Thread(target=resident.say, args=(THIRD,))
+            pushed.start()
+            try:
+                wait_log(bot, "answered success", answered_late + 1)
+                assert bot.proc is not None
+                bot.proc.send_signal(signal.SIGTERM)  # systemd restarts the service
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+            pushed.join()
             assert bot.stop() == 0
             bot.start()
             endpoint_up(wx, bot)
-            third = resident.say(THIRD)
-            assert third.reply is not None and "受理编号" in third.reply.text
-            assert opinions(db) == [OPINION, SECOND, THIRD]
+            late = resident.sees("受理编号", mark, channel="custom")
+            # And a message in the first seconds after the restart is stored and answered.
+            fourth = resident.say(FOURTH)
+            assert fourth.reply is not None and "受理编号" in fourth.reply.text
+            assert opinions(db) == [OPINION, SECOND, THIRD, FOURTH]
+            receipts = [t for t in resident.texts(mark) if "受理编号" in t]
+            assert receipts == [late.text, fourth.reply.text]
         finally:
             bot.stop()
 
