@@ -28,6 +28,7 @@ from domain.clock import Clock
 from domain.workdays import WorkCalendar
 from handlers.telegram.app import publish_commands, register
 from handlers.telegram.outbound import TELEGRAM_LIMITS, TelegramOutbound
+from scheduler.clock import ClockTick
 from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
 from services.inbound.router import Router
@@ -64,10 +65,21 @@ class Core:
         await self.bulk_bot.initialize()
 
     async def tick(self) -> None:
-        """One clock tick: the clock only asks the database what is due."""
-        await self.casework.expire_ratings()
-        await self.planner.plan()
-        await self.dispatcher.tick()
+        """One clock tick: the clock only asks the database what is due.
+
+        Each step runs even when another failed (logged): a bad row in one must not stop
+        reminders and deliveries for everybody.
+        """
+        await self.clock_tick().run()
+
+    def clock_tick(self) -> ClockTick:
+        return ClockTick(
+            [
+                ("expire ratings", self.casework.expire_ratings),
+                ("plan", self.planner.plan),
+                ("drain", self.dispatcher.tick),
+            ]
+        )
 
     async def close(self) -> None:
         """After serving: the channels beside Telegram, the bulk bot, the database."""

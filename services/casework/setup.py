@@ -16,6 +16,7 @@ from domain.states import InviteRole, Role, UnitKind
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import default_station, find_identity, station_by_code
+from services.kernel.replan import replan_unit
 from storage.models import Invite, StationRole, Unit, UnitMember, User
 from texts.common import NOT_ALLOWED
 
@@ -207,4 +208,5 @@ async def bind_unit_chat(ctx: ServiceContext, sender: Sender, chat: Address, nam
             return Message(st.unit_unknown(name))
         unit.chat_channel = chat.channel.value
         unit.chat_id = chat.id
+        await replan_unit(s, unit.id)  # reminders already due reach the new chat too
         return Message(st.unit_bound(unit.name))
