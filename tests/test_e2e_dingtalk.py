@@ -257,6 +257,18 @@ def test_working_group_in_a_dingtalk_group_stats_and_export(tmp_path: Path) -> N
             tg.wait_for_message(RESIDENT, lambda m: "早餐摊移到" in m["text"], timeout=30)
             assert len(dt.calls("accessToken")) >= 2  # renewed after the expiry
 
+            # 申请延期 in the group, the staff's decision in the staff group.
+            due_before = query(db, "select due_date from tasks")
+            p.press(MEMBER, task, "申请延期")
+            p.press(MEMBER, p.wait(work, "需要延长多久", start), "延长7个工作日")
+            p.say(MEMBER, "摊主需要时间找新摊位，街道正在协调。", group=WORK_GROUP)
+            decision = p.wait(p.conv(group=STAFF_GROUP), "延期申请", start)
+            p.press(MEMBER, decision, "同意延期")  # not staff: refused, nothing changes
+            assert query(db, "select due_date from tasks") == due_before
+            p.press(STAFF, decision, "同意延期")
+            assert query(db, "select due_date from tasks") != due_before
+            p.wait(work, "延期", start)
+
             p.say(STAFF, "统计", group=STAFF_GROUP)
             p.say(STAFF, "导出台账", group=STAFF_GROUP)
             sent = p.records(p.conv(group=STAFF_GROUP), start)
