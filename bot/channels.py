@@ -42,6 +42,10 @@ class SideChannel(Protocol):
         """Start receiving (a background task)."""
         ...
 
+    async def tick(self) -> None:
+        """On the clock: handle again what was received but not finished."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -113,6 +117,10 @@ class DingTalkChannel:
         )
         self._task = asyncio.create_task(self._receive(self.stream), name="dingtalk-stream")
 
+    async def tick(self) -> None:
+        if self.inbound is not None:
+            await self.inbound.redo()
+
     async def _receive(self, stream: DingTalkStream) -> None:
         try:
             await stream.run()
@@ -125,6 +133,8 @@ class DingTalkChannel:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.inbound is not None and self.inbound.store is not None:
+            await self.inbound.store.release()
         await self.outbound.close()
 
 
