@@ -16,6 +16,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     ExtBot,
+    SimpleUpdateProcessor,
 )
 
 from bot.channels import SideChannel, side_channels
@@ -24,15 +25,18 @@ from bot.config import Settings
 from bot.context import make_context
 from bot.runtime import settle_heap
 from bot.transport import make_request
+from domain.channels import Channel
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
 from handlers.telegram.app import publish_commands, register
+from handlers.telegram.inbox import DurableUpdates, InboxProcessor, TelegramInbox
 from handlers.telegram.outbound import TELEGRAM_LIMITS, TelegramOutbound
 from scheduler.clock import ClockTick
 from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
 from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
+from services.kernel.inbox import Inbox
 from services.kernel.outbox import on_commit_with_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
@@ -138,6 +142,16 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     """Build the PTB application; services start in post_init like PTB's own examples."""
     core = build_core(settings, classifier, clock)
     ctx = core.ctx
+    # Every update is stored before Telegram hears it was received (the queue), and marked done
+    # when handled (the processor); the clock hands back what a dead process left unfinished.
+    inbox = Inbox(ctx, Channel.TELEGRAM, lease=timedelta(seconds=settings.inbox_lease_seconds))
+    processor = InboxProcessor(
+        PerChatUpdateProcessor(settings.concurrent_updates)
+        if settings.concurrent_updates > 1
+        else SimpleUpdateProcessor(1),
+        inbox,
+    )
+    recovery = TelegramInbox(inbox, keep=timedelta(hours=settings.inbox_keep_hours))
     # Replies to the person who just wrote are not bulk traffic: only retries on 429 apply to
     # them. Bulk sends (outbox) use their own bot with the 30/s limit and per-chat pacing.
     app = (
@@ -149,18 +163,19 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         .request(make_request(settings.telegram_http_client, pool_size=256))
         .get_updates_request(make_request(settings.telegram_http_client, pool_size=1))
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
-        .concurrent_updates(
-            PerChatUpdateProcessor(settings.concurrent_updates)
-            if settings.concurrent_updates > 1
-            else False
-        )
+        .update_queue(DurableUpdates(inbox))
+        .concurrent_updates(processor)
         .build()
     )
     router = Router.build(ctx)
     register(app, router)
+    app.add_error_handler(processor.note_error)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
         await core.tick()
+
+    async def recover(_: ContextTypes.DEFAULT_TYPE) -> None:
+        await recovery.recover(app)
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await core.start()
@@ -172,12 +187,19 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         application.job_queue.run_repeating(
             tick, interval=settings.tick_seconds, first=0.2, name="clock"
         )
+        application.job_queue.run_repeating(
+            recover, interval=settings.tick_seconds, first=0.1, name="inbox"
+        )
         settle_heap()
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
         await core.close()
 
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        await recovery.release()
+
     app.post_init = post_init
+    app.post_stop = post_stop
     app.post_shutdown = post_shutdown
     return Assembly(app, ctx, core.dispatcher)

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     opinions_per_hour: int = Field(default=10, ge=1)
     min_opinion_chars: int = Field(default=5, ge=1)
     max_opinion_chars: int = Field(default=2000, ge=10, le=4000)
+    # A staff or assignee prompt (reason, note, result) not answered within this many minutes
+    # expires: a later text is not taken as its answer.
+    prompt_ttl_minutes: int = Field(default=60, ge=1, le=10080)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)  # a probability
     model_dir: Path | None = None
     holidays_file: Path | None = None
@@ -42,6 +45,10 @@ class Settings(BaseSettings):
     reminder_days_before: int = Field(default=3, ge=0, le=30)
     overdue_report_after: int = Field(default=3, ge=1, le=30)
     outbox_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
+    # How long an update being handled belongs to one process (renewed while it is handled);
+    # after a crash another process (or the restarted one) handles it again after this.
+    inbox_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    inbox_keep_hours: float = Field(default=48.0, gt=0, le=24 * 365)
     bulk_rate_per_second: float = Field(default=28.0, gt=0, le=1000)
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)

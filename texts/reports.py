@@ -433,3 +433,9 @@ def cli_cannot_write(path: str, reason: str) -> str:
 
 def cli_database_error(detail: str) -> str:
     return f"数据库出错，没有写入任何内容：{detail}\n请检查 DATABASE_URL 和数据库是否可用后重试。"
+
+
+def export_wrong_chat() -> Rich:
+    return t(
+        "台账含有群众的意见，只能在工作人员群或与我的私聊中导出。请到工作人员群或私聊中发送 /export。"
+    )

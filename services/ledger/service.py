@@ -62,6 +62,8 @@ class LedgerService:
             station = await staff_station(s, self.ctx, sender, chat)
             if station is None:
                 return Export(Message(tr.only_staff()))
+            if chat is not None and chat != sender.private_chat and chat != staff_chat(station):
+                return Export(Message(tr.export_wrong_chat()))
             rows = await load_ledger_rows(s, self.ctx, station.id, real_names)
             name = station.name
         data, filename = await self._workbook(name, rows, real_names, None)
