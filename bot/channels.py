@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Protocol
 
 from bot.config import Settings
+from domain.channels import Channel
 from handlers.dingtalk.api import DingTalkApi, DingTalkAuthError, DingTalkUnavailable
 from handlers.dingtalk.config import (
     OFFICIAL_API_BASE_URL,
@@ -28,6 +30,7 @@ from handlers.dingtalk.robot import CustomRobotSender
 from handlers.dingtalk.stream import DingTalkStream
 from scheduler.delivery import OutboundChannel
 from services.inbound.router import Router
+from services.kernel.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,11 @@ class DingTalkChannel:
 
     name = "dingtalk"
 
-    def __init__(self, config: DingTalkConfig, rate_per_second: float) -> None:
+    def __init__(
+        self, config: DingTalkConfig, rate_per_second: float, inbox_lease: timedelta
+    ) -> None:
         self.config = config
+        self.inbox_lease = inbox_lease
         self.outbound: DingTalkOutbound = DingTalkOutbound(
             DingTalkApi(config), CustomRobotSender(), rate_per_second=rate_per_second
         )
@@ -111,7 +117,9 @@ class DingTalkChannel:
         self._task: asyncio.Task[None] | None = None
 
     def serve(self, router: Router) -> None:
-        self.inbound = DingTalkInbound(router, self.outbound)
+        # Each robot message and card press is stored in the durable inbox before its ACK.
+        store = Inbox(router.ctx, Channel.DINGTALK, lease=self.inbox_lease)
+        self.inbound = DingTalkInbound(router, self.outbound, store)
         self.stream = DingTalkStream(
             self.config, self.inbound.on_message, self.inbound.on_card_action
         )
@@ -144,4 +152,5 @@ def side_channels(settings: Settings) -> list[SideChannel]:
     config = dingtalk_config(settings)
     if config is None:
         return []
-    return [DingTalkChannel(config, settings.dingtalk_rate_per_second)]
+    lease = timedelta(seconds=settings.inbox_lease_seconds)
+    return [DingTalkChannel(config, settings.dingtalk_rate_per_second, lease)]

@@ -63,8 +63,10 @@ class _Seen:
 
 
 class StoredEvent(Protocol):
-    key: str
-    payload: dict[str, Any]
+    @property
+    def key(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
 
 class EventStore(Protocol):
