@@ -82,6 +82,7 @@ class Core:
                 ("expire ratings", self.casework.expire_ratings),
                 ("plan", self.planner.plan),
                 ("drain", self.dispatcher.tick),
+                *((f"{c.name} inbox", c.tick) for c in self.side),
             ]
         )
 

@@ -150,15 +150,14 @@ class Dispatcher:
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
             message = replace(message, text=LATE_NOTE + message.text)
         result = await adapter.send(row.to, message)
+        delivered_at = self.ctx.clock.now()  # before our own writes: a quick reply is not older
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(
                 self.ctx, row.id, self.owner, OutboxStatus.SENT, message_id=result.message_id
             )
             if not adapter.buttons:
-                await questions.remember(
-                    self.ctx, row.to, message, result.message_id, self.ctx.clock.now()
-                )
+                await questions.remember(self.ctx, row.to, message, result.message_id, delivered_at)
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
