@@ -38,6 +38,7 @@ from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
 from services.kernel.inbox import Inbox
 from services.kernel.outbox import on_commit_with_outbox
+from services.kernel.retention import prune_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Core:
     planner: ReminderPlanner
     casework: CaseworkService
     side: list[SideChannel] = field(default_factory=list)  # DingTalk, … beside Telegram
+    outbox_retention: timedelta = timedelta(days=90)
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
@@ -83,8 +85,12 @@ class Core:
                 ("plan", self.planner.plan),
                 ("drain", self.dispatcher.tick),
                 *((f"{c.name} inbox", c.tick) for c in self.side),
+                ("prune outbox", self.prune_outbox),
             ]
         )
+
+    async def prune_outbox(self) -> int:
+        return await prune_outbox(self.ctx, self.outbox_retention)
 
     async def close(self) -> None:
         """After serving: the channels beside Telegram, the bulk bot, the database."""
@@ -135,7 +141,17 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx), side)
+    return Core(
+        engine,
+        ctx,
+        calendar,
+        bulk_bot,
+        dispatcher,
+        planner,
+        CaseworkService(ctx),
+        side,
+        timedelta(days=settings.outbox_retention_days),
+    )
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:

@@ -20,6 +20,7 @@ from domain.states import MessageKind, OutboxStatus
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, Station, Unit, User
 from storage.queries.outbox import (
+    ACTIVE,
     CLAIMED_COLUMNS,
     due_condition,
     insert_once,
@@ -264,7 +265,7 @@ async def pending_channels(ctx: ServiceContext) -> set[str]:
     """Channels that have rows waiting (to tell about rows no configured channel can send)."""
     async with ctx.sessions() as s:
         rows = await s.execute(
-            select(Outbox.channel).where(Outbox.status == OutboxStatus.PENDING).distinct()
+            select(Outbox.channel).where(ACTIVE, Outbox.status == OutboxStatus.PENDING).distinct()
         )
         return set(rows.scalars())
 
