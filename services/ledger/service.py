@@ -55,6 +55,49 @@ from services.ledger.workbook import LedgerWriter
 from services.reports.service import staff_station
 from storage.models import Opinion, OpinionEvent, Station
 
+Verdict = tuple[str, float, list[str], bool, bool]  # theme, confidence, terms, review, confirmed
+
+
+def _imported_opinion(
+    station: Station, row: ImportRow, verdict: Verdict, year: int, seq: int, now: datetime
+) -> Opinion:
+    theme, conf, terms, review, confirmed = verdict
+    return Opinion(
+        station_id=station.id,
+        ref_no=format_ref(station.ref_prefix, year, seq),
+        year=year,
+        seq=seq,
+        resident_id=None,
+        source=OpinionSource.IMPORT,
+        on_behalf_of=row.name,
+        contact=row.contact,
+        import_key=row.key,
+        text=row.text,
+        theme=theme,
+        theme_confidence=conf,
+        theme_terms=terms,
+        needs_review=review,
+        theme_confirmed=confirmed,
+        anonymous=row.name is None,
+        status=Status.RECEIVED,
+        created_at=row.received,
+        updated_at=now,
+    )
+
+
+def _import_events(op: Opinion, row: ImportRow, filename: str, now: datetime) -> list[OpinionEvent]:
+    return [
+        OpinionEvent(
+            opinion_id=op.id, action=EventKind.IMPORT, to_status=op.status, note=row.key, at=now
+        ),
+        OpinionEvent(
+            opinion_id=op.id,
+            action=EventKind.IMPORT_DETAIL,
+            note=detail_note(row, filename),
+            at=now,
+        ),
+    ]
+
 
 def _temp_beside(path: Path) -> str:
     """A temporary file in the target's directory: a half-written workbook never replaces a
@@ -272,53 +315,15 @@ class LedgerService:
             # Checked again inside the write transaction: another import may have run meanwhile.
             known = await existing_keys(s, [r.key for r in rows])
             created: list[Opinion] = []
-            for i, (row, (theme, conf, terms, review, confirmed)) in enumerate(
-                zip(rows, verdicts, strict=True), 1
-            ):
+            for i, (row, verdict) in enumerate(zip(rows, verdicts, strict=True), 1):
                 if row.key in known:
                     continue
                 known.add(row.key)
                 seq = await next_seq(s, station.id, year)
-                op = Opinion(
-                    station_id=station.id,
-                    ref_no=format_ref(station.ref_prefix, year, seq),
-                    year=year,
-                    seq=seq,
-                    resident_id=None,
-                    source=OpinionSource.IMPORT,
-                    on_behalf_of=row.name,
-                    contact=row.contact,
-                    import_key=row.key,
-                    text=row.text,
-                    theme=theme,
-                    theme_confidence=conf,
-                    theme_terms=terms,
-                    needs_review=review,
-                    theme_confirmed=confirmed,
-                    anonymous=row.name is None,
-                    status=Status.RECEIVED,
-                    created_at=row.received,
-                    updated_at=now,
-                )
+                op = _imported_opinion(station, row, verdict, year, seq, now)
                 s.add(op)
                 await s.flush()
-                s.add_all(
-                    [
-                        OpinionEvent(
-                            opinion_id=op.id,
-                            action=EventKind.IMPORT,
-                            to_status=op.status,
-                            note=row.key,
-                            at=now,
-                        ),
-                        OpinionEvent(
-                            opinion_id=op.id,
-                            action=EventKind.IMPORT_DETAIL,
-                            note=detail_note(row, filename),
-                            at=now,
-                        ),
-                    ]
-                )
+                s.add_all(_import_events(op, row, filename, now))
                 created.append(op)
                 refs.append(op.ref_no)
                 if progress is not None and (i % 50 == 0 or i == len(rows)):
