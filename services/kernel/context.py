@@ -55,6 +55,9 @@ class Limits:
     opinions_per_hour: int = 10
     min_chars: int = 5
     max_chars: int = 2000
+    # /stats and /briefing: how long the text waits for its chart; past it the text goes alone
+    # and the chart follows through the outbox. None: always wait (the chart comes with it).
+    chart_wait: float | None = None
 
 
 AdminIds = frozenset[tuple[str, str]]  # (channel, external id)
