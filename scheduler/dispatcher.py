@@ -141,7 +141,14 @@ class Dispatcher:
         message = row.message
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
             message = replace(message, text=LATE_NOTE + message.text)
-        result = await adapter.send(row.to, message)
+        # The send must end while the row is still ours: past the lease another dispatcher may
+        # claim and send it too. A send cut short is retried (it may have arrived: at most
+        # this one message is doubled, as when the process dies mid-send).
+        budget = (row.lease_until - self.margin / 2 - now).total_seconds()
+        try:
+            result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
+        except TimeoutError:
+            result = Retry(5.0, f"send took over {budget:.1f} s, the rest of the lease")
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(
