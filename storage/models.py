@@ -302,7 +302,11 @@ class Outbox(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at"),
+        # A group's sends in the last minute, by every dispatcher (scheduler.pacing.seed).
+        Index("ix_outbox_chat_sent", "channel", "chat_id", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -21,7 +21,7 @@ from storage.migrate import upgrade
 from storage.models import Outbox
 from tests.botproc import ROOT, TOKEN
 from tests.conftest import TZ
-from tests.fakebot import FakeBotApi
+from tests.fakebot import FakeBotApi, FloodLimits
 from tests.support import bind_staff, chat, tg
 from tests.test_migrations import schema_diff
 
@@ -144,3 +144,53 @@ def test_a_429_never_keeps_a_row_past_its_lease(
         ]
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
     assert len(cards) == 1
+
+
+def test_three_dispatchers_share_each_group_s_20_a_minute(
+    pg_database: str | None, classifier: ThemeClassifier, tmp_path: Path
+) -> None:
+    """Three dispatchers on one PostgreSQL, two groups owed 24 notices each, Telegram's flood
+    limits in the fake: each dispatcher kept its own count of a group's sends, so together they
+    went past 20 a minute and drew 429s."""
+    if pg_database is None:
+        pytest.skip("PostgreSQL not reachable")
+    from tests.conftest import reset_pg_schema
+    from tests.test_e2e_dispatch import delivered, seed_notices
+
+    reset_pg_schema(pg_database)
+    chats = seed_notices(pg_database, classifier, groups=2, notices=24)
+    with FakeBotApi(TOKEN, flood=FloodLimits.telegram()) as fake:
+        fake.add_group(-999, "工作人员群")
+        for c in chats:
+            fake.add_group(c, f"组{c}")
+        env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": fake.base_url,
+            "DATABASE_URL": pg_database,
+            "DATA_DIR": str(tmp_path / "data"),
+            "TICK_SECONDS": "0.2",
+            "BULK_RATE_PER_SECOND": "8",  # 3 x 8 < 30 a second overall: only groups are tested
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        try:
+            results = [p.communicate(timeout=300) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        counts = delivered(fake, chats)
+        refused = fake.count_429
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in results]
+    assert len(counts) == 48 and sum(counts.values()) == 48
+    assert refused == 0
