@@ -58,7 +58,7 @@ class Core:
     engine: AsyncEngine
     ctx: ServiceContext
     calendar: WorkCalendar
-    bulk_bot: ExtBot[int]
+    bulk_bot: ExtBot[None]
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
@@ -112,15 +112,15 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
     app_ctx = make_context(settings, classifier, clock)
     engine, ctx = app_ctx.engine, app_ctx.ctx
     sessions = ctx.sessions
-    bulk_bot: ExtBot[int] = ExtBot(
+    bulk_bot: ExtBot[None] = ExtBot(
         settings.bot_token,
         base_url=settings.telegram_base_url,
         base_file_url=settings.base_file_url,
         defaults=defaults_for(settings),
         # The dispatcher paces bulk sends itself (evenly spaced overall slots, 20/min per group,
-        # 1/s per private chat) before each send and inside the row's lease; PTB's limiter is
-        # kept for what it does best here: waiting out a 429 and retrying.
-        rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3),
+        # 1/s per private chat) before each send and inside the row's lease, and a 429 hands
+        # the row back with its retry_after (Retry): no rate limiter here, whose retries slept
+        # past the lease while another dispatcher sent the same row.
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
     limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)

@@ -320,6 +320,8 @@ class Outbox(Base):
     # Only rows still to send: sent and dropped rows are most of the table (storage.queries.outbox).
     __table_args__ = (
         Index("ix_outbox_due", "status", "due_at", **_partial("status IN ('pending', 'sending')")),
+        # A group's sends in the last minute, by every dispatcher (scheduler.pacing.seed).
+        Index("ix_outbox_chat_sent", "channel", "chat_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
