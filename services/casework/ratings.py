@@ -47,6 +47,8 @@ async def rating_press(
             return refused(st.card_gone())
         if not await who.allows(Need.RESIDENT, opinion=op):
             return refused(NOT_ALLOWED)
+        if not await _rateable(s, op, task):
+            return refused(rt.not_rateable(op.ref_no))
         value = RATINGS[args[1]]
         if not await _insert_rating(s, op.id, task.id, who.id, value, ctx.clock.now()):
             # Rated before, or by a concurrent press of the same card that committed first.
@@ -112,6 +114,16 @@ async def _rate(
     note = Message(st.rated(op.ref_no, label))
     await tell_staff(s, op.station_id, f"staff:rated:{task.id}:{who.id}", note, now, op.id)
     return ActionResult(toast=label, edit=edit, prompt=Message(rt.ask_optional_comment()))
+
+
+async def _rateable(s: AsyncSession, op: Opinion, task: Task) -> bool:
+    """Only a closed task that is the case's latest, on a case that is closed (or rated)."""
+    if task.status != TaskStatus.CLOSED or op.status not in (Status.CLOSED, Status.RATED):
+        return False
+    latest = (
+        await s.execute(select(func.max(Task.id)).where(Task.opinion_id == op.id))
+    ).scalar_one()
+    return bool(latest == task.id)
 
 
 def shape_ok(action: str, args: tuple[int, ...]) -> bool:

@@ -56,7 +56,10 @@ async def bind_staff_chat(
         if code:
             station = await station_by_code(s, code)
             if station is None:
-                return Message(st.station_unknown(code))
+                # Whether a code exists is for admins to know, not for anyone in any group.
+                if await who.is_admin_anywhere():
+                    return Message(st.station_unknown(code))
+                return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
         else:
             station = await who.station() if who.user.station_id else await default_station(s, ctx)
         if not await who.allows(Need.ADMIN, station_id=station.id):
