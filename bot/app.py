@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +19,7 @@ from telegram.ext import (
     SimpleUpdateProcessor,
 )
 
+from bot.channels import SideChannel, side_channels
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.context import make_context
@@ -30,12 +31,14 @@ from domain.workdays import WorkCalendar
 from handlers.telegram.app import publish_commands, register
 from handlers.telegram.inbox import DurableUpdates, InboxProcessor, TelegramInbox
 from handlers.telegram.outbound import TELEGRAM_LIMITS, TelegramOutbound
+from scheduler.clock import ClockTick
 from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
 from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
 from services.kernel.inbox import Inbox
 from services.kernel.outbox import on_commit_with_outbox
+from services.kernel.retention import prune_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ class Core:
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
+    side: list[SideChannel] = field(default_factory=list)  # DingTalk, … beside Telegram
+    outbox_retention: timedelta = timedelta(days=90)
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
@@ -66,10 +71,33 @@ class Core:
         await self.bulk_bot.initialize()
 
     async def tick(self) -> None:
-        """One clock tick: the clock only asks the database what is due."""
-        await self.casework.expire_ratings()
-        await self.planner.plan()
-        await self.dispatcher.tick()
+        """One clock tick: the clock only asks the database what is due.
+
+        Each step runs even when another failed (logged): a bad row in one must not stop
+        reminders and deliveries for everybody.
+        """
+        await self.clock_tick().run()
+
+    def clock_tick(self) -> ClockTick:
+        return ClockTick(
+            [
+                ("expire ratings", self.casework.expire_ratings),
+                ("plan", self.planner.plan),
+                ("drain", self.dispatcher.tick),
+                *((f"{c.name} inbox", c.tick) for c in self.side),
+                ("prune outbox", self.prune_outbox),
+            ]
+        )
+
+    async def prune_outbox(self) -> int:
+        return await prune_outbox(self.ctx, self.outbox_retention)
+
+    async def close(self) -> None:
+        """After serving: the channels beside Telegram, the bulk bot, the database."""
+        for channel in self.side:
+            await channel.close()
+        await self.bulk_bot.shutdown()
+        await self.engine.dispose()
 
 
 def defaults_for(settings: Settings) -> Defaults:
@@ -96,9 +124,10 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
     limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)
+    side = side_channels(settings, ctx)
     dispatcher = Dispatcher(
         ctx,
-        [TelegramOutbound(bulk_bot, limits)],
+        [TelegramOutbound(bulk_bot, limits), *(c.outbound for c in side)],
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
@@ -112,7 +141,17 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx))
+    return Core(
+        engine,
+        ctx,
+        calendar,
+        bulk_bot,
+        dispatcher,
+        planner,
+        CaseworkService(ctx),
+        side,
+        timedelta(days=settings.outbox_retention_days),
+    )
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
@@ -144,7 +183,8 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         .concurrent_updates(processor)
         .build()
     )
-    register(app, Router.build(ctx))
+    router = Router.build(ctx)
+    register(app, router)
     app.add_error_handler(processor.note_error)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
@@ -155,6 +195,9 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await core.start()
+        for channel in core.side:
+            channel.serve(router)
+            log.info("channel %s started beside Telegram", channel.name)
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
         application.job_queue.run_repeating(
@@ -167,8 +210,7 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        await core.bulk_bot.shutdown()
-        await core.engine.dispose()
+        await core.close()
 
     async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
         await recovery.release()

@@ -19,10 +19,18 @@ from datetime import timedelta
 
 from domain.channels import Address, Channel
 from domain.states import OutboxStatus
-from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Undeliverable
+from scheduler.delivery import (
+    Delivered,
+    Held,
+    OutboundChannel,
+    Permanent,
+    Retry,
+    Undeliverable,
+)
 from scheduler.pacing import ChatPacer
 from services.kernel import outbox, questions
 from services.kernel.context import ServiceContext
+from services.kernel.held import NOTIFIED
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
@@ -161,15 +169,14 @@ class Dispatcher:
             result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
         except TimeoutError:
             result = Retry(5.0, f"send took over {budget:.1f} s, the rest of the lease")
+        delivered_at = self.ctx.clock.now()  # before our own writes: a quick reply is not older
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(
                 self.ctx, row.id, self.owner, OutboxStatus.SENT, message_id=result.message_id
             )
             if not adapter.buttons:
-                await questions.remember(
-                    self.ctx, row.to, message, result.message_id, self.ctx.clock.now()
-                )
+                await questions.remember(self.ctx, row.to, message, result.message_id, delivered_at)
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
@@ -178,6 +185,10 @@ class Dispatcher:
             await outbox.undeliverable(
                 self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
             )
+        elif isinstance(result, Held):
+            log.info("outbox %s held until the person writes: %s", row.key, result.reason)
+            note = (NOTIFIED if result.notified else "") + result.reason
+            await outbox.finish(self.ctx, row.id, self.owner, OutboxStatus.HELD, error=note)
         elif isinstance(result, Permanent):
             log.error("outbox %s refused by the server: %s", row.key, result.reason)
             await outbox.finish(

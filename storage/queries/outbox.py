@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.orm import aliased
 
 from domain.states import OutboxStatus
 from storage.models import Outbox, UTCDateTime
 
+# The condition of the partial index ix_outbox_due, repeated word for word: SQLite (and a generic
+# PostgreSQL plan with bound values) use a partial index only for a query that states it.
+ACTIVE = text("outbox.status IN ('pending', 'sending')")
+
 
 def insert_once(insert: Callable[[Any], Any]) -> Any:
     """INSERT … ON CONFLICT (key) DO NOTHING, for storage.upsert.prebuilt_for."""
     return insert(Outbox.__table__).on_conflict_do_nothing(index_elements=["key"])
+
+
+def insert_once_returning(insert: Callable[[Any], Any]) -> Any:
+    """insert_once, returning each added row's status (several rows in one statement)."""
+    return insert_once(insert).returning(Outbox.status)
 
 
 def due_condition() -> Any:
@@ -60,6 +69,7 @@ def pick_due() -> Any:
     back by its own limit) never delays the others.
     """
     due = and_(
+        ACTIVE,
         due_condition(),
         Outbox.channel.in_(bindparam("channels", expanding=True)),
         ~held_elsewhere(),

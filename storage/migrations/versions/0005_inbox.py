@@ -1,7 +1,7 @@
 """inbox: incoming platform events stored before they are acknowledged; outbox sends by chat
 
 Revision ID: 0005
-Revises: 0002_channels
+Revises: 0004
 Create Date: 2026-12-06
 
 A new table and a new index (a group's recent sends, for pacing shared by several dispatchers);
@@ -18,7 +18,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0005"
-down_revision: str | None = "0002_channels"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
