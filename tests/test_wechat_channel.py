@@ -102,6 +102,8 @@ async def test_pushes_through_the_core_and_the_cli(
             place = await fake.send_location(openid, 31.23, 121.47, "幸福小区东门")
             for push in (photo, voice, place):
                 assert push.reply is not None and "LL-" in push.reply.text
+            scanned = await fake.scan_scene(openid, "default")  # a follower scans the poster
+            assert scanned.reply is not None and "已为您绑定" in scanned.reply.text
             status = await fake.click(openid, "STATUS")
             assert status.reply is not None and "查询进度" in status.reply.text
             assert (await fake.send_text(openid, "   ")).reply is not None

@@ -19,7 +19,8 @@ import texts.resident as rt
 import texts.staff as st
 from domain.channels import Address, Sender
 from domain.message import Message, Rich
-from domain.states import OutboxStatus
+from domain.states import MessageKind, OutboxStatus
+from services.kernel import outbox
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, User
@@ -140,9 +141,6 @@ async def _names(s: AsyncSession, chats: list[tuple[str, str]]) -> dict[tuple[st
 
 async def release(ctx: ServiceContext, chat: Address, key: str) -> bool:
     """The person just wrote: what was held for them goes out now, summed up, by the outbox."""
-    from domain.states import MessageKind
-    from services.kernel import outbox
-
     now = ctx.clock.now()
     async with ctx.sessions.begin() as s:
         message = await take(s, chat, now)
