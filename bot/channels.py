@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Protocol
 
 from bot.config import Settings
+from domain.channels import Channel
 from handlers.dingtalk.api import DingTalkApi, DingTalkAuthError, DingTalkUnavailable
 from handlers.dingtalk.config import (
     OFFICIAL_API_BASE_URL,
@@ -29,6 +31,7 @@ from handlers.dingtalk.stream import DingTalkStream
 from scheduler.delivery import OutboundChannel
 from services.inbound.router import Router
 from services.kernel.context import ServiceContext
+from services.kernel.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,10 @@ class SideChannel(Protocol):
 
     def serve(self, router: Router) -> None:
         """Start receiving (a background task)."""
+        ...
+
+    async def tick(self) -> None:
+        """On the clock: handle again what was received but not finished."""
         ...
 
     async def close(self) -> None: ...
@@ -105,8 +112,11 @@ class DingTalkChannel:
 
     name = "dingtalk"
 
-    def __init__(self, config: DingTalkConfig, rate_per_second: float) -> None:
+    def __init__(
+        self, config: DingTalkConfig, rate_per_second: float, inbox_lease: timedelta
+    ) -> None:
         self.config = config
+        self.inbox_lease = inbox_lease
         self.outbound: DingTalkOutbound = DingTalkOutbound(
             DingTalkApi(config), CustomRobotSender(), rate_per_second=rate_per_second
         )
@@ -115,11 +125,17 @@ class DingTalkChannel:
         self._task: asyncio.Task[None] | None = None
 
     def serve(self, router: Router) -> None:
-        self.inbound = DingTalkInbound(router, self.outbound)
+        # Each robot message and card press is stored in the durable inbox before its ACK.
+        store = Inbox(router.ctx, Channel.DINGTALK, lease=self.inbox_lease)
+        self.inbound = DingTalkInbound(router, self.outbound, store)
         self.stream = DingTalkStream(
             self.config, self.inbound.on_message, self.inbound.on_card_action
         )
         self._task = asyncio.create_task(self._receive(self.stream), name="dingtalk-stream")
+
+    async def tick(self) -> None:
+        if self.inbound is not None:
+            await self.inbound.redo()
 
     async def _receive(self, stream: DingTalkStream) -> None:
         try:
@@ -133,6 +149,8 @@ class DingTalkChannel:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.inbound is not None and self.inbound.store is not None:
+            await self.inbound.store.release()
         await self.outbound.close()
 
 
@@ -144,8 +162,9 @@ def side_channels(settings: Settings, ctx: ServiceContext) -> list[SideChannel]:
     side: list[SideChannel] = []
     config = dingtalk_config(settings)
     if config is not None:
-        side.append(DingTalkChannel(config, settings.dingtalk_rate_per_second))
-    wechat = WeChatChannel.build(environment(), ctx, recover_every=settings.tick_seconds)
+        lease = timedelta(seconds=settings.inbox_lease_seconds)
+        side.append(DingTalkChannel(config, settings.dingtalk_rate_per_second, lease))
+    wechat = WeChatChannel.build(environment(), ctx)
     if wechat is not None:
         side.append(wechat)
     return side

@@ -84,14 +84,11 @@ class WeChatChannel:
         ctx: ServiceContext,
         host: str,
         port: int,
-        *,
-        recover_every: float = 10.0,
     ) -> None:
         self.config = config
         self.ctx = ctx
         self.host = host
         self.port = port
-        self.recover_every = recover_every
         store = SharedTokenStore(AccessTokenTable(ctx.sessions))
         # WeChat's times (tokens, push timestamps) are real time, whatever clock the core uses.
         self.api = WeChatApi(config, store, clock=SystemClock())
@@ -102,14 +99,12 @@ class WeChatChannel:
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    def build(
-        cls, env: Mapping[str, str], ctx: ServiceContext, *, recover_every: float = 10.0
-    ) -> WeChatChannel | None:
+    def build(cls, env: Mapping[str, str], ctx: ServiceContext) -> WeChatChannel | None:
         config = read_config(env)
         if config is None:
             return None
         host, port = listen_address(env)
-        return cls(config, ctx, host, port, recover_every=recover_every)
+        return cls(config, ctx, host, port)
 
     def serve(self, router: Router) -> None:
         """Start the push endpoint (the 服务器配置 URL, behind the TLS proxy) and the inbox's
@@ -117,10 +112,7 @@ class WeChatChannel:
         self.inbound = WeChatInbound(
             self.ctx, router, reply_deadline=self.config.reply_deadline, inbox=self.inbox
         )
-        self._tasks = [
-            asyncio.create_task(self._listen(self.inbound), name="wechat-endpoint"),
-            asyncio.create_task(self._recover(self.inbound), name="wechat-inbox"),
-        ]
+        self._tasks = [asyncio.create_task(self._listen(self.inbound), name="wechat-endpoint")]
 
     async def _listen(self, inbound: WeChatInbound) -> None:
         endpoint = WeChatEndpoint(
@@ -139,17 +131,12 @@ class WeChatChannel:
             self.config.mode,
         )
 
-    async def _recover(self, inbound: WeChatInbound) -> None:
-        while True:
-            try:
-                await inbound.recover()
-            except Exception:
-                log.exception("wechat: inbox recovery failed; trying again")
-            await asyncio.sleep(self.recover_every)
+    async def tick(self) -> None:
+        """On the clock: handle again the pushes a dead process left unfinished."""
+        if self.inbound is not None:
+            await self.inbound.recover()
 
     async def close(self) -> None:
-        for task in self._tasks[1:]:
-            task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -9,9 +9,13 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
+import pytest
+
 from tests.botproc import ROOT, TOKEN
+from tests.conftest import reset_pg_schema
 from tests.dingtalkproc import DingTalkPeople, buttons, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
@@ -102,16 +106,32 @@ def test_resident_on_telegram_staff_on_dingtalk(tmp_path: Path) -> None:
             bot.stop()
 
 
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return [tuple(r) for r in conn.execute(sql).fetchall()]
+def query(db: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """Read the bot's database: a SQLite file, or a database URL (either engine)."""
+    if isinstance(db, Path):
+        with sqlite3.connect(db) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+    from tests.test_e2e_casework import query as by_url
+
+    return [tuple(str(v) if isinstance(v, date) else v for v in r) for r in by_url(db, sql)]
 
 
-def test_casework_loop_across_channels(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bot_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
+    pg: str | None = request.getfixturevalue("pg_database")
+    if pg is None:
+        pytest.skip("PostgreSQL not reachable")
+    reset_pg_schema(pg)
+    return pg
+
+
+def test_casework_loop_across_channels(tmp_path: Path, bot_db: str) -> None:
     """Resident on Telegram; triage in the DingTalk staff group, the task with the representative
     in a one-to-one DingTalk chat; progress and the result reach the resident; outsiders and
     forged callbacks change nothing; the representative never sees the resident's name."""
-    db = tmp_path / "liaison.db"
+    db = bot_db
     with FakeBotApi(TOKEN) as tg, FakeDingTalk() as dt:
         tg.add_user(RESIDENT, "王阿姨")
         people(dt)
@@ -120,6 +140,7 @@ def test_casework_loop_across_channels(tmp_path: Path) -> None:
             dt,
             tmp_path,
             admin_ids=f"dingtalk:{ADMIN}",
+            database_url=bot_db,
             extra_env={"LIAISON_CLOCK_START": "2026-09-30T10:00:00+08:00"},
         )
         try:
@@ -235,6 +256,18 @@ def test_working_group_in_a_dingtalk_group_stats_and_export(tmp_path: Path) -> N
             p.say(MEMBER, "已约谈摊主，早餐摊移到小区内侧空地。", group=WORK_GROUP)
             tg.wait_for_message(RESIDENT, lambda m: "早餐摊移到" in m["text"], timeout=30)
             assert len(dt.calls("accessToken")) >= 2  # renewed after the expiry
+
+            # 申请延期 in the group, the staff's decision in the staff group.
+            due_before = query(db, "select due_date from tasks")
+            p.press(MEMBER, task, "申请延期")
+            p.press(MEMBER, p.wait(work, "需要延长多久", start), "延长7个工作日")
+            p.say(MEMBER, "摊主需要时间找新摊位，街道正在协调。", group=WORK_GROUP)
+            decision = p.wait(p.conv(group=STAFF_GROUP), "延期申请", start)
+            p.press(MEMBER, decision, "同意延期")  # not staff: refused, nothing changes
+            assert query(db, "select due_date from tasks") == due_before
+            p.press(STAFF, decision, "同意延期")
+            assert query(db, "select due_date from tasks") != due_before
+            p.wait(work, "延期", start)
 
             p.say(STAFF, "统计", group=STAFF_GROUP)
             p.say(STAFF, "导出台账", group=STAFF_GROUP)

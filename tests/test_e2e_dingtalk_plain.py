@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from tests.botproc import TOKEN
 from tests.dingtalkproc import DingTalkPeople, start_both
@@ -14,6 +15,7 @@ from tests.fakedingtalk import FakeDingTalk
 from tests.test_e2e_dingtalk import (
     ADMIN,
     OUTSIDER,
+    REP,
     RESIDENT,
     STAFF,
     STAFF_GROUP,
@@ -21,6 +23,16 @@ from tests.test_e2e_dingtalk import (
     query,
     setup_station,
 )
+
+
+def tap(params: dict[str, str], label: str) -> str:
+    """What tapping the ActionCard button labelled ``label`` sends (dtmd sendMessage)."""
+    for key, title in params.items():
+        if key.startswith(("actionTitle", "singleTitle")) and label in title:
+            url = params[key.replace("Title", "URL")]
+            assert url.startswith("dtmd://dingtalkclient/sendMessage?content="), url
+            return unquote(url.partition("content=")[2])
+    raise AssertionError((label, params))
 
 
 def number_of(text: str, label: str) -> str:
@@ -79,5 +91,22 @@ def test_numbered_replies_and_a_send_only_group(tmp_path: Path) -> None:
             p.say(STAFF, "发通知 执法检查组 周五下午三点到站里开会。", group=STAFF_GROUP)
             p.wait(send_only, "周五下午三点", start)
             assert dt.throttled == 0
+
+            # One-to-one without a template: an ActionCard whose buttons send the number.
+            tg.send_text(RESIDENT, "公交站的候车亭顶棚漏雨，下雨天老人只能站在雨里等车。")
+            tg.wait_until_idle(timeout=30, quiet=0.4)
+            p.wait(staff_group, "候车亭", start)
+            for label in ("交办", "刘代表", "3个工作日"):
+                text = p.texts(staff_group)[-1]
+                p.say(STAFF, number_of(text, label), group=STAFF_GROUP)
+            task = p.wait(p.conv(REP), "交办事项", start)
+            assert task["msgKey"].startswith("sampleActionCard"), task["msgKey"]
+            asked = f"select message_id from chat_questions where chat_id = '{REP}'"
+            dt.wait_for(lambda: query(db, asked) == [(task["processQueryKey"],)], 30)
+            p.say(REP, tap(task["params"], "签收"))
+            p.wait(p.conv(REP), "已签收", start)
+            assert query(db, "select count(*) from tasks where acknowledged_at is not null") == [
+                (1,)
+            ]
         finally:
             bot.stop()
