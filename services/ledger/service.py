@@ -166,11 +166,15 @@ class LedgerService:
         thread (openpyxl write-only), so neither the rows nor the workbook sit in memory."""
         writer = LedgerWriter(real_names, self._theme_order())
         done = 0
-        async for rows in stream_ledger_rows(self.ctx, scope, real_names):
-            await asyncio.to_thread(writer.add, rows)
-            done += len(rows)
-            if progress is not None and done < total:
-                progress(tr.CLI_STAGE_EXPORT, done, total)
+        try:
+            async for rows in stream_ledger_rows(self.ctx, scope, real_names):
+                await asyncio.to_thread(writer.add, rows)
+                done += len(rows)
+                if progress is not None and done < total:
+                    progress(tr.CLI_STAGE_EXPORT, done, total)
+        except BaseException:
+            writer.discard()
+            raise
         now = self.ctx.clock.now().astimezone(self.ctx.tz).replace(tzinfo=None)
         await asyncio.to_thread(writer.finish, station_name, now, target)
         if progress is not None:
