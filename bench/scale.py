@@ -153,13 +153,28 @@ async def interactive(ctx: ServiceContext, built: sd.Built, reps: int) -> list[T
     ]
 
 
-async def aggregate(ctx: ServiceContext, reps: int) -> list[Timing]:
-    """/stats and /briefing for the staff chat."""
-    from services.reports import ReportsService
+async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Timing]:
+    """/stats and /briefing for the staff chat; the statistics alone, and the chart alone."""
+    from services.reports import Period, ReportsService, compute_stats
+    from services.reports.stats import render_chart
 
     reports = ReportsService(ctx)
     staff = Address(Channel.TELEGRAM, sd.STAFF_CHAT)
+    station = built.setup.station_id
+    month = Period.this_month(sd.NOW.astimezone(ctx.tz).date())
+    stats = await compute_stats(ctx, station, month)
     return [
+        await _timed(
+            Timing("stats SQL, this month"),
+            lambda i: compute_stats(ctx, station, month),
+            reps,
+        ),
+        await _timed(
+            Timing("stats SQL, all time"),
+            lambda i: compute_stats(ctx, station, Period.all_time()),
+            reps,
+        ),
+        await _timed(Timing("chart (worker thread)"), lambda i: render_chart(stats), reps),
         await _timed(
             Timing("/stats this month"), lambda i: reports.stats(sd.STAFF, "本月", staff), reps
         ),
@@ -251,7 +266,7 @@ async def measure(
             built = await sd.build(ctx, clock, sd.Shape(size), _progress)
             await analyze(url)
         timings = await interactive(ctx, built, reps)
-        timings += await aggregate(ctx, max(reps // 5, 2))
+        timings += await aggregate(ctx, built, max(reps // 5, 2))
         if cli_export is None:
             timings.append(await export_inprocess(ctx))
         timings += await clock_steps(ctx)
