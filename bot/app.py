@@ -59,11 +59,14 @@ class Core:
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
         await self.ctx.prepare()
+        indexed = await self.ctx.duplicates.warm(self.ctx.sessions)
+        log.info("duplicate finder: %d open opinions indexed", indexed)
         await self.bulk_bot.initialize()
 
     async def tick(self) -> None:
         """One clock tick: the clock only asks the database what is due."""
         await self.casework.expire_ratings()
+        await self.ctx.duplicates.catch_up(self.ctx.sessions)
         await self.planner.plan()
         await self.dispatcher.tick()
 

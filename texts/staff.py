@@ -338,3 +338,18 @@ def rating_comment(ref_no: str, body: str) -> Rich:
 
 def done() -> Rich:
     return t("已处理。")
+
+
+# ---- duplicate suggestions and out-of-scope opinions (issue 16) ------------------------------------
+
+
+def possible_duplicate(ref_no: str, score: float) -> Rich:
+    return t("🔁 可能与 <code>{ref}</code> 重复（相似 {score:.2f}）", ref=ref_no, score=score)
+
+
+def btn_merge_into(ref_no: str) -> str:
+    return f"🔁 并入 {ref_no}"
+
+
+def out_of_scope_note() -> Rich:
+    return t("ℹ️ 非本专题：照常办理，不计入专题统计")

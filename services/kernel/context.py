@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import Clock, SystemClock
 from domain.workdays import WorkCalendar
 from services.kernel.actions import ActionCodec
+from services.kernel.duplicates import OpenOpinions
 
 
 class ThemeResult(Protocol):
@@ -57,6 +58,7 @@ class Limits:
     max_chars: int = 2000
 
 
+OUT_OF_SCOPE_ID = "other"  # domain.classifier.taxonomy.OTHER_ID, unless a taxonomy marks another
 AdminIds = frozenset[tuple[str, str]]  # (channel, external id)
 
 
@@ -72,11 +74,24 @@ class ServiceContext:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     # Signs every action payload; its secret is loaded from the database by `prepare()`.
     actions: ActionCodec = field(default_factory=ActionCodec)
+    # Each station's open opinions, indexed for duplicate suggestions (built on first use).
+    duplicates: OpenOpinions = field(default_factory=OpenOpinions)
 
     async def prepare(self) -> ServiceContext:
         """Load what lives in the database (the signing secret); call once before serving."""
         await self.actions.load(self.sessions)
         return self
+
+    def out_of_scope(self, category: str) -> bool:
+        """Whether a theme id is the taxonomy's 其他（非本专题）: outside the campaign's statistics."""
+        return category in self.out_of_scope_ids()
+
+    def out_of_scope_ids(self) -> frozenset[str]:
+        return frozenset(
+            t.id
+            for t in self.classifier.themes
+            if t.id == OUT_OF_SCOPE_ID or getattr(t, "out_of_scope", False)
+        )
 
     def theme_label(self, category: str) -> str:
         for theme in self.classifier.themes:
