@@ -119,6 +119,8 @@ def stats_text(
     overdue: Sequence[Rich],
     satisfaction: str,
     today: date,
+    *,
+    out_of_scope: int = 0,
 ) -> Rich:
     """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue)."""
     lines: list[Rich | str] = [
@@ -128,6 +130,8 @@ def stats_text(
     ]
     if by_theme:
         lines.append("按主题：" + "，".join(f"{n} {c}" for n, c in by_theme))
+    if out_of_scope:
+        lines.append(out_of_scope_line(out_of_scope))
     if by_status:
         lines.append("按状态：" + "，".join(f"{n} {c}" for n, c in by_status))
     lines += [
@@ -166,6 +170,8 @@ def briefing_text(
     growth: Sequence[tuple[str, int, int]],
     keywords: Sequence[str],
     generated: datetime,
+    *,
+    out_of_scope: int = 0,
 ) -> Rich:
     """`growth` rows: (theme, this period, previous period)."""
     lines: list[Rich | str] = [
@@ -182,6 +188,8 @@ def briefing_text(
         ),
         satisfaction,
     ]
+    if out_of_scope:
+        lines.append(out_of_scope_line(out_of_scope))
     if growth:
         lines.append(
             "增长较多的主题："
@@ -426,3 +434,10 @@ def cli_cannot_write(path: str, reason: str) -> str:
 
 def cli_database_error(detail: str) -> str:
     return f"数据库出错，没有写入任何内容：{detail}\n请检查 DATABASE_URL 和数据库是否可用后重试。"
+
+
+# ---- out-of-scope opinions and hot issues (issue 16) ---------------------------------------------
+
+
+def out_of_scope_line(n: int) -> str:
+    return f"其中非本专题 {n} 件（照常办理，不计入专题统计）"

@@ -145,6 +145,7 @@ async def finish_briefing(
         growth,
         keywords,
         ctx.clock.now().astimezone(ctx.tz),
+        out_of_scope=stats.out_of_scope,
     )
     chart = await render_chart(stats)
     if chart is None:

@@ -29,6 +29,7 @@ from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
 from services.reports import charts
+from services.reports.scope import split_scope
 from storage.models import Opinion, Rating, Station, Task, Unit, User
 from texts.common import status_name
 
@@ -96,6 +97,7 @@ class Stats:
     by_assignee: list[AssigneeStats]
     overdue: list[OverdueTask]
     satisfaction: Satisfaction
+    out_of_scope: int = 0  # received in the period, filed 其他（非本专题）: not in by_theme
 
     def theme_counts(self) -> dict[str, int]:
         return {theme: n for theme, _, n in self.by_theme}
@@ -178,6 +180,7 @@ async def collect_stats(
         ((theme, ctx.theme_label(theme), n) for theme, n in themes.items()),
         key=lambda r: (-r[2], order.get(r[0], len(order)), r[0]),
     )
+    by_theme, out_of_scope = split_scope(ctx, by_theme)
     by_status = [(st.value, statuses[st.value]) for st in Status if statuses[st.value]]
     by_status += [(k, n) for k, n in statuses.items() if k not in set(Status)]
 
@@ -273,6 +276,7 @@ async def collect_stats(
         by_assignee=by_assignee,
         overdue=overdue,
         satisfaction=satisfaction,
+        out_of_scope=out_of_scope,
     )
 
 
@@ -334,6 +338,7 @@ def stats_text(stats: Stats) -> Rich:
         overdue_lines(stats),
         satisfaction_line(stats),
         stats.today,
+        out_of_scope=stats.out_of_scope,
     )
     if not stats.received:
         text = text + "\n\n" + tr.no_opinions_yet()
