@@ -13,6 +13,7 @@ from domain.clock import Clock, SystemClock
 from domain.workdays import WorkCalendar
 from services.kernel.actions import ActionCodec
 from services.kernel.duplicates import OpenOpinions
+from services.kernel.routes import StationRoutes
 
 
 class ThemeResult(Protocol):
@@ -76,6 +77,8 @@ class ServiceContext:
     actions: ActionCodec = field(default_factory=ActionCodec)
     # Each station's open opinions, indexed for duplicate suggestions (built on first use).
     duplicates: OpenOpinions = field(default_factory=OpenOpinions)
+    # Each station's routing model (权责清单 + past assignments), for 交办 suggestions.
+    routes: StationRoutes = field(default_factory=StationRoutes)
 
     async def prepare(self) -> ServiceContext:
         """Load what lives in the database (the signing secret); call once before serving."""
