@@ -172,6 +172,7 @@ def briefing_text(
     generated: datetime,
     *,
     out_of_scope: int = 0,
+    hot_issues: Rich | None = None,
 ) -> Rich:
     """`growth` rows: (theme, this period, previous period)."""
     lines: list[Rich | str] = [
@@ -204,6 +205,8 @@ def briefing_text(
         lines += list(overdue[:MAX_LIST])
         if len(overdue) > MAX_LIST:
             lines[-1] += _more(len(overdue), MAX_LIST)
+    if hot_issues is not None:
+        lines += ["", hot_issues]
     lines += ["", t("<i>生成于 {when:%Y-%m-%d %H:%M}，数据来自联络站台账。</i>", when=generated)]
     return Rich.join("\n", lines)
 
@@ -441,3 +444,21 @@ def cli_database_error(detail: str) -> str:
 
 def out_of_scope_line(n: int) -> str:
     return f"其中非本专题 {n} 件（照常办理，不计入专题统计）"
+
+
+def hot_issues_block(issues: Sequence[tuple[int, str, str, Sequence[str]]]) -> Rich:
+    """`issues` rows: (count, example's reference, example text, telling words)."""
+    lines: list[Rich | str] = [t("<b>本期热点问题（每月一题）</b>")]
+    for n, (count, ref, example, terms) in enumerate(issues, start=1):
+        words = f"{'、'.join(terms)}：" if terms else ""
+        lines.append(
+            t(
+                "{n}. {count} 件相似意见　{words}{example}（例：<code>{ref}</code>）",
+                n=n,
+                count=count,
+                words=words,
+                example=_snip(example),
+                ref=ref,
+            )
+        )
+    return Rich.join("\n", lines)

@@ -13,6 +13,7 @@ from domain.message import Rich
 from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
+from services.reports.hotissues import hot_issues_text
 from services.reports.stats import (
     Stats,
     collect_stats,
@@ -133,6 +134,7 @@ async def finish_briefing(
     ctx: ServiceContext, stats: Stats, texts: list[str], before: dict[str, int]
 ) -> Briefing:
     keywords = await asyncio.to_thread(top_keywords, texts)
+    hot = await hot_issues_text(ctx, stats.station_id, stats.period)
     growth = theme_growth(ctx, stats.theme_counts(), before) if stats.period.previous() else []
     text = tr.briefing_text(
         stats.station_name,
@@ -146,6 +148,7 @@ async def finish_briefing(
         keywords,
         ctx.clock.now().astimezone(ctx.tz),
         out_of_scope=stats.out_of_scope,
+        hot_issues=hot,
     )
     chart = await render_chart(stats)
     if chart is None:

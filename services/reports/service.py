@@ -15,6 +15,7 @@ from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import station_by_staff_chat
 from services.reports.briefing import finish_briefing
+from services.reports.hotissues import hot_issues_text
 from services.reports.stats import (
     Report,
     collect_stats,
@@ -56,7 +57,11 @@ class ReportsService:
             if period is None:
                 return Report(Message(tr.stats_usage()))
             stats = await collect_stats(s, self.ctx, station, period, self.calendar)
-        return Report(Message(stats_text(stats)), await render_chart(stats))
+        text = stats_text(stats)
+        hot = await hot_issues_text(self.ctx, station.id, period)
+        if hot is not None:
+            text = text + "\n\n" + hot
+        return Report(Message(text), await render_chart(stats))
 
     async def briefing(self, sender: Sender, raw: str = "", chat: Address | None = None) -> Report:
         """`/briefing [period]` on demand; default: the current half month so far."""
