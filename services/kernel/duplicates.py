@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.lifecycle import Status
-from domain.similarity import DEFAULT_MIN_SCORE, SimilarityIndex
+from domain.similarity import DEFAULT_MIN_SCORE, SimilarityIndex, features
 from storage.models import Opinion, Station
 
 OPEN = (Status.RECEIVED, Status.ASSIGNED, Status.IN_PROGRESS, Status.REOPENED)
 SUGGEST = 3  # suggestions on a card
 _PROBE = 8  # asked of the index: a few may have closed in another process
+_RECENT = 16
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,13 @@ class OpenOpinions:
         self.min_score = min_score
         self._index: dict[int, SimilarityIndex] = {}
         self._last_id: dict[int, int] = {}  # station -> highest opinion id read from the table
+        # The features of the opinions suggest() just looked at, for add() to reuse (intake asks
+        # for suggestions, then adds the same text): one segmentation per opinion, not two.
+        self._recent: dict[int, tuple[str, npt.NDArray[np.uint64]]] = {}
+
+    def __len__(self) -> int:
+        """Opinions indexed, all stations together."""
+        return sum(len(index) for index in self._index.values())
 
     async def _ensure(self, s: AsyncSession, station_id: int) -> SimilarityIndex:
         index = self._index.get(station_id)
@@ -92,7 +102,9 @@ class OpenOpinions:
         """A new (or edited, or reopened) open opinion. Built-later indexes read it themselves."""
         index = self._index.get(station_id)
         if index is not None:
-            index.add(opinion_id, text)
+            seen = self._recent.pop(opinion_id, None)
+            codes = seen[1] if seen is not None and seen[0] == text else features(text)
+            index.add_features(opinion_id, codes)
             self._last_id[station_id] = max(self._last_id.get(station_id, 0), opinion_id)
 
     def forget(self, station_id: int, opinion_id: int) -> None:
@@ -106,7 +118,11 @@ class OpenOpinions:
     ) -> list[Suggested]:
         """The open opinions of the station most like `text` (not itself), best first."""
         index = await self._ensure(s, station_id)
-        found = index.query(text, k=_PROBE, min_score=self.min_score, exclude=opinion_id)
+        codes = features(text)
+        self._recent[opinion_id] = (text, codes)
+        while len(self._recent) > _RECENT:
+            del self._recent[next(iter(self._recent))]
+        found = index.query_features(codes, k=_PROBE, min_score=self.min_score, exclude=opinion_id)
         found = [m for m in found if m.id != opinion_id]
         if not found:
             return []
