@@ -98,6 +98,11 @@ def cut(text: str, hmm: bool = False) -> list[str]:
     return list(_cut_recent(text))
 
 
+def forget() -> None:
+    """Drop the remembered segmentations (a benchmark timing each text as new calls this)."""
+    _cut_recent.cache_clear()
+
+
 @lru_cache(maxsize=16)
 def _cut_recent(text: str) -> tuple[str, ...]:
     """The fast path, remembering the last few texts: a new opinion is segmented by the
