@@ -78,8 +78,28 @@ def stats_usage() -> Rich:
     )
 
 
-def export_usage() -> Rich:
-    return t("用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。")
+def export_usage(most: int = 20_000) -> Rich:
+    return t(
+        "用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。"
+        "可以只导出一段时间：/export 本月、/export 上月、/export 2026-09、"
+        "/export 2026-09-01 2026-09-30（也可与“实名”一起用）。"
+        "聊天里一次最多导出 {most} 件。",
+        most=most,
+    )
+
+
+def export_too_many(total: int, most: int) -> Rich:
+    return t(
+        "这段时间的台账共 {total} 件，超过聊天里一次导出的上限 {most} 件。"
+        "请按时间分段导出，例如 /export 本月、/export 2026-09，"
+        "或 /export 2026-01-01 2026-03-31；全部台账请管理员在服务器上运行 liaison-bot export 导出。",
+        total=total,
+        most=most,
+    )
+
+
+def export_period(label: str) -> str:
+    return f"期间：{label}。"
 
 
 # ---- statistics --------------------------------------------------------------------------------------
@@ -120,9 +140,12 @@ def stats_text(
     satisfaction: str,
     today: date,
     *,
+    overdue_total: int | None = None,
     out_of_scope: int = 0,
 ) -> Rich:
-    """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue)."""
+    """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue); `overdue` the
+    lines shown, `overdue_total` how many there are (default: as many as lines)."""
+    n_overdue = len(overdue) if overdue_total is None else max(overdue_total, len(overdue))
     lines: list[Rich | str] = [
         t("📊 <b>{station} 统计</b>　{period}", station=station, period=period),
         "",
@@ -145,10 +168,10 @@ def stats_text(
         for kind, name, a, c, b, o in by_assignee[:MAX_LIST]:
             lines.append(f"• {ASSIGNEE_KINDS.get(kind, '')} {name}：{a} / {c} / {b} / {o}")
         lines[-1] += _more(len(by_assignee), MAX_LIST)
-    lines += ["", t("<b>截至 {today:%Y-%m-%d} 逾期未办结 {n} 件</b>", today=today, n=len(overdue))]
+    lines += ["", t("<b>截至 {today:%Y-%m-%d} 逾期未办结 {n} 件</b>", today=today, n=n_overdue)]
     lines += list(overdue[:MAX_LIST])
-    if len(overdue) > MAX_LIST:
-        lines[-1] += _more(len(overdue), MAX_LIST)
+    if n_overdue > MAX_LIST:
+        lines[-1] += _more(n_overdue, MAX_LIST)
     return Rich.join("\n", lines)
 
 
@@ -171,10 +194,12 @@ def briefing_text(
     keywords: Sequence[str],
     generated: datetime,
     *,
+    overdue_total: int | None = None,
     out_of_scope: int = 0,
     hot_issues: Rich | None = None,
 ) -> Rich:
-    """`growth` rows: (theme, this period, previous period)."""
+    """`growth` rows: (theme, this period, previous period); `overdue_total` as in stats_text."""
+    n_overdue = len(overdue) if overdue_total is None else max(overdue_total, len(overdue))
     lines: list[Rich | str] = [
         t("📰 <b>{station} 工作简报</b>", station=station),
         period,
@@ -185,7 +210,7 @@ def briefing_text(
             received=received,
             assigned=assigned,
             closed=closed,
-            overdue=len(overdue),
+            overdue=n_overdue,
         ),
         satisfaction,
     ]
@@ -203,8 +228,8 @@ def briefing_text(
     if overdue:
         lines += ["", t("<b>逾期清单</b>")]
         lines += list(overdue[:MAX_LIST])
-        if len(overdue) > MAX_LIST:
-            lines[-1] += _more(len(overdue), MAX_LIST)
+        if n_overdue > MAX_LIST:
+            lines[-1] += _more(n_overdue, MAX_LIST)
     if hot_issues is not None:
         lines += ["", hot_issues]
     lines += ["", t("<i>生成于 {when:%Y-%m-%d %H:%M}，数据来自联络站台账。</i>", when=generated)]
@@ -437,6 +462,12 @@ def cli_cannot_write(path: str, reason: str) -> str:
 
 def cli_database_error(detail: str) -> str:
     return f"数据库出错，没有写入任何内容：{detail}\n请检查 DATABASE_URL 和数据库是否可用后重试。"
+
+
+def export_wrong_chat() -> Rich:
+    return t(
+        "台账含有群众的意见，只能在工作人员群或与我的私聊中导出。请到工作人员群或私聊中发送 /export。"
+    )
 
 
 # ---- out-of-scope opinions and hot issues (issue 16) ---------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,11 @@ class Limits:
     opinions_per_hour: int = 10
     min_chars: int = 5
     max_chars: int = 2000
+    # A typed-answer prompt (a reason, a note, a result) older than this is not applied.
+    prompt_ttl: timedelta = timedelta(minutes=60)
+    # /stats and /briefing: how long the text waits for its chart; past it the text goes alone
+    # and the chart follows through the outbox. None: always wait (the chart comes with it).
+    chart_wait: float | None = None
 
 
 OUT_OF_SCOPE_ID = "other"  # domain.classifier.taxonomy.OTHER_ID, unless a taxonomy marks another
