@@ -340,6 +340,7 @@ class LedgerService:
                 s.add_all(_import_events(op, row, filename, now))
                 created.append(op)
                 refs.append(op.ref_no)
+                self.ctx.duplicates.add(station.id, op.id, op.text)
                 if progress is not None and (i % 50 == 0 or i == len(rows)):
                     progress(tr.CLI_STAGE_SAVE, i, len(rows))
             if notify_staff and created and staff_chat(station) is not None:
