@@ -22,7 +22,7 @@ from tests.botproc import TOKEN
 from tests.conftest import TZ
 from tests.dingtalkproc import DingTalkPeople, start_both, text_of
 from tests.fakebot import FakeBotApi
-from tests.fakedingtalk import FakeDingTalk
+from tests.fakedingtalk import FakeDingTalk, FakeLimits
 
 ADMIN = Sender(Channel.DINGTALK, "20001", "站长")
 STAFF_GROUP = "cidStaffGroup=="
@@ -202,3 +202,26 @@ def test_robot_removed_from_group_staff_told_once(
             assert len(told) == 1 and "组0" in told[0], people.texts(staff)
         finally:
             bot.stop()
+
+
+def test_throttled_sends_are_retried_and_nothing_is_lost(
+    tmp_path: Path, classifier: ThemeClassifier
+) -> None:
+    """DingTalk allowing far fewer calls than we pace for (3 a second per API): the refusals
+    (403 QpsLimitForApi) are retried after their wait; every notice arrives exactly once."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
+    cids = seed(url, classifier, groups=3, notices=5, opinions=0)
+    convs = {f"group:{c}" for c in cids}
+    total = len(cids) * 5
+    with FakeBotApi(TOKEN) as tg, fake_dingtalk(cids) as dt:
+        dt.set_limits(FakeLimits(api_qps=3))
+        admin = f"dingtalk:{ADMIN.external_id}"
+        bot = start_both(tg, dt, tmp_path, admin_ids=admin, database_url=url)
+        try:
+            wait_until(dt, lambda: sum(delivered(dt, convs).values()) >= total, 120)
+            tg.wait_until_idle(timeout=10, quiet=1.5)
+        finally:
+            bot.stop()
+        counts = delivered(dt, convs)
+    assert dt.throttled > 0  # the limit was really hit
+    assert len(counts) == total and sum(counts.values()) == total
