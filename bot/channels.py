@@ -30,6 +30,7 @@ from handlers.dingtalk.robot import CustomRobotSender
 from handlers.dingtalk.stream import DingTalkStream
 from scheduler.delivery import OutboundChannel
 from services.inbound.router import Router
+from services.kernel.context import ServiceContext
 from services.kernel.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,14 @@ def dingtalk_config(settings: Settings) -> DingTalkConfig | None:
 
 def channels_problem(settings: Settings) -> str | None:
     """Why a configured channel cannot start (one line), or None. Network trouble is not a
-    problem here: the channel retries once it runs."""
+    problem here: the channel retries once it runs. (WeChat's credentials are tried after the
+    migrations: its token is shared in the database, bot.wechat.credentials_problem.)"""
+    from bot.wechat import environment
+    from bot.wechat import problem as wechat_problem
+
+    wechat = wechat_problem(environment())
+    if wechat:
+        return wechat
     try:
         config = dingtalk_config(settings)
     except DingTalkConfigError as exc:
@@ -146,11 +154,17 @@ class DingTalkChannel:
         await self.outbound.close()
 
 
-def side_channels(settings: Settings) -> list[SideChannel]:
+def side_channels(settings: Settings, ctx: ServiceContext) -> list[SideChannel]:
     """Every channel besides Telegram that the settings configure (checked before: see
     `channels_problem`)."""
+    from bot.wechat import WeChatChannel, environment
+
+    side: list[SideChannel] = []
     config = dingtalk_config(settings)
-    if config is None:
-        return []
-    lease = timedelta(seconds=settings.inbox_lease_seconds)
-    return [DingTalkChannel(config, settings.dingtalk_rate_per_second, lease)]
+    if config is not None:
+        lease = timedelta(seconds=settings.inbox_lease_seconds)
+        side.append(DingTalkChannel(config, settings.dingtalk_rate_per_second, lease))
+    wechat = WeChatChannel.build(environment(), ctx)
+    if wechat is not None:
+        side.append(wechat)
+    return side

@@ -78,8 +78,28 @@ def stats_usage() -> Rich:
     )
 
 
-def export_usage() -> Rich:
-    return t("用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。")
+def export_usage(most: int = 20_000) -> Rich:
+    return t(
+        "用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。"
+        "可以只导出一段时间：/export 本月、/export 上月、/export 2026-09、"
+        "/export 2026-09-01 2026-09-30（也可与“实名”一起用）。"
+        "聊天里一次最多导出 {most} 件。",
+        most=most,
+    )
+
+
+def export_too_many(total: int, most: int) -> Rich:
+    return t(
+        "这段时间的台账共 {total} 件，超过聊天里一次导出的上限 {most} 件。"
+        "请按时间分段导出，例如 /export 本月、/export 2026-09，"
+        "或 /export 2026-01-01 2026-03-31；全部台账请管理员在服务器上运行 liaison-bot export 导出。",
+        total=total,
+        most=most,
+    )
+
+
+def export_period(label: str) -> str:
+    return f"期间：{label}。"
 
 
 # ---- statistics --------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ ALIASES = {
     "统计": "stats",
     "简报": "briefing",
     "导出台账": "export",
+    "未送达": "unreached",
     "绑定": "bind_staff",
     "添加工作人员": "add_staff",
     "生成邀请码": "invite",
@@ -212,6 +213,12 @@ async def _unsubscribe(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.meetings.subscribe(i.sender, False))
 
 
+async def _unreached(r: Router, i: Inbound, c: Call) -> Outcome:
+    from services.kernel.held import unreached
+
+    return Outcome.of(await unreached(r.ctx, i.sender))
+
+
 COMMANDS: dict[str, tuple[Where, Handler]] = {
     "start": (Where.PRIVATE, _start),
     "help": (Where.PRIVATE, _help),
@@ -237,4 +244,5 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "notify": (Where.ANY, _notify),
     "subscribe": (Where.PRIVATE, _subscribe),
     "unsubscribe": (Where.PRIVATE, _unsubscribe),
+    "unreached": (Where.ANY, _unreached),
 }

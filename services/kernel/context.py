@@ -58,6 +58,9 @@ class Limits:
     max_chars: int = 2000
     # A typed-answer prompt (a reason, a note, a result) older than this is not applied.
     prompt_ttl: timedelta = timedelta(minutes=60)
+    # /stats and /briefing: how long the text waits for its chart; past it the text goes alone
+    # and the chart follows through the outbox. None: always wait (the chart comes with it).
+    chart_wait: float | None = None
 
 
 AdminIds = frozenset[tuple[str, str]]  # (channel, external id)

@@ -30,6 +30,7 @@ class DueTask:
     acknowledged_by_id: int | None
     ref_no: str
     text: str
+    next_remind_at: datetime | None  # the moment it was planned for
 
 
 _DUE_TASKS = (
@@ -45,6 +46,7 @@ _DUE_TASKS = (
         Task.acknowledged_by_id,
         Opinion.ref_no,
         Opinion.text,
+        Task.next_remind_at,
     )
     .join(Opinion, Opinion.id == Task.opinion_id)
     .order_by(Task.next_remind_at)
@@ -54,7 +56,7 @@ _DUE_TASKS = (
 async def due_tasks(s: AsyncSession, now: datetime, limit: int) -> list[DueTask]:
     """Tasks whose moment has come, earliest first (through ix_tasks_next_remind_at)."""
     rows = await s.execute(_DUE_TASKS.where(Task.next_remind_at <= now).limit(limit))
-    return [DueTask(*row) for row in rows.all()]
+    return [DueTask(**row._asdict()) for row in rows.all()]
 
 
 @dataclass

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
@@ -28,9 +29,25 @@ from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach, staff_chat
 from services.reminders.due import DueTask, TaskChats, due_tasks
-from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
+from storage.models import (
+    Meeting,
+    Opinion,
+    Outbox,
+    Station,
+    Task,
+    Unit,
+    UnitMember,
+    User,
+    UTCDateTime,
+)
 
-TASK_BATCH = 200  # tasks per transaction; the loop yields to the chat between batches
+TASK_BATCH = 50  # tasks per transaction; the loop yields to the chat between batches
+_TASKS = cast(Table, Task.__table__)
+_SET_NEXT = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task"))
+    .values(next_remind_at=bindparam("moment", type_=UTCDateTime()))
+)
 
 
 @dataclass(frozen=True)
@@ -143,10 +160,10 @@ class ReminderPlanner:
         staged: list[tuple[DueTask, tuple[str, date, int]]] = []
         for task in rows:
             if task.status != TaskStatus.OPEN:
-                nexts.append({"id": task.id, "next_remind_at": None})
+                nexts.append({"task": task.id, "moment": None})
                 continue
             nxt = self._next_stage_day(task.due_date, eff)
-            nexts.append({"id": task.id, "next_remind_at": self._at(nxt)})
+            nexts.append({"task": task.id, "moment": self._at(nxt)})
             stage = self._task_stage(task.due_date, eff)
             if stage is not None:
                 staged.append((task, stage))
@@ -158,7 +175,7 @@ class ReminderPlanner:
                 key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
                 queued.append(self._queued(key, chat, text, task, self._at(day)))
             staff = chats.staff.get(task.station_id)
-            if overdue >= self.policy.report_after and staff is not None:
+            if self._report_owed(task, overdue, eff) and staff is not None:
                 report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
                 text = tr.overdue_report(
                     task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
@@ -166,8 +183,15 @@ class ReminderPlanner:
                 key = f"remind:task:{task.id}:report"
                 queued.append(self._queued(key, staff, text, task, self._at(report_day)))
         added = await outbox.enqueue_many(s, queued)
-        await s.execute(update(Task), nexts)  # by primary key, one executemany
+        await s.execute(_SET_NEXT, nexts)  # one executemany
         return added
+
+    def _report_owed(self, task: DueTask, overdue: int, eff: date) -> bool:
+        """Whether the 逾期通报 may still be missing: on the day it falls due, or whenever the task
+        was not planned on its schedule (after downtime, a change): the key makes it once."""
+        if overdue < self.policy.report_after:
+            return False
+        return overdue == self.policy.report_after or task.next_remind_at != self._at(eff)
 
     def _task_stage(self, due: date, eff: date) -> tuple[str, date, int] | None:
         """(stage, its day, overdue working days) of the latest reminder due by `eff`."""

@@ -25,10 +25,6 @@ from storage.models import Station
 
 log = logging.getLogger(__name__)
 
-# How long /stats waits for its chart (drawn in a worker thread, usually a few hundred ms) before
-# it answers with the text alone; the chart then follows through the outbox.
-CHART_WAIT = 3.0
-
 
 async def staff_station(
     s: AsyncSession, ctx: ServiceContext, sender: Sender, chat: Address | None
@@ -47,7 +43,9 @@ async def staff_station(
 class ReportsService:
     ctx: ServiceContext
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
-    chart_wait: float = CHART_WAIT
+    # Seconds the text waits for its chart (drawn in a worker thread, usually a few hundred ms);
+    # None: the context's limits.chart_wait (CHART_WAIT_SECONDS; None there: always wait).
+    chart_wait: float | None = None
     _later: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def stats(self, sender: Sender, raw: str, chat: Address | None = None) -> Report:
@@ -68,7 +66,8 @@ class ReportsService:
         """The text and the chart if it is drawn within `chart_wait`; else the text now and the
         chart through the outbox as soon as it is drawn."""
         drawing = asyncio.ensure_future(render_chart(stats))
-        done, _ = await asyncio.wait({drawing}, timeout=self.chart_wait)
+        wait = self.chart_wait if self.chart_wait is not None else self.ctx.limits.chart_wait
+        done, _ = await asyncio.wait({drawing}, timeout=wait)
         if drawing in done:
             return Report(reply, drawing.result())
         later = asyncio.ensure_future(self._send_chart_later(drawing, stats, to))
@@ -93,7 +92,7 @@ class ReportsService:
                 due_at=now,
                 station_id=stats.station_id,
             )
-        log.info("chart for %s follows its text (drawn in over %.1f s)", to.key, self.chart_wait)
+        log.info("the chart for %s followed its text", to.key)
 
     async def briefing(self, sender: Sender, raw: str = "", chat: Address | None = None) -> Report:
         """`/briefing [period]` on demand; default: the current half month so far."""
