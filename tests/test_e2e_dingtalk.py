@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -91,9 +92,14 @@ def setup_station(p: DingTalkPeople) -> None:
     p.wait(p.conv(REP), "欢迎")
 
 
+HOSTILE_NAME = "**王阿姨** [点我](http://evil.example) <b>x</b> #"
+
+
 def test_resident_on_telegram_staff_on_dingtalk(tmp_path: Path) -> None:
+    """A resident with a hostile display name: the triage card reaches the DingTalk staff group
+    with the name as text, never as markdown (no bold, no link, no HTML)."""
     with FakeBotApi(TOKEN) as tg, FakeDingTalk() as dt:
-        tg.add_user(RESIDENT, "王阿姨")
+        tg.add_user(RESIDENT, HOSTILE_NAME)
         people(dt)
         bot = start_both(tg, dt, tmp_path, admin_ids=f"dingtalk:{ADMIN}")
         try:
@@ -105,6 +111,10 @@ def test_resident_on_telegram_staff_on_dingtalk(tmp_path: Path) -> None:
             tg.wait_until_idle(timeout=30, quiet=0.4)
             card = p.wait(p.conv(group=STAFF_GROUP), "新意见")
             assert card["api"] == "card" and "📤 交办" in buttons(card)
+            markdown = card["data"]["markdown"]
+            for raw in ("**王阿姨**", "[点我]", "](http", "<b>", " #"):
+                assert raw not in markdown, markdown
+            assert HOSTILE_NAME in unicodedata.normalize("NFKC", markdown)
         finally:
             bot.stop()
 
