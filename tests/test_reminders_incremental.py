@@ -16,7 +16,7 @@ from services.intake import IntakeService
 from services.kernel.context import ServiceContext
 from services.reminders import ReminderPlanner
 from storage.models import REPLAN_AT, Task
-from tests.support import chat, user_id_of
+from tests.support import chat, tg, user_id_of
 from tests.test_reminders import ADMIN, REP, RES, TEXT, assigned_task, reminder_keys
 
 
@@ -112,3 +112,43 @@ async def test_next_stage_day_is_the_first_day_the_reminder_changes(ctx: Service
             assert all(stage(due, d) == stage(due, eff) for d in between), (due, eff)
             assert stage(due, nxt) != stage(due, eff), (due, eff, nxt)
             eff += timedelta(days=1)
+
+
+async def test_a_late_subscriber_and_a_newly_bound_chat_are_planned_again(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    from services.meetings import MeetingService
+    from tests.support import bind_staff
+    from tests.test_reminders import GROUP_CHAT, STAFF_CHAT
+
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
+    meetings = MeetingService(ctx)
+    await meetings.subscribe(RES, True)
+    await meetings.create(ADMIN, "全站 | 代表接待日 | 2026-10-20 09:00 | 一次 | 联络站一楼")
+    planner = ReminderPlanner(ctx)
+    clock.set(datetime(2026, 10, 17, 1, 0, tzinfo=UTC))  # three days before: the notice
+    await planner.plan()
+    late = tg(103, "张奶奶")
+    await meetings.subscribe(late, True)
+    await planner.plan()
+    keys = [k for k in await reminder_keys(ctx) if k.startswith("remind:reception:")]
+    assert sorted(k.rsplit(":", 1)[1] for k in keys) == sorted([RES.external_id, late.external_id])
+    # A unit's task whose group chat is bound after its reminder was due: the chat gets it.
+    cw = CaseworkService(ctx)
+    await cw.add_unit(ADMIN, "group", "助餐服务专题组")
+    task = await assigned_task(ctx, 3)
+    async with ctx.sessions.begin() as s:
+        from storage.models import Unit
+
+        unit = (await s.execute(select(Unit))).scalar_one()
+        t = await s.get(Task, task.id)
+        assert t is not None
+        t.assignee_user_id, t.assignee_unit_id = None, unit.id
+    due = task.due_date
+    clock.set(datetime(due.year, due.month, due.day, 1, 0, tzinfo=UTC))  # 今天到期
+    await planner.plan()
+    assert not any(k.endswith(f":{GROUP_CHAT}") for k in await reminder_keys(ctx))
+    await cw.bind_unit_chat(ADMIN, chat(GROUP_CHAT), "助餐服务专题组")
+    assert (await next_moments(ctx))[task.id] == REPLAN_AT
+    await planner.plan()
+    assert any(k.endswith(f":{GROUP_CHAT}") for k in await reminder_keys(ctx))
