@@ -112,9 +112,9 @@ def _remove(path: str) -> None:
     Path(path).unlink(missing_ok=True)
 
 
-# /export in a chat sends at most this many opinions: a workbook of 20,000 rows is about 2 MB and
-# is written in a few seconds; a larger ledger is exported by period or with `liaison-bot export`.
-CHAT_EXPORT_MAX = 20_000
+# /export in a chat sends at most this many opinions (a month of a city-sized station): 50,000 rows
+# make a workbook of about 5 MB in seconds; a larger ledger is exported by period or on the server.
+CHAT_EXPORT_MAX = 50_000
 
 
 @dataclass
