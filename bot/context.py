@@ -4,6 +4,7 @@ command build it here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,6 +39,7 @@ def make_context(settings: Settings, classifier: Classifier, clock: Clock) -> Ap
             settings.opinions_per_hour,
             settings.min_opinion_chars,
             settings.max_opinion_chars,
+            timedelta(minutes=settings.prompt_ttl_minutes),
             chart_wait=settings.chart_wait_seconds,
         ),
         admin_ids=settings.admin_ids,

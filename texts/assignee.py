@@ -186,3 +186,10 @@ def ack_first_rich() -> Rich:
 
 def task_not_open_rich(ref_no: str) -> Rich:
     return Rich.plain_text(task_not_open(ref_no))
+
+
+def prompt_expired(action: str) -> Rich:
+    return t(
+        "您之前点的“{action}”已超时，这条消息没有作为它的内容。请重新点一次按钮再填写。",
+        action=action or "操作",
+    )

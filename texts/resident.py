@@ -191,6 +191,7 @@ def kind_label(kind: str) -> str:
         "audio": "音频",
         "video": "视频",
         "location": "位置",
+        "link": "链接",
         "text": "补充说明",
     }.get(kind, "附件")
 
@@ -339,4 +340,22 @@ def link_already() -> Rich:
 def link_both_have_data() -> Rich:
     return t(
         "两个账号都已有意见或职务记录，无法自动合并，本次没有做任何改动。请联系联络站工作人员处理。"
+    )
+
+
+def held_header(count: int) -> Rich:
+    """Updates that waited for the resident to write again, given together."""
+    return t("您有 {n} 条新进展：", n=count)
+
+
+def not_rateable(ref_no: str) -> str:
+    return f"{ref_no} 还没有办结（或已重新办理），现在不能评价。办结后会请您评价。"
+
+
+def anonymous_from_now(ref_no: str, seen_by: list[str]) -> Rich:
+    return t(
+        "<code>{ref}</code> 已设为匿名：从现在起，发给承办方的消息不再显示您的姓名。"
+        "但交办时 {who} 已经看到了您的姓名，已发出的消息无法收回。",
+        ref=ref_no,
+        who="、".join(seen_by),
     )

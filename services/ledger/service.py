@@ -138,6 +138,8 @@ class LedgerService:
             station = await staff_station(s, self.ctx, sender, chat)
             if station is None:
                 return Export(Message(tr.only_staff()))
+            if chat is not None and chat != sender.private_chat and chat != staff_chat(station):
+                return Export(Message(tr.export_wrong_chat()))
             scope = Scope(station.id, *period.bounds(self.ctx.tz))
             total = await count_ledger_rows(s, scope)
             name = station.name
@@ -338,6 +340,7 @@ class LedgerService:
                 s.add_all(_import_events(op, row, filename, now))
                 created.append(op)
                 refs.append(op.ref_no)
+                self.ctx.duplicates.add(station.id, op.id, op.text)
                 if progress is not None and (i % 50 == 0 or i == len(rows)):
                     progress(tr.CLI_STAGE_SAVE, i, len(rows))
             if notify_staff and created and staff_chat(station) is not None:

@@ -1,7 +1,7 @@
 """report indexes: /stats, /briefing and the ledger export aggregate in SQL
 
 Revision ID: 0004
-Revises: 0002_channels
+Revises: 0003
 Create Date: 2026-12-06
 
 Indexes only, no data moves. Each lets a /stats figure be counted from an index alone:
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002_channels"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
