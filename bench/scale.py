@@ -186,8 +186,12 @@ async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Tim
 
 
 async def clock_steps(ctx: ServiceContext) -> list[Timing]:
-    """The tick's steps: the first plan() inserts what is due, the second finds nothing new."""
+    """The tick's steps (the clock's, as on main): the first plan() inserts what is due, the
+    second finds nothing new; each prune deletes one tick's batches of old sent rows."""
+    from datetime import timedelta
+
     from services.casework import CaseworkService
+    from services.kernel.retention import prune_outbox
     from services.reminders import ReminderPlanner
 
     planner = ReminderPlanner(ctx)
@@ -195,6 +199,11 @@ async def clock_steps(ctx: ServiceContext) -> list[Timing]:
         await _timed(Timing("expire_ratings"), lambda i: CaseworkService(ctx).expire_ratings(), 3),
         await _timed(Timing("plan (first)"), lambda i: planner.plan(), 1),
         await _timed(Timing("plan (again)"), lambda i: planner.plan(), 1),
+        await _timed(
+            Timing("prune outbox (one tick)"),
+            lambda i: prune_outbox(ctx, timedelta(days=90)),
+            3,
+        ),
     ]
 
 
