@@ -42,7 +42,11 @@ def upgrade() -> None:
     )
     active = sa.text("state IN ('pending', 'processing')")
     op.create_index(
-        "ix_inbox_due", "inbox", ["lease_until"], sqlite_where=active, postgresql_where=active
+        "ix_inbox_due",
+        "inbox",
+        ["channel", "lease_until"],
+        sqlite_where=active,
+        postgresql_where=active,
     )
     op.create_index(
         "ix_outbox_chat_sent", "outbox", ["channel", "chat_id", "sent_at"], unique=False
