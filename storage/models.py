@@ -595,7 +595,12 @@ class InboxEntry(Base):
     __tablename__ = "inbox"
     __table_args__ = (
         UniqueConstraint("channel", "key"),
-        Index("ix_inbox_due", "state", "lease_until"),
+        Index(
+            "ix_inbox_due",
+            "channel",
+            "lease_until",
+            **_partial("state IN ('pending', 'processing')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
