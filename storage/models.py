@@ -43,6 +43,9 @@ def utcnow() -> datetime:
 REPLAN_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+UNREACHED_OUTBOX = "status IN ('held', 'undeliverable')"
+
+
 def _partial(where: str) -> dict[str, Any]:
     """A partial index's condition on both engines (the clock's queries repeat it literally)."""
     return {"sqlite_where": text(where), "postgresql_where": text(where)}
@@ -322,6 +325,8 @@ class Outbox(Base):
         Index("ix_outbox_due", "status", "due_at", **_partial("status IN ('pending', 'sending')")),
         # A group's sends in the last minute, by every dispatcher (scheduler.pacing.seed).
         Index("ix_outbox_chat_sent", "channel", "chat_id", "sent_at"),
+        # Staff's /unreached (未送达): the few rows waiting for a person to write again, or gone.
+        Index("ix_outbox_unreached", "station_id", **_partial(UNREACHED_OUTBOX)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

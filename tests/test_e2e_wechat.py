@@ -11,32 +11,31 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from tests.botproc import TOKEN, BotProcess, wait_started
 from tests.fakebot import FakeBotApi
 from tests.fakewechat import FakeWeChat
-from tests.test_e2e_casework import Chat
-from tests.wechatproc import (
-    PROGRESS_TEMPLATE,
-    Resident,
-    free_port,
-    number_for,
-    rows,
-    wechat_env,
-)
+from tests.test_e2e_casework import Chat, bot_db, query
+from tests.wechatproc import PROGRESS_TEMPLATE, Resident, free_port, number_for, wechat_env
 
 ADMIN, STAFF, REP = 900, 901, 500
 STAFF_GROUP = -1001
 OPINION = "社区卫生服务站只有一个医生，老人排队量血压要等一上午，希望增加医生。"
 REF_RE = re.compile(r"LL-\d{4}-\d{5}")
 HOURS_49 = 49 * 3600.0
+__all__ = ["bot_db"]  # the fixture: SQLite and PostgreSQL
 
 
-def start(tg: FakeBotApi, wx: FakeWeChat, workdir: Path, **env: str) -> BotProcess:
+def start(tg: FakeBotApi, wx: FakeWeChat, workdir: Path, database_url: str) -> BotProcess:
     port = free_port()
     wx.bot_url = f"http://127.0.0.1:{port}/wechat"
     bot = BotProcess(
-        tg.base_url, workdir, admin_ids=str(ADMIN), extra_env={**wechat_env(wx, port), **env}
+        tg.base_url,
+        workdir,
+        admin_ids=str(ADMIN),
+        extra_env=wechat_env(wx, port),
+        database_url=database_url,
     ).start()
     try:
         wait_started(tg, bot.alive)
@@ -68,13 +67,16 @@ def close_task(c: Chat, note: str) -> None:
     c.say(REP, note)
 
 
-def test_wechat_resident_through_the_whole_case(tmp_path: Path) -> None:
-    db = tmp_path / "liaison.db"
+def test_wechat_resident_through_the_whole_case(tmp_path: Path, bot_db: str) -> None:
+    def rows(_: str, sql: str) -> list[tuple[Any, ...]]:
+        return query(bot_db, sql)
+
+    db = bot_db
     with FakeBotApi(TOKEN) as tg, FakeWeChat(mode="safe") as wx:
         for uid, name in ((ADMIN, "站长"), (STAFF, "小张"), (REP, "刘代表")):
             tg.add_user(uid, name)
         tg.add_group(STAFF_GROUP, "工作人员群")
-        bot = start(tg, wx, tmp_path)
+        bot = start(tg, wx, tmp_path, bot_db)
         try:
             c = Chat(tg)
             staff_setup(c)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.wechat import read_config
 from domain.channels import Address, Channel
 from domain.clock import ManualClock, SystemClock
+from domain.message import Message, Rich
 from handlers.wechat import messages as wx
 from handlers.wechat.api import WeChatApi
 from handlers.wechat.inbound import WeChatInbound, payload_of
@@ -67,6 +68,18 @@ async def test_an_answer_goes_one_road(ctx: ServiceContext) -> None:
     assert not await replies.claim(ctx, chat, "1", replies.DIRECT)
     assert await replies.claim(ctx, chat, "2", replies.LATE)
     assert not await replies.claim(ctx, chat, "2", replies.DIRECT)
+    # The second answer went by the outbox after a passive first; then the passive one turned
+    # out lost and the whole answer goes late: the first is added, nothing is doubled.
+    answer = [Message(Rich.plain_text("回执")), Message(Rich.plain_text("第二条"))]
+    now = ctx.clock.now()
+    await replies.send_later(ctx, chat, "3", answer[1:], now, first=1)
+    await replies.send_later(ctx, chat, "3", answer, now)
+    async with ctx.sessions() as s:
+        owed = (await s.execute(select(Outbox).order_by(Outbox.key))).scalars().all()
+    assert [(o.key, o.plain) for o in owed] == [
+        ("reply:wechat:oResident:3:0", "回执"),
+        ("reply:wechat:oResident:3:1", "第二条"),
+    ]
 
 
 async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
@@ -102,6 +115,8 @@ async def test_pushes_through_the_core_and_the_cli(
             place = await fake.send_location(openid, 31.23, 121.47, "幸福小区东门")
             for push in (photo, voice, place):
                 assert push.reply is not None and "LL-" in push.reply.text
+            scanned = await fake.scan_scene(openid, "default")  # a follower scans the poster
+            assert scanned.reply is not None and "已为您绑定" in scanned.reply.text
             status = await fake.click(openid, "STATUS")
             assert status.reply is not None and "查询进度" in status.reply.text
             assert (await fake.send_text(openid, "   ")).reply is not None

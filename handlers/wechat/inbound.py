@@ -121,7 +121,7 @@ class WeChatInbound:
         if first.file is not None or len(parts) != 1:  # not one passive text: all by 客服消息
             await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
             return None
-        await replies.send_later(self.ctx, chat, key, answer[1:], self.ctx.clock.now())
+        await replies.send_later(self.ctx, chat, key, answer[1:], self.ctx.clock.now(), first=1)
         await questions.remember(self.ctx, chat, first, None, self.ctx.clock.now())
         return TextReply(parts[0])
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.resident as rt
 import texts.staff as st
 from domain.channels import Address, Sender
 from domain.message import Message, Rich
-from domain.states import OutboxStatus
+from domain.states import MessageKind, OutboxStatus
+from services.kernel import outbox
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
-from storage.models import Identity, Outbox, User
+from storage.models import UNREACHED_OUTBOX, Identity, Outbox, User
 
 NOTIFIED = "notified; "  # prefix of last_error when a pointer (template) reached the person
 SUMMARY_ID = "summary"
@@ -100,10 +101,8 @@ async def unreached(ctx: ServiceContext, sender: Sender) -> Message:
                     func.min(Outbox.created_at),
                     func.max(Outbox.last_error),
                 )
-                .where(
-                    Outbox.station_id == station.id,
-                    Outbox.status.in_((OutboxStatus.HELD, OutboxStatus.UNDELIVERABLE)),
-                )
+                # The partial index's condition, literally (SQLite proves it only so).
+                .where(Outbox.station_id == station.id, text(UNREACHED_OUTBOX))
                 .group_by(Outbox.channel, Outbox.chat_id, Outbox.status)
                 .order_by(func.min(Outbox.created_at))
             )
@@ -140,9 +139,6 @@ async def _names(s: AsyncSession, chats: list[tuple[str, str]]) -> dict[tuple[st
 
 async def release(ctx: ServiceContext, chat: Address, key: str) -> bool:
     """The person just wrote: what was held for them goes out now, summed up, by the outbox."""
-    from domain.states import MessageKind
-    from services.kernel import outbox
-
     now = ctx.clock.now()
     async with ctx.sessions.begin() as s:
         message = await take(s, chat, now)

@@ -59,13 +59,20 @@ async def claim(ctx: ServiceContext, chat: Address, message_id: str, how: str) -
 
 
 async def send_later(
-    ctx: ServiceContext, chat: Address, key: str, messages: list[Message], now: datetime
+    ctx: ServiceContext,
+    chat: Address,
+    key: str,
+    messages: list[Message],
+    now: datetime,
+    *,
+    first: int = 0,
 ) -> None:
-    """Queue answers for the outbox, in order (keys make a second call add nothing)."""
+    """Queue answers for the outbox, in order. Each is keyed by its place in the whole answer
+    (`first`: the place of `messages[0]`), so a second call adds only what is missing."""
     if not messages:
         return
     async with ctx.sessions.begin() as s:
-        for n, message in enumerate(messages):
+        for n, message in enumerate(messages, start=first):
             await outbox.enqueue(
                 s,
                 key=f"reply:{chat.key}:{key}:{n}"[:200],
