@@ -16,3 +16,12 @@ def on_behalf_of(text: str) -> str | None:
     """ "代张大爷反映：…" → 张大爷: whom a representative relays an opinion for."""
     found = ON_BEHALF_RE.match(text)
     return found.group(1) if found else None
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Without NUL (PostgreSQL text refuses it) and lone surrogates (no UTF-8 can hold them):
+    what a platform hands us goes through here once, before anything is stored or answered."""
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text

@@ -43,7 +43,15 @@ class Permanent:
     reason: str
 
 
-DeliveryResult = Delivered | Retry | Undeliverable | Permanent
+@dataclass(frozen=True)
+class Moved:
+    """The chat lives at a new address now (a Telegram group upgraded to a supergroup): every
+    binding and queued message follows it, and this message is sent there."""
+
+    to: Address
+
+
+DeliveryResult = Delivered | Retry | Undeliverable | Permanent | Moved
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,16 @@ from datetime import timedelta
 
 from domain.channels import Address, Channel
 from domain.states import OutboxStatus
-from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Undeliverable
+from scheduler.delivery import (
+    Delivered,
+    Moved,
+    OutboundChannel,
+    Permanent,
+    Retry,
+    Undeliverable,
+)
 from scheduler.pacing import ChatPacer
-from services.kernel import outbox, questions
+from services.kernel import chats, outbox, questions
 from services.kernel.context import ServiceContext
 from texts.reminders import LATE_NOTE
 
@@ -156,9 +163,14 @@ class Dispatcher:
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
         elif isinstance(result, Undeliverable):
             log.warning("outbox %s undeliverable: %s", row.key, result.reason)
-            await outbox.undeliverable(
+            lost = await outbox.undeliverable(
                 self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
             )
+            if lost is not None:  # the staff chat itself: its admins hear it in private
+                await chats.tell_admins_staff_chat_lost(self.ctx, lost, row.to, result.reason)
+        elif isinstance(result, Moved):
+            log.info("outbox %s: chat %s moved to %s", row.key, row.to.key, result.to.key)
+            await chats.moved(self.ctx, row.to, result.to)
         elif isinstance(result, Permanent):
             log.error("outbox %s refused by the server: %s", row.key, result.reason)
             await outbox.finish(

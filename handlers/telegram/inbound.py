@@ -106,6 +106,10 @@ def _is_command(msg: Message) -> bool:
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every new message: commands, texts, files; what is not handled gets its answer."""
     msg = update.effective_message
+    if msg is not None and msg.migrate_to_chat_id is not None:  # group → supergroup
+        new = Address(Channel.TELEGRAM, str(msg.migrate_to_chat_id))
+        await router(context).chat_moved(chat_of(msg), new)
+        return
     inbound = inbound_of(msg)
     if inbound is None or msg is None:
         return
