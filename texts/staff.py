@@ -340,10 +340,9 @@ def done() -> Rich:
     return t("已处理。")
 
 
-def staff_chat_lost(station_name: str, reason: str) -> Rich:
+def staff_chat_lost(station_name: str) -> Rich:
     return t(
-        "⚠️ 我已无法在“{station}”的工作人员群发消息（{reason}），新意见的卡片暂时发不出去。\n"
+        "⚠️ 我已无法在“{station}”的工作人员群发消息（被移出群或被禁言），新意见的卡片暂时发不出去。\n"
         "请把我重新拉进工作人员群，并由管理员在群里发送 /bind_staff；没发出的卡片会随后补发。",
         station=station_name,
-        reason=reason[:80],
     )

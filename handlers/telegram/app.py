@@ -8,10 +8,24 @@ import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Message, Update
 from telegram.error import Forbidden
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 import texts.common as ct
-from handlers.telegram.inbound import chat_of, on_edited, on_message, on_press, router
+from handlers.telegram.inbound import (
+    chat_of,
+    on_edited,
+    on_message,
+    on_my_member,
+    on_press,
+    router,
+)
 from services.inbound.router import Router
 
 log = logging.getLogger(__name__)
@@ -38,6 +52,7 @@ def register(app: Application, router: Router) -> None:  # type: ignore[type-arg
         MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, on_edited)
     )
     app.add_handler(CallbackQueryHandler(on_press))
+    app.add_handler(ChatMemberHandler(on_my_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(on_error)
 
 

@@ -160,3 +160,12 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     result = await router(context).press(inbound, query.data)
     await answer_press(query, context, result)
+
+
+async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot's own membership changed: removed from a group is worth telling its admins."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == "private":
+        return
+    if change.new_chat_member.status in ("left", "kicked"):
+        await router(context).chat_left(Address(Channel.TELEGRAM, str(change.chat.id)))

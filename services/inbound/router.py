@@ -116,6 +116,10 @@ class Router:
         """The platform says a chat has a new address (a group upgraded to a supergroup)."""
         await chats.moved(self.ctx, old, new)
 
+    async def chat_left(self, chat: Address) -> None:
+        """The bot was removed from (or left) a group chat."""
+        await chats.lost(self.ctx, chat)
+
     # ---- actions ----------------------------------------------------------------------------
     async def press(self, inbound: Inbound, payload: str | None) -> ActionResult:
         """A button press (or a numbered reply): verified, then routed by scope."""

@@ -12,7 +12,7 @@ from domain.message import Message
 from domain.states import MessageKind, OutboxStatus, Role
 from services.kernel import outbox
 from services.kernel.context import ServiceContext
-from services.kernel.people import reach_one
+from services.kernel.people import reach_one, station_by_staff_chat
 from storage.models import Outbox, Station, StationRole, Unit
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
@@ -58,8 +58,18 @@ async def moved(ctx: ServiceContext, old: Address, new: Address) -> int:
     return count
 
 
+async def lost(ctx: ServiceContext, chat: Address) -> None:
+    """The platform says the bot left or was removed from `chat`: if it is a station's staff
+    chat, that station's admins are told (once; the same notice as when a card fails)."""
+    async with ctx.sessions() as s:
+        station = await station_by_staff_chat(s, chat)
+        station_id = station.id if station is not None else None
+    if station_id is not None:
+        await tell_admins_staff_chat_lost(ctx, station_id, chat)
+
+
 async def tell_admins_staff_chat_lost(
-    ctx: ServiceContext, station_id: int, chat: Address, reason: str
+    ctx: ServiceContext, station_id: int, chat: Address, reason: str = ""
 ) -> None:
     """The bot can no longer write to the staff chat: each admin hears it in private, once."""
     async with ctx.sessions.begin() as s:
@@ -76,7 +86,7 @@ async def tell_admins_staff_chat_lost(
             where = await reach_one(s, uid)
             if where is not None and where not in admins:
                 admins.append(where)
-        note = Message(st.staff_chat_lost(station.name, reason))
+        note = Message(st.staff_chat_lost(station.name))
         for to in admins:
             await outbox.enqueue(
                 s,
