@@ -103,6 +103,16 @@ class OutboxStatus(StrEnum):
     UNDELIVERABLE = "undeliverable"
     DROPPED = "dropped"
     FAILED = "failed"
+    HELD = "held"  # waits for the person to write again (services.kernel.held)
+
+
+class InboxState(StrEnum):
+    """inbox.state: an incoming platform event, stored before the platform is acknowledged."""
+
+    PENDING = "pending"  # stored, to be (re)processed when due (lease_until: not before)
+    PROCESSING = "processing"  # leased to one process until lease_until
+    DONE = "done"
+    FAILED = "failed"  # gave up after INBOX_MAX_ATTEMPTS; kept for inspection
 
 
 class MessageKind(StrEnum):

@@ -51,7 +51,17 @@ class Moved:
     to: Address
 
 
-DeliveryResult = Delivered | Retry | Undeliverable | Permanent | Moved
+@dataclass(frozen=True)
+class Held:
+    """The chat cannot be written to until the person writes again (WeChat's 48-hour window):
+    keep the message and give it, summed up, with the answer to their next message.
+    `notified`: a short pointer (a template message) did reach them."""
+
+    reason: str
+    notified: bool = False
+
+
+DeliveryResult = Delivered | Retry | Undeliverable | Permanent | Moved | Held
 
 
 @dataclass(frozen=True)

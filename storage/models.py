@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -36,6 +37,18 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# tasks/meetings.next_remind_at: "the planner looks at this row on its next tick" (any past moment).
+REPLAN_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+UNREACHED_OUTBOX = "status IN ('held', 'undeliverable')"
+
+
+def _partial(where: str) -> dict[str, Any]:
+    """A partial index's condition on both engines (the clock's queries repeat it literally)."""
+    return {"sqlite_where": text(where), "postgresql_where": text(where)}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -181,7 +194,12 @@ class Opinion(Base):
         # A re-delivered message must never create a second opinion.
         UniqueConstraint("src_channel", "src_chat_id", "src_message_id"),
         Index("ix_opinions_resident_created", "resident_id", "created_at"),
-        Index("ix_opinions_station_status", "station_id", "status"),
+        # Opinions waiting for a rating, for the 未评价 expiry (services.casework.ratings).
+        Index("ix_opinions_closed", "closed_at", **_partial("status = 'closed'")),
+        # /stats and /briefing count from indexes alone (migration 0004): a period's opinions
+        # by theme and status, and all of them in group order.
+        Index("ix_opinions_station_created", "station_id", "created_at", "theme", "status"),
+        Index("ix_opinions_station_status_theme", "station_id", "status", "theme"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -304,7 +322,14 @@ class Outbox(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    # Only rows still to send: sent and dropped rows are most of the table (storage.queries.outbox).
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at", **_partial("status IN ('pending', 'sending')")),
+        # A group's sends in the last minute, by every dispatcher (scheduler.pacing.seed).
+        Index("ix_outbox_chat_sent", "channel", "chat_id", "sent_at"),
+        # Staff's /unreached (未送达): the few rows waiting for a person to write again, or gone.
+        Index("ix_outbox_unreached", "station_id", **_partial(UNREACHED_OUTBOX)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -383,7 +408,22 @@ class Task(Base):
     """One assignment (交办) of an opinion to a representative, a working group or a department."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_status_due", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_tasks_status_due", "status", "due_date"),
+        Index(
+            "ix_tasks_next_remind_at", "next_remind_at", **_partial("next_remind_at IS NOT NULL")
+        ),
+        # /stats (migration 0004): tasks assigned, closed or bounced in a period; per assignee.
+        Index("ix_tasks_station_assigned", "station_id", "assigned_at", "opinion_id"),
+        Index("ix_tasks_station_closed", "station_id", "closed_at", "status", "opinion_id"),
+        Index(
+            "ix_tasks_station_assignee",
+            "station_id",
+            "assignee_unit_id",
+            "assignee_user_id",
+            "status",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
@@ -403,6 +443,9 @@ class Task(Base):
     outcome: Mapped[str | None] = mapped_column(String(1))
     result: Mapped[str | None] = mapped_column(Text)
     bounce_reason: Mapped[str | None] = mapped_column(Text)
+    # When the reminder planner next has something to do for this task (services.reminders):
+    # new and changed open tasks get REPLAN_AT, closed ones NULL.
+    next_remind_at: Mapped[datetime | None] = mapped_column(default=REPLAN_AT)
 
 
 class Extension(Base):
@@ -425,7 +468,10 @@ class Rating(Base):
     """The resident's satisfaction (满意度测评) for one closure of a task."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "user_id"),
+        Index("ix_ratings_at", "at", "value", "opinion_id"),  # /stats: a period's ratings
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
@@ -457,6 +503,11 @@ class Meeting(Base):
     """
 
     __tablename__ = "meetings"
+    __table_args__ = (
+        Index(
+            "ix_meetings_next_remind_at", "next_remind_at", **_partial("next_remind_at IS NOT NULL")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
@@ -469,6 +520,8 @@ class Meeting(Base):
     recurrence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # When the planner next has a reminder to plan (REPLAN_AT after a change, NULL when inactive).
+    next_remind_at: Mapped[datetime | None] = mapped_column(default=REPLAN_AT)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -531,3 +584,47 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class InboxEntry(Base):
+    """An incoming platform event (a Telegram update, a DingTalk or WeChat callback), stored
+    before the platform is acknowledged and processed from here (services.kernel.inbox).
+
+    Unique on (channel, key): a re-delivered event is recognised before it is handled. A row
+    whose process died is processed again when its lease runs out; handling is idempotent.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "key"),
+        Index("ix_inbox_due", "state", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class AccessTokenRow(Base):
+    """A platform access token shared by every instance (WeChat: one per AppID).
+
+    Fetching a new WeChat token kills the old one, so instances never keep their own: one of
+    them takes the refresh lease, fetches, and stores with compare-and-set (see
+    handlers/wechat/tokens.py for the contract, storage/access_tokens.py for the SQL).
+    """
+
+    __tablename__ = "access_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str | None] = mapped_column(String(512))
+    expires_at: Mapped[float | None] = mapped_column(Float)  # unix seconds
+    lease_holder: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[float | None] = mapped_column(Float)  # unix seconds

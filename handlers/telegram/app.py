@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Message, Update
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -75,7 +75,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, msg = update.effective_chat, update.effective_message
         if chat is None or chat.type != "private" or msg is None:
             return
-        text = ct.INTERNAL_ERROR if await _kept(context, msg) else ct.INTERNAL_ERROR_NOT_KEPT
+        if await _kept(context, msg):
+            text = ct.INTERNAL_ERROR
+        elif isinstance(context.error, BadRequest):  # the inbox does not try these again
+            text = ct.INTERNAL_ERROR_NOT_KEPT
+        else:  # the durable inbox handles the update again
+            text = ct.INTERNAL_ERROR_RETRYING
         await context.bot.send_message(chat.id, text)
     except Exception:  # the error path must not raise again
         log.warning("could not tell the user about the error", exc_info=True)

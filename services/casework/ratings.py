@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 import texts.resident as rt
 import texts.staff as st
@@ -21,10 +24,14 @@ from services.kernel.cards import triage_card
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_staff
 from services.kernel.results import ActionResult, refused
-from storage.models import Opinion, Rating, Task
+from storage.models import Opinion, Rating, Task, UTCDateTime
+from storage.upsert import insert_for
 from texts.common import NOT_ALLOWED
 
 RATING_EXPIRES_AFTER = timedelta(days=7)
+# Opinion.status == closed, written as the partial index ix_opinions_closed states it (SQLite
+# uses a partial index only for a query that repeats its condition).
+WAITING_FOR_RATING = text("opinions.status = 'closed'")
 
 
 async def rating_press(
@@ -42,23 +49,39 @@ async def rating_press(
             return refused(NOT_ALLOWED)
         if not await _rateable(s, op, task):
             return refused(rt.not_rateable(op.ref_no))
-        existing = (
-            await s.execute(
-                select(Rating).where(Rating.task_id == task.id, Rating.user_id == who.id)
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            label = rt.RATING_LABELS.get(existing.value, existing.value)
-            return refused(rt.already_rated(label))
-        return await _rate(ctx, who, op, task, RATINGS[args[1]])
+        value = RATINGS[args[1]]
+        if not await _insert_rating(s, op.id, task.id, who.id, value, ctx.clock.now()):
+            # Rated before, or by a concurrent press of the same card that committed first.
+            existing = (
+                await s.execute(
+                    select(Rating.value).where(Rating.task_id == task.id, Rating.user_id == who.id)
+                )
+            ).scalar_one()
+            return refused(rt.already_rated(rt.RATING_LABELS.get(existing, existing)))
+        return await _rate(ctx, who, op, task, value)
+
+
+async def _insert_rating(
+    s: AsyncSession, opinion_id: int, task_id: int, user_id: int | None, value: str, at: Any
+) -> bool:
+    """INSERT … ON CONFLICT (task_id, user_id) DO NOTHING; True when this call added the row.
+
+    Two presses at once, or a press racing the 未评价 expiry, leave one rating and no error: on
+    PostgreSQL the second INSERT waits for the first transaction and then does nothing.
+    """
+    stmt = (
+        insert_for(s, Rating)
+        .values(opinion_id=opinion_id, task_id=task_id, user_id=user_id, value=value, at=at)
+        .on_conflict_do_nothing(index_elements=["task_id", "user_id"])
+        .returning(Rating.id)
+    )
+    return (await s.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def _rate(
     ctx: ServiceContext, who: Actor, op: Opinion, task: Task, value: RatingValue
 ) -> ActionResult:
     s, now = who.s, ctx.clock.now()
-    s.add(Rating(opinion_id=op.id, task_id=task.id, user_id=who.id, value=value, at=now))
-    await s.flush()
     # The reminder for this closure is no longer owed.
     await outbox.drop(s, f"res:rate_reminder:{task.id}:u{who.id}")
     unsatisfied = value is RatingValue.UNSATISFIED
@@ -84,6 +107,7 @@ async def _rate(
     label = rt.RATING_LABELS[value]
     edit = Message(rt.rated(op.ref_no, label))
     if unsatisfied and is_main:
+        ctx.duplicates.add(op.station_id, op.id, op.text)
         card = await triage_card(s, ctx, op, st.reopened(op.ref_no))
         await tell_staff(s, op.station_id, f"staff:reopen:{task.id}", card, now, op.id)
         prompt = Message(rt.unsatisfied_ask_comment(op.ref_no))
@@ -107,22 +131,54 @@ def shape_ok(action: str, args: tuple[int, ...]) -> bool:
     return action == "v" and len(args) == 2 and args[1] in RATINGS
 
 
+def _expired_statement() -> Any:
+    """Closed opinions whose last task closed before :cutoff; built once (the tick runs it)."""
+    later = aliased(Task)
+    # The opinion's last task: after 不满意 → reopened → closed again, the one owed a rating.
+    latest = (
+        select(func.max(later.id))
+        .where(later.opinion_id == Opinion.id)
+        .correlate(Opinion)
+        .scalar_subquery()
+    )
+    return (
+        select(Opinion, Task)
+        .join(Task, Task.id == latest)
+        .where(
+            WAITING_FOR_RATING,
+            Task.status == TaskStatus.CLOSED,
+            Task.closed_at <= bindparam("cutoff", type_=UTCDateTime()),
+        )
+        .limit(EXPIRE_BATCH)
+    )
+
+
+EXPIRE_BATCH = 50  # opinions per transaction: the chat gets the connection in between
+_EXPIRED = _expired_statement()
+
+
 async def expire_ratings(ctx: ServiceContext) -> int:
-    """Closures nobody rated within 7 days are recorded as 未评价 (run on the clock tick)."""
+    """Closures nobody rated within 7 days are recorded as 未评价 (run on the clock tick).
+
+    Only the opinion's latest task counts (an earlier closure was rated, or it would not have
+    been reopened), and the insert is idempotent, so neither a reopened case nor a resident
+    pressing a rating at the same moment can make the tick fail.
+    """
     cutoff = ctx.clock.now() - RATING_EXPIRES_AFTER
     expired = 0
+    while True:
+        done, seen = await _expire_batch(ctx, cutoff)
+        expired += done
+        if seen < EXPIRE_BATCH:
+            return expired
+        await asyncio.sleep(0)
+
+
+async def _expire_batch(ctx: ServiceContext, cutoff: datetime) -> tuple[int, int]:
+    """One batch; returns (expired, rows looked at)."""
+    expired = 0
     async with ctx.sessions.begin() as s:
-        rows = (
-            await s.execute(
-                select(Opinion, Task)
-                .join(Task, Task.opinion_id == Opinion.id)
-                .where(
-                    Opinion.status == Status.CLOSED,
-                    Task.status == TaskStatus.CLOSED,
-                    Task.closed_at <= cutoff,
-                )
-            )
-        ).all()
+        rows = (await s.execute(_EXPIRED, {"cutoff": cutoff})).all()
         for op, task in rows:
             try:
                 await audit.transition(
@@ -136,14 +192,7 @@ async def expire_ratings(ctx: ServiceContext) -> int:
                 )
             except IllegalTransition:
                 continue
-            s.add(
-                Rating(
-                    opinion_id=op.id,
-                    task_id=task.id,
-                    user_id=op.resident_id,
-                    value=RatingValue.UNRATED,
-                    at=ctx.clock.now(),
-                )
-            )
+            now = ctx.clock.now()
+            await _insert_rating(s, op.id, task.id, op.resident_id, RatingValue.UNRATED, now)
             expired += 1
-    return expired
+    return expired, len(rows)

@@ -17,6 +17,7 @@ from services.kernel.access import Need, actor
 from services.kernel.chats import resend_set_aside
 from services.kernel.context import ServiceContext
 from services.kernel.people import default_station, find_identity, staff_chat, station_by_code
+from services.kernel.replan import replan_unit
 from storage.models import Invite, StationRole, Unit, UnitMember, User
 from texts.common import NOT_ALLOWED
 
@@ -214,4 +215,5 @@ async def bind_unit_chat(ctx: ServiceContext, sender: Sender, chat: Address, nam
             return Message(st.unit_unknown(name[:40]))
         unit.chat_channel = chat.channel.value
         unit.chat_id = chat.id
+        await replan_unit(s, unit.id)  # reminders already due reach the new chat too
         return Message(st.unit_bound(unit.name))

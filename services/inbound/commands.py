@@ -52,6 +52,15 @@ ALIASES = {
     "统计": "stats",
     "简报": "briefing",
     "导出台账": "export",
+    "未送达": "unreached",
+    "绑定": "bind_staff",
+    "添加工作人员": "add_staff",
+    "生成邀请码": "invite",
+    "添加工作组": "group_add",
+    "添加部门": "dept_add",
+    "单位列表": "units",
+    "发通知": "notify",
+    "权责清单": "duty",
 }
 GROUP_HINT = frozenset({"start", "help", "my", "status"})
 
@@ -68,6 +77,8 @@ def parse(inbound: Inbound, text: str) -> Call | None:
         return Call(name, rest) if name else None
     if inbound.words_as_commands and parts[0] in ALIASES:
         return Call(ALIASES[parts[0]], rest)
+    if inbound.words_as_commands and parts[0].lower() in COMMANDS:
+        return Call(parts[0].lower(), rest)  # `bind_staff` typed without its slash
     return None
 
 
@@ -129,6 +140,10 @@ async def _dept_add(r: Router, i: Inbound, c: Call) -> Outcome:
 
 async def _units(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.casework.list_units(i.sender))
+
+
+async def _duty(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.duty(i.sender, c.rest))
 
 
 async def _bind(r: Router, i: Inbound, c: Call) -> Outcome:
@@ -212,6 +227,12 @@ async def _unsubscribe(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.meetings.subscribe(i.sender, False))
 
 
+async def _unreached(r: Router, i: Inbound, c: Call) -> Outcome:
+    from services.kernel.held import unreached
+
+    return Outcome.of(await unreached(r.ctx, i.sender))
+
+
 COMMANDS: dict[str, tuple[Where, Handler]] = {
     "start": (Where.PRIVATE, _start),
     "help": (Where.PRIVATE, _help),
@@ -225,6 +246,7 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "group_add": (Where.ANY, _group_add),
     "dept_add": (Where.ANY, _dept_add),
     "units": (Where.ANY, _units),
+    "duty": (Where.ANY, _duty),
     "bind": (Where.ANY, _bind),
     "tasks": (Where.ANY, _tasks),
     "stats": (Where.ANY, _stats),
@@ -237,4 +259,5 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "notify": (Where.ANY, _notify),
     "subscribe": (Where.PRIVATE, _subscribe),
     "unsubscribe": (Where.PRIVATE, _unsubscribe),
+    "unreached": (Where.ANY, _unreached),
 }

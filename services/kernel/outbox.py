@@ -6,11 +6,11 @@ renders it when it is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,15 @@ from domain.message import Message
 from domain.states import MessageKind, OutboxStatus
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, Station, Unit, User
-from storage.queries.outbox import CLAIMED_COLUMNS, due_condition, insert_once, pick_due
+from storage.queries.outbox import (
+    ACTIVE,
+    CLAIMED_COLUMNS,
+    due_condition,
+    insert_once,
+    insert_once_returning,
+    pick_due,
+    recent_sends,
+)
 from storage.upsert import prebuilt_for
 
 DIRTY = "outbox_dirty"
@@ -61,6 +69,56 @@ async def enqueue(
     )
     added = bool(getattr(result, "rowcount", 0))
     if added and status is OutboxStatus.PENDING:
+        s.info[DIRTY] = True
+    return added
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One row for `enqueue_many`: the same fields as `enqueue`."""
+
+    key: str
+    to: Address
+    message: Message
+    kind: MessageKind
+    due_at: datetime
+    station_id: int | None = None
+    opinion_id: int | None = None
+    expires_at: datetime | None = None
+    status: OutboxStatus = OutboxStatus.PENDING
+    note: str | None = None
+
+
+async def enqueue_many(s: AsyncSession, rows: Sequence[Queued]) -> int:
+    """Add the rows whose key is new, in one statement; returns how many pending rows were added.
+
+    For the clock, which plans many reminders at once: one multi-row INSERT … ON CONFLICT DO
+    NOTHING instead of a statement (and a round trip on the loop's thread) per row.
+    """
+    if not rows:
+        return 0
+    params = [
+        {
+            "key": q.key,
+            "channel": q.to.channel.value,
+            "chat_id": q.to.id,
+            "message": q.message.to_json(),
+            "file_data": q.message.data,
+            "kind": q.kind.value,
+            "due_at": q.due_at,
+            "expires_at": q.expires_at,
+            "station_id": q.station_id,
+            "opinion_id": q.opinion_id,
+            "status": q.status.value,
+            "attempts": 0,
+            "last_error": q.note,
+            "created_at": q.due_at,
+        }
+        for q in rows
+    ]
+    result = await s.execute(prebuilt_for(s, insert_once_returning), params)
+    added = sum(1 for status in result.scalars() if status == OutboxStatus.PENDING)
+    if added:
         s.info[DIRTY] = True
     return added
 
@@ -113,10 +171,14 @@ async def claim_due(
         "channels": sorted(c.value for c in channels),
         "per_chat": per_chat,
         "limit": limit,
+        "owner": owner,
     }
     async with ctx.sessions.begin() as s:
         pick = _PICK
         if s.get_bind().dialect.name == "postgresql":
+            # One claim at a time across dispatchers (SQLite: the write lock), so two never
+            # take rows of the same chat at once (storage.queries.outbox.held_elsewhere).
+            await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
             pick = pick.with_for_update(skip_locked=True)
         ids = list((await s.execute(pick, params)).scalars())
         if not ids:
@@ -152,6 +214,25 @@ async def claim_due(
     ]
     claimed.sort(key=lambda c: (c.due_at, c.id))
     return claimed
+
+
+CLAIM_LOCK = 0x6F75_7462_6F78  # "outbox"
+_RECENT = recent_sends()
+
+
+async def recent_sends_to(
+    ctx: ServiceContext, channel: Channel, chats: Collection[str], window: timedelta
+) -> dict[str, list[float]]:
+    """How many seconds ago each chat was written to within `window`, by any dispatcher."""
+    if not chats:
+        return {}
+    now = ctx.clock.now()
+    params = {"channel": channel.value, "chats": sorted(chats), "since": now - window}
+    ages: dict[str, list[float]] = {chat: [] for chat in chats}
+    async with ctx.sessions() as s:
+        for chat_id, sent_at in await s.execute(_RECENT, params):
+            ages[chat_id].append((now - sent_at).total_seconds())
+    return ages
 
 
 async def finish(
@@ -208,7 +289,7 @@ async def pending_channels(ctx: ServiceContext) -> set[str]:
     """Channels that have rows waiting (to tell about rows no configured channel can send)."""
     async with ctx.sessions() as s:
         rows = await s.execute(
-            select(Outbox.channel).where(Outbox.status == OutboxStatus.PENDING).distinct()
+            select(Outbox.channel).where(ACTIVE, Outbox.status == OutboxStatus.PENDING).distinct()
         )
         return set(rows.scalars())
 

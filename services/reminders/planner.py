@@ -10,10 +10,12 @@ and a meeting reminder whose meeting has begun is recorded as dropped.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
@@ -26,7 +28,26 @@ from services.kernel import outbox
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach, staff_chat
-from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
+from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
+from storage.models import (
+    Meeting,
+    Opinion,
+    Outbox,
+    Station,
+    Task,
+    Unit,
+    UnitMember,
+    User,
+    UTCDateTime,
+)
+
+TASK_BATCH = 50  # tasks per transaction; the loop yields to the chat between batches
+_TASKS = cast(Table, Task.__table__)
+_SET_NEXT = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task"))
+    .values(next_remind_at=bindparam("moment", type_=UTCDateTime()))
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +78,8 @@ class ReminderPlanner:
         """Insert every reminder that is due now; returns how many rows were added."""
         now = self.ctx.clock.now()
         added = 0
+        added += await self._plan_tasks(now)
         async with self.ctx.sessions.begin() as s:
-            added += await self._plan_tasks(s, now)
             added += await self._plan_meetings(s, now)
         added += await self._plan_briefings(now)
         return added
@@ -118,50 +139,67 @@ class ReminderPlanner:
         return added
 
     # ---- task deadlines ---------------------------------------------------------------------
-    async def _plan_tasks(self, s: AsyncSession, now: datetime) -> int:
+    async def _plan_tasks(self, now: datetime) -> int:
+        """Plan the tasks whose next moment has come: a batch per transaction, and the loop
+        yields between batches so the chat's statements get the connection in between."""
         eff = self._effective_day(now)
-        rows = (
-            await s.execute(
-                select(Task, Opinion)
-                .join(Opinion, Opinion.id == Task.opinion_id)
-                .where(Task.status == TaskStatus.OPEN)
-            )
-        ).all()
-        added = 0
-        for task, op in rows:
-            stage = self._task_stage(task.due_date, eff)
-            if stage is None:
+        added, seen = 0, set[int]()
+        directory: Directory | None = None
+        while True:
+            async with self.ctx.sessions.begin() as s:
+                rows = await due_tasks(s, now, TASK_BATCH)
+                fresh = [r for r in rows if r.id not in seen]
+                if fresh:
+                    directory = directory or await Directory.load(s)
+                    seen.update(r.id for r in fresh)
+                    added += await self._plan_task_batch(s, directory, fresh, eff)
+            if len(rows) < TASK_BATCH or not fresh:
+                return added
+            await asyncio.sleep(0)
+
+    async def _plan_task_batch(
+        self, s: AsyncSession, directory: Directory, rows: list[DueTask], eff: date
+    ) -> int:
+        nexts: list[dict[str, object]] = []
+        staged: list[tuple[DueTask, tuple[str, date, int]]] = []
+        for task in rows:
+            if task.status != TaskStatus.OPEN:
+                nexts.append({"task": task.id, "moment": None})
                 continue
-            name, day, overdue = stage
-            text = tr.task_reminder(name, op.ref_no, op.text, task.due_date, overdue)
-            for chat in await self._task_chats(s, task):
-                added += await self._put(
-                    s,
-                    key=f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}",
-                    to=chat,
-                    text=text,
-                    due=self._at(day),
-                    station_id=task.station_id,
-                    opinion_id=op.id,
-                )
-            if overdue >= self.policy.report_after:
+            nxt = self._next_stage_day(task.due_date, eff)
+            nexts.append({"task": task.id, "moment": self._at(nxt)})
+            stage = self._task_stage(task.due_date, eff)
+            if stage is not None:
+                staged.append((task, stage))
+        reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
+        names_for = {t.assignee_user_id for t, _ in staged if t.id in reports}
+        chats = await TaskChats.load(
+            s, directory, [t for t, _ in staged], {i for i in names_for if i is not None}
+        )
+        queued: list[outbox.Queued] = []
+        for task, (name, day, overdue) in staged:
+            text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
+            for chat in chats.chats(task):
+                key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
+                queued.append(self._queued(key, chat, text, task, self._at(day)))
+            staff = chats.staff(task.station_id)
+            if task.id in reports and staff is not None:
                 report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
-                station = await s.get(Station, task.station_id)
-                staff = staff_chat(station) if station is not None else None
-                if staff is not None:
-                    assignee = await self._assignee_name(s, task)
-                    added += await self._put(
-                        s,
-                        key=f"remind:task:{task.id}:report",
-                        to=staff,
-                        text=tr.overdue_report(
-                            op.ref_no, op.text, assignee, task.due_date, overdue
-                        ),
-                        due=self._at(report_day),
-                        station_id=task.station_id,
-                        opinion_id=op.id,
-                    )
+                text = tr.overdue_report(
+                    task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
+                )
+                key = f"remind:task:{task.id}:report"
+                queued.append(self._queued(key, staff, text, task, self._at(report_day)))
+        added = await outbox.enqueue_many(s, queued)
+        await s.execute(_SET_NEXT, nexts)  # one executemany
         return added
+
+    def _report_owed(self, task: DueTask, overdue: int, eff: date) -> bool:
+        """Whether the 逾期通报 may still be missing: on the day it falls due, or whenever the task
+        was not planned on its schedule (after downtime, a change): the key makes it once."""
+        if overdue < self.policy.report_after:
+            return False
+        return overdue == self.policy.report_after or task.next_remind_at != self._at(eff)
 
     def _task_stage(self, due: date, eff: date) -> tuple[str, date, int] | None:
         """(stage, its day, overdue working days) of the latest reminder due by `eff`."""
@@ -175,49 +213,74 @@ class ReminderPlanner:
             return "due", due, 0
         return "overdue", self.calendar.add_workdays(due, overdue).due, overdue
 
-    async def _task_chats(self, s: AsyncSession, task: Task) -> list[Address]:
-        chats: list[Address] = []
-        if task.assignee_user_id is not None:
-            found = await reach(s, [task.assignee_user_id])  # blocked identities are skipped
-            chats += found.values()
-        if task.assignee_unit_id is not None:
-            chat = unit_chat(await s.get(Unit, task.assignee_unit_id))
-            if chat is not None:
-                chats.append(chat)
-            if task.acknowledged_by_id is not None:
-                ack = (await reach(s, [task.acknowledged_by_id])).get(task.acknowledged_by_id)
-                if ack is not None and ack not in chats:
-                    chats.append(ack)
-        return chats
+    def _next_stage_day(self, due: date, eff: date) -> date:
+        """The first day after `eff` whose reminder differs from `eff`'s: the planner's next
+        moment for the task. Before the deadline, the first day the stage changes; from the
+        deadline on, each next working day (another overdue reminder)."""
+        if eff >= due:
+            return self.calendar.add_workdays(eff, 1).due
+        current = self._task_stage(due, eff)
+        day = eff + timedelta(days=1)
+        while day < due and self._task_stage(due, day) == current:
+            day += timedelta(days=1)
+        return day
 
-    async def _assignee_name(self, s: AsyncSession, task: Task) -> str:
-        if task.assignee_user_id is not None:
-            user = await s.get(User, task.assignee_user_id)
-            return user.display_name if user else "—"
-        unit = await s.get(Unit, task.assignee_unit_id) if task.assignee_unit_id else None
-        return unit.name if unit else "—"
+    @staticmethod
+    def _queued(key: str, to: Address, text: Rich, task: DueTask, due: datetime) -> outbox.Queued:
+        return outbox.Queued(
+            key=key,
+            to=to,
+            message=Message(text),
+            kind=MessageKind.REMINDER,
+            due_at=due,
+            station_id=task.station_id,
+            opinion_id=task.opinion_id,
+        )
 
     # ---- meetings -------------------------------------------------------------------------------
     async def _plan_meetings(self, s: AsyncSession, now: datetime) -> int:
+        """Meetings whose next reminder moment has come (after a change: at once)."""
         added = 0
-        meetings = (await s.execute(select(Meeting).where(Meeting.active))).scalars().all()
+        meetings = (
+            (await s.execute(select(Meeting).where(Meeting.next_remind_at <= now))).scalars().all()
+        )
         horizon = max((*self.policy.meeting_offsets, self.policy.reception_notice))
         for m in meetings:
+            if not m.active:
+                m.next_remind_at = None
+                continue
             unit = await s.get(Unit, m.unit_id) if m.unit_id else None
-            for occ in occurrences(
-                m.starts_at,
-                m.recurrence,
-                self.ctx.tz,
-                self.calendar,
-                now - timedelta(hours=2),
-                limit=3,
-            ):
+            upcoming = list(
+                occurrences(
+                    m.starts_at,
+                    m.recurrence,
+                    self.ctx.tz,
+                    self.calendar,
+                    now - timedelta(hours=2),
+                    limit=3,
+                )
+            )
+            for occ in upcoming:
                 if occ - horizon > now:
                     break
                 added += await self._meeting_stage(s, m, unit, occ, now)
                 if m.kind == MeetingKind.RECEPTION:
                     added += await self._reception_notice(s, m, occ, now)
+            m.next_remind_at = self._next_meeting_moment(m, upcoming, now)
         return added
+
+    def _next_meeting_moment(
+        self, m: Meeting, upcoming: list[datetime], now: datetime
+    ) -> datetime | None:
+        """The next moment a reminder of `m` falls due; None when no occurrence is left."""
+        if not upcoming:
+            return None
+        offsets = list(self.policy.meeting_offsets)
+        if m.kind == MeetingKind.RECEPTION:
+            offsets.append(self.policy.reception_notice)
+        moments = [occ - off for occ in upcoming for off in offsets if occ - off > now]
+        # Occurrences so close together that all three are past due: look again in an hour.
+        return min(moments) if moments else now + timedelta(hours=1)
 
     async def _meeting_stage(
         self, s: AsyncSession, m: Meeting, unit: Unit | None, occ: datetime, now: datetime

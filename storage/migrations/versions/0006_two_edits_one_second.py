@@ -1,7 +1,7 @@
 """revisions: two edits of one message within one second are two revisions
 
 Revision ID: 0006
-Revises: 0002_channels
+Revises: 0009
 Create Date: 2026-12-06
 
 Telegram dates edits to the second. `revisions` was unique on (opinion_id, edit_date), so a second
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002_channels"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
