@@ -22,13 +22,14 @@ from domain.states import OutboxStatus
 from scheduler.delivery import (
     Delivered,
     Held,
+    Moved,
     OutboundChannel,
     Permanent,
     Retry,
     Undeliverable,
 )
 from scheduler.pacing import ChatPacer
-from services.kernel import outbox, questions
+from services.kernel import chats, outbox, questions
 from services.kernel.context import ServiceContext
 from services.kernel.held import NOTIFIED
 from texts.reminders import LATE_NOTE
@@ -182,9 +183,14 @@ class Dispatcher:
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
         elif isinstance(result, Undeliverable):
             log.warning("outbox %s undeliverable: %s", row.key, result.reason)
-            await outbox.undeliverable(
+            lost = await outbox.undeliverable(
                 self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
             )
+            if lost is not None:  # the staff chat itself: its admins hear it in private
+                await chats.tell_admins_staff_chat_lost(self.ctx, lost, row.to, result.reason)
+        elif isinstance(result, Moved):
+            log.info("outbox %s: chat %s moved to %s", row.key, row.to.key, result.to.key)
+            await chats.moved(self.ctx, row.to, result.to)
         elif isinstance(result, Held):
             log.info("outbox %s held until the person writes: %s", row.key, result.reason)
             note = (NOTIFIED if result.notified else "") + result.reason

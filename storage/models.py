@@ -270,13 +270,15 @@ class Revision(Base):
     """The text an opinion had before the resident edited the message it came from."""
 
     __tablename__ = "revisions"
-    __table_args__ = (UniqueConstraint("opinion_id", "edit_date"),)
+    # Edits are dated to the second: `seq` numbers two edits made within one second.
+    __table_args__ = (UniqueConstraint("opinion_id", "edit_date", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
     old_text: Mapped[str] = mapped_column(Text)
     new_text: Mapped[str] = mapped_column(Text)
     edit_date: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

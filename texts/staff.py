@@ -438,3 +438,11 @@ def duty_imported(station: str, units: int, added: int, problems: Sequence[str])
 
 def duty_station_unknown(code: str) -> str:
     return f"没有找到代码为 {code} 的联络站，请检查 --station。"
+
+
+def staff_chat_lost(station_name: str) -> Rich:
+    return t(
+        "⚠️ 我已无法在“{station}”的工作人员群发消息（被移出群或被禁言），新意见的卡片暂时发不出去。\n"
+        "请把我重新拉进工作人员群，并由管理员在群里发送 /bind_staff；没发出的卡片会随后补发。",
+        station=station_name,
+    )

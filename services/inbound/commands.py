@@ -115,7 +115,8 @@ async def _bind_staff(r: Router, i: Inbound, c: Call) -> Outcome:
 
 async def _add_staff(r: Router, i: Inbound, c: Call) -> Outcome:
     arg = " ".join(c.args)
-    target = i.reply_to.external_id if i.reply_to else (arg if arg.isdigit() else None)
+    numeric = arg.isascii() and arg.isdigit()
+    target = i.reply_to.external_id if i.reply_to else (arg if numeric else None)
     name = None if target is not None else (arg or None)
     return Outcome.of(await r.casework.add_staff(i.sender, target, name))
 
@@ -187,8 +188,16 @@ async def _meetings(r: Router, i: Inbound, c: Call) -> Outcome:
 
 
 def _number(raw: str) -> int | None:
+    """A row id as typed ("12", "#12"): ASCII digits only ("²" and "١" are digits to
+    str.isdigit()), and within the database's 32-bit ids."""
     raw = raw.lstrip("#")
-    return int(raw) if raw.isascii() and raw.isdigit() else None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    number = int(raw)
+    return number if number <= MAX_ID else None
+
+
+MAX_ID = 2**31 - 1
 
 
 async def _meeting_edit(r: Router, i: Inbound, c: Call) -> Outcome:

@@ -34,7 +34,7 @@ async def start(
             station = await station_by_code(s, code)
             if station is None:
                 station = await default_station(s, ctx)
-                prefix = rt.station_unknown(code)
+                prefix = rt.station_unknown(code[:40])
             else:
                 prefix = rt.bound_to_station(station.name)
             user.station_id = station.id
