@@ -23,6 +23,7 @@ from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Und
 from scheduler.pacing import ChatPacer
 from services.kernel import outbox, questions
 from services.kernel.context import ServiceContext
+from services.kernel.obsolete import drop_obsolete
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
@@ -103,11 +104,13 @@ class Dispatcher:
         rows = await outbox.claim_due(
             self.ctx, self.owner, self.batch, self.lease, self.outbound.keys()
         )
+        handled = len(rows)
+        rows = await drop_obsolete(self.ctx, rows, self.owner)
         by_chat: dict[Address, list[outbox.Claimed]] = defaultdict(list)
         for row in rows:
             by_chat[row.to].append(row)
         await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in by_chat.values()))
-        return len(rows)
+        return handled
 
     async def _send_chat(self, rows: list[outbox.Claimed]) -> None:
         for row in rows:

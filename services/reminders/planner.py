@@ -129,7 +129,8 @@ class ReminderPlanner:
         ).all()
         added = 0
         for task, op in rows:
-            stage = self._task_stage(task.due_date, eff)
+            start = task.assigned_at.astimezone(self.ctx.tz).date()
+            stage = self._task_stage(task.due_date, eff, start)
             if stage is None:
                 continue
             name, day, overdue = stage
@@ -163,10 +164,18 @@ class ReminderPlanner:
                     )
         return added
 
-    def _task_stage(self, due: date, eff: date) -> tuple[str, date, int] | None:
-        """(stage, its day, overdue working days) of the latest reminder due by `eff`."""
+    def _task_stage(
+        self, due: date, eff: date, start: date | None = None
+    ) -> tuple[str, date, int] | None:
+        """(stage, its day, overdue working days) of the latest reminder due by `eff`.
+
+        No reminder is dated before the task existed: the first ("pre") comes at the earliest
+        the day after `start` (the day of 交办), and not at all when that is the due day.
+        """
         pre = self.calendar.sub_workdays(due, self.policy.days_before)
-        if eff < pre:
+        if start is not None and pre <= start:
+            pre = start + timedelta(days=1)
+        if eff < min(pre, due):
             return None
         if eff < due:
             return "pre", pre, 0
