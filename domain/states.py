@@ -118,6 +118,9 @@ class MessageKind(StrEnum):
     NOTICE = "notice"
     REMINDER = "reminder"
     BRIEFING = "briefing"
+    # An edit of a message sent earlier (its keyboard removed, a card updated in place); the
+    # row's key names the edited message's own outbox key after "|".
+    EDIT = "edit"
 
 
 class UnitKind(StrEnum):

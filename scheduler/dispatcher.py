@@ -18,8 +18,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from domain.channels import Address, Channel
-from domain.states import OutboxStatus
+from domain.states import MessageKind, OutboxStatus
 from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Undeliverable
+from scheduler.edits import send_edit
 from scheduler.pacing import ChatPacer
 from services.kernel import outbox, questions
 from services.kernel.context import ServiceContext
@@ -144,7 +145,13 @@ class Dispatcher:
         message = row.message
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
             message = replace(message, text=LATE_NOTE + message.text)
-        result = await adapter.send(row.to, message)
+        if row.kind == MessageKind.EDIT:
+            edited = await send_edit(self.ctx, adapter, row, self.owner)
+            if edited is None:
+                return
+            result = edited
+        else:
+            result = await adapter.send(row.to, message)
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(

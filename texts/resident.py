@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from texts import Rich, t
 from texts.common import status_name
@@ -215,8 +215,11 @@ RATING_LABELS = {
 }
 
 
-def assigned(ref_no: str, assignee: str) -> Rich:
-    return t("📤 您的意见 <code>{ref}</code> 已交办给<b>{who}</b>办理。", ref=ref_no, who=assignee)
+def assigned(ref_no: str, assignee: str, due: date | None = None) -> Rich:
+    text = t("📤 您的意见 <code>{ref}</code> 已交办给<b>{who}</b>办理。", ref=ref_no, who=assignee)
+    if due is None:
+        return text
+    return text + t("\n预计 <b>{due:%Y年%-m月%-d日}</b> 前给您答复。", due=due)
 
 
 def acknowledged(ref_no: str) -> Rich:
@@ -243,7 +246,9 @@ def rating_reminder(ref_no: str) -> Rich:
     )
 
 
-def rated(ref_no: str, label: str) -> Rich:
+def rated(ref_no: str, label: str, thanks: bool = True) -> Rich:
+    if not thanks:  # 不满意 is a complaint: no thanks for it
+        return t("<code>{ref}</code> 您的评价：{label}。", ref=ref_no, label=label)
     return t("<code>{ref}</code> 您的评价：{label}。谢谢！", ref=ref_no, label=label)
 
 
@@ -339,4 +344,38 @@ def link_already() -> Rich:
 def link_both_have_data() -> Rich:
     return t(
         "两个账号都已有意见或职务记录，无法自动合并，本次没有做任何改动。请联系联络站工作人员处理。"
+    )
+
+
+# ---- issue 15: plain outcome words, expected dates, co-signed cases --------------------------
+
+# What residents read for an outcome: plain words, never the staff codes (A/B/C/D).
+OUTCOME_PLAIN = {
+    "A": "问题已解决",
+    "B": "正在解决，或已列入工作计划",
+    "C": "受条件限制，暂时还解决不了",
+    "D": "已记录，作为今后工作的参考",
+}
+
+
+def extended(ref_no: str, due: date) -> Rich:
+    return t(
+        "⏳ <code>{ref}</code> 需要多一些时间办理，预计 <b>{due:%Y年%-m月%-d日}</b> 前给您答复。",
+        ref=ref_no,
+        due=due,
+    )
+
+
+def expected_line(due: date) -> Rich:
+    return t("\n预计答复：{due:%Y年%-m月%-d日}前", due=due)
+
+
+def cosigned_line() -> Rich:
+    return t("\n（您反映的同一件事已合并到这一条办理）")
+
+
+def comment_thanks_or_new() -> Rich:
+    return t(
+        "已把您的意见转告工作人员，谢谢！\n如果这其实是一条<b>新的</b>意见建议，请再发送一次，"
+        "我们会单独登记。"
     )

@@ -20,14 +20,16 @@ def new_opinion(
     resident_username: str | None,
     anonymous: bool,
     attachments: int = 0,
+    fresh: bool = True,
 ) -> Rich:
     who = resident_name
     if resident_username:
         who += f" (@{resident_username})"
     if anonymous:
         who += "（选择匿名：承办人不可见）"
-    return t(
-        "🆕 <b>新意见</b> <code>{ref}</code>\n"
+    title = t("🆕 <b>新意见</b>") if fresh else t("📄 <b>原意见</b>")
+    return title + t(
+        " <code>{ref}</code>\n"
         "分类：<b>{theme}</b>（置信度 {confidence:.0%}；依据：{reason}）{review}\n"
         "群众：{who}{extra}\n\n{text}",
         ref=ref_no,
@@ -338,3 +340,27 @@ def rating_comment(ref_no: str, body: str) -> Rich:
 
 def done() -> Rich:
     return t("已处理。")
+
+
+# ---- issue 15 --------------------------------------------------------------------------------
+
+
+def unit_unreachable(name: str) -> str:
+    return (
+        f"“{name}”还没有绑定群，也没有成员，交办给它没人能收到。\n"
+        f"可以：请该单位在其工作群里发送 /bind {name}；或选择其他承办；"
+        "或点“由我代办”，由您联系该单位并记录答复。"
+    )
+
+
+BTN_PROXY = "🙋 由我代办（联系该单位、记录答复）"
+
+
+def proxy_label(unit: str, who: str) -> str:
+    return f"{unit}（{who} 代办）"
+
+
+def rejected_done(ref_no: str, reason: str) -> Rich:
+    return t(
+        "⛔ <code>{ref}</code> 已不予受理，已告知群众。理由：{reason}", ref=ref_no, reason=reason
+    )

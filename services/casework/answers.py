@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import texts.assignee as at
 import texts.resident as rt
 import texts.staff as st
+from domain.channels import Address
 from domain.lifecycle import Action, IllegalTransition, Status
 from domain.message import Action as Choice
 from domain.message import Message
@@ -23,12 +24,13 @@ from domain.states import (
     RatingValue,
     TaskStatus,
 )
-from services.kernel import audit, outbox
+from services.kernel import audit, edits, outbox
 from services.kernel.access import Actor
 from services.kernel.cards import triage_card
 from services.kernel.context import ServiceContext
 from services.kernel.notify import resident_chats, resident_ids, tell_residents, tell_staff
-from storage.models import CoSigner, Extension, Opinion, Rating, Task
+from services.kernel.people import staff_chat
+from storage.models import CoSigner, Extension, Opinion, Rating, Station, Task
 
 RATINGS = {1: RatingValue.SATISFIED, 2: RatingValue.BASIC, 3: RatingValue.UNSATISFIED}
 
@@ -43,6 +45,7 @@ class Answer:
     op: Opinion
     data: dict[str, Any]
     body: str
+    chat: Address | None = None  # where the answer was typed
 
     @property
     def now(self) -> Any:
@@ -71,7 +74,7 @@ async def rating_comment(a: Answer) -> Message:
     note = Message(st.rating_comment(a.op.ref_no, a.body))
     key = f"staff:comment:{task_id}:{a.who.id}"
     await tell_staff(a.s, a.op.station_id, key, note, a.now, a.op.id)
-    return Message(rt.comment_thanks())
+    return Message(rt.comment_thanks_or_new())
 
 
 async def reject(a: Answer) -> Message:
@@ -85,9 +88,12 @@ async def reject(a: Answer) -> Message:
     await tell_residents(
         a.s, op, f"res:rejected:{op.id}", Message(rt.rejected(op.ref_no, a.body)), now
     )
-    note = Message(st.rejected(op.ref_no, a.who.name, a.body))
-    await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
-    return Message(st.done())
+    station = await a.s.get(Station, op.station_id)
+    if station is None or a.chat is None or staff_chat(station) != a.chat:
+        # Answered elsewhere (in private): the staff group hears of it too.
+        note = Message(st.rejected(op.ref_no, a.who.name, a.body))
+        await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
+    return Message(st.rejected_done(op.ref_no, a.body))
 
 
 async def merge(a: Answer) -> Message:
@@ -183,6 +189,7 @@ async def bounce(a: Answer) -> Message:
     task.status = TaskStatus.BOUNCED
     task.bounce_reason = a.body
     task.closed_at = now
+    await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
     card = await triage_card(a.s, a.ctx, op, st.bounced(op.ref_no, a.who.name, a.body))
     await tell_staff(a.s, op.station_id, f"staff:bounce:{task.id}", card, now, op.id)
     return Message(at.bounced(op.ref_no))
@@ -203,6 +210,7 @@ async def close(a: Answer) -> Message:
     task.result = a.body
     task.closed_at = now
     task.closed_by_id = a.who.id
+    await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
     await _ask_for_rating(a, outcome)
     note_staff = Message(st.closed(op.ref_no, a.who.name, outcome, a.body))
     await tell_staff(a.s, op.station_id, f"staff:closed:{task.id}", note_staff, now, op.id)
@@ -221,7 +229,7 @@ async def _ask_for_rating(a: Answer, outcome: str) -> None:
     actions = (
         tuple(Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()),
     )
-    closed = rt.closed(op.ref_no, at.OUTCOME_LABELS[outcome], a.body)
+    closed = rt.closed(op.ref_no, rt.OUTCOME_PLAIN[outcome], a.body)
     await tell_residents(a.s, op, f"res:closed:{task.id}", Message(closed, actions), now)
     reminder = Message(rt.rating_reminder(op.ref_no), actions)
     for uid, chat in await resident_chats(a.s, op):

@@ -10,7 +10,7 @@ import texts.resident as rt
 import texts.staff as st
 from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
-from domain.message import Actions, Message
+from domain.message import Actions, Message, Rich
 from domain.states import Role, TaskStatus
 from services.casework.tasks import assignee_actions
 from services.kernel import audit
@@ -18,11 +18,12 @@ from services.kernel.access import Actor
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_assignee, tell_residents
 from services.kernel.results import ActionResult, refused
-from storage.models import Opinion, StationRole, Task, Unit, User
+from storage.models import Opinion, Rating, StationRole, Task, Unit, UnitMember, User
 
 DEADLINE_CHOICES = (3, 7, 15, 30)
 DEFAULT_DEADLINE = 15
-KIND_REP, KIND_UNIT = 1, 2
+# KIND_PROXY: a unit nobody can receive, handled by the staff member who assigns (代办).
+KIND_REP, KIND_UNIT, KIND_PROXY = 1, 2, 3
 
 
 async def assignee_choices(s: AsyncSession, ctx: ServiceContext, op: Opinion) -> Actions:
@@ -72,12 +73,44 @@ async def resolve_assignee(
         if rep is None or role != Role.REPRESENTATIVE:
             return None, None, None
         return st.rep_label(rep.display_name), rep, None
-    if kind == KIND_UNIT:
+    if kind in (KIND_UNIT, KIND_PROXY):
         unit = await s.get(Unit, target)
         if unit is None or unit.station_id != station_id or not unit.active:
             return None, None, None
         return unit.name, None, unit
     return None, None, None
+
+
+async def unit_reachable(s: AsyncSession, unit: Unit) -> bool:
+    """A unit receives its tasks in its bound chat, or its members see them in /tasks."""
+    if unit.chat_id is not None:
+        return True
+    member = await s.execute(select(UnitMember.id).where(UnitMember.unit_id == unit.id).limit(1))
+    return member.first() is not None
+
+
+async def reopen_head(s: AsyncSession, op: Opinion) -> Rich | None:
+    """For a case reopened after 不满意: the earlier outcome and the resident's comment."""
+    if not op.reopen_count:
+        return None
+    last = (
+        await s.execute(
+            select(Task)
+            .where(Task.opinion_id == op.id, Task.status == TaskStatus.CLOSED)
+            .order_by(Task.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    comment = None
+    if last is not None:
+        comment = (
+            await s.execute(
+                select(Rating.comment).where(
+                    Rating.task_id == last.id, Rating.user_id == op.resident_id
+                )
+            )
+        ).scalar_one_or_none()
+    return at.reopened_task(last.outcome if last else None, last.result if last else None, comment)
 
 
 async def assign(
@@ -92,6 +125,8 @@ async def assign(
     name, rep, unit = await resolve_assignee(s, op.station_id, kind, target)
     if name is None:
         return refused(st.card_gone())
+    if kind == KIND_PROXY and unit is not None:
+        rep, name = who.user, st.proxy_label(unit.name, who.name)
     now = ctx.clock.now()
     deadline = ctx.calendar.add_workdays(now.astimezone(ctx.tz).date(), days)
     try:
@@ -124,9 +159,12 @@ async def assign(
         days,
         not deadline.certain,
     )
+    head = await reopen_head(s, op)
+    if head is not None:
+        card = head + "\n\n" + card
     actions = assignee_actions(ctx, task.id, acknowledged=False)
     await tell_assignee(s, task, f"task:new:{task.id}", Message(card, actions), now)
-    told = Message(rt.assigned(op.ref_no, name))
+    told = Message(rt.assigned(op.ref_no, name, deadline.due))
     await tell_residents(s, op, f"res:assigned:{task.id}", told, now)
     text = st.assigned_card(
         op.ref_no, ctx.theme_label(op.theme), op.text, name, deadline.due, days, who.name

@@ -8,6 +8,7 @@ the same and never falls through to intake as a new opinion.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -74,6 +75,12 @@ async def answer_prompt(
     what = user.pending_action
     if what is None or what in INTAKE_PROMPTS:
         return None
+    if what == PromptKind.RATING_COMMENT and comment_lapsed(ctx, user.pending_since):
+        # Days after a rating, a text is a new opinion, not a comment on the old case.
+        user.pending_action = None
+        user.pending_opinion_id = None
+        user.pending_data = None
+        return None
     body = text.strip()
     if not body:
         return Message(at.empty_input())
@@ -86,7 +93,7 @@ async def answer_prompt(
     user.pending_data = None
     if op is None:
         return None
-    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body)
+    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body, chat)
     reply = await apply(PromptKind(what), answer)
     s.add(
         InboundMessage(
@@ -99,6 +106,11 @@ async def answer_prompt(
         )
     )
     return reply
+
+
+def comment_lapsed(ctx: ServiceContext, since: datetime | None) -> bool:
+    """The rating-comment window (CaseworkPolicy.comment_window) has passed."""
+    return since is None or ctx.clock.now() - since > ctx.casework.comment_window
 
 
 async def apply(what: PromptKind, a: Answer) -> Message:

@@ -79,7 +79,7 @@ async def _rate(
     user.pending_data = {"task": task.id}
     user.pending_since = now
     label = rt.RATING_LABELS[value]
-    edit = Message(rt.rated(op.ref_no, label))
+    edit = Message(rt.rated(op.ref_no, label, thanks=not unsatisfied))
     if unsatisfied and is_main:
         card = await triage_card(s, ctx, op, st.reopened(op.ref_no))
         await tell_staff(s, op.station_id, f"staff:reopen:{task.id}", card, now, op.id)

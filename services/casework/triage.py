@@ -14,13 +14,21 @@ from domain.lifecycle import OPEN_FOR_TRIAGE, Action
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import PromptKind
-from services.casework.assign import DEADLINE_CHOICES, DEFAULT_DEADLINE, assign, assignee_choices
+from services.casework.assign import (
+    DEADLINE_CHOICES,
+    DEFAULT_DEADLINE,
+    KIND_PROXY,
+    KIND_UNIT,
+    assign,
+    assignee_choices,
+    unit_reachable,
+)
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
 from services.kernel.cards import triage_actions, triage_card
 from services.kernel.context import ServiceContext
 from services.kernel.results import ActionResult, refused
-from storage.models import Opinion, ThemeCorrection
+from storage.models import Opinion, ThemeCorrection, Unit
 from texts.common import NOT_ALLOWED
 
 
@@ -117,7 +125,17 @@ async def _assignees(p: Press) -> ActionResult:
 async def _deadlines(p: Press) -> ActionResult:
     sign = p.ctx.actions.encode
     kind, target = p.args[1], p.args[2]
-    rows: Actions = (
+    if kind == KIND_UNIT:
+        unit = await p.s.get(Unit, target)
+        if unit is not None and not await unit_reachable(p.s, unit):
+            rows: Actions = (
+                (Choice(st.BTN_PROXY, sign("t", "to", p.op.id, KIND_PROXY, target)),),
+                (Choice(st.BTN_BACK, sign("t", "as", p.op.id)),),
+            )
+            return ActionResult(
+                st.unit_unreachable(unit.name), alert=True, edit=Message(actions=rows)
+            )
+    rows = (
         tuple(
             Choice(
                 st.deadline_label(d, d == DEFAULT_DEADLINE),

@@ -104,6 +104,7 @@ async def triage_card(
         resident.username if resident else None,
         op.anonymous and resident is not None,
         n_files,
+        fresh=headline is None,
     )
     if headline:
         text = headline + "\n\n" + text

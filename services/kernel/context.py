@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import Clock, SystemClock
 from domain.workdays import WorkCalendar
 from services.kernel.actions import ActionCodec
+from services.kernel.policy import CaseworkPolicy
 
 
 class ThemeResult(Protocol):
@@ -72,6 +73,8 @@ class ServiceContext:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     # Signs every action payload; its secret is loaded from the database by `prepare()`.
     actions: ActionCodec = field(default_factory=ActionCodec)
+    # Casework defaults (time limits, rates, 回访, noise); stations may override them.
+    casework: CaseworkPolicy = field(default_factory=CaseworkPolicy)
 
     async def prepare(self) -> ServiceContext:
         """Load what lives in the database (the signing secret); call once before serving."""

@@ -29,7 +29,8 @@ from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
 from services.reports import charts
-from storage.models import Opinion, Rating, Station, Task, Unit, User
+from services.reports.rates import final_rating_counts
+from storage.models import Opinion, Station, Task, Unit, User
 from texts.common import status_name
 
 log = logging.getLogger(__name__)
@@ -247,15 +248,8 @@ async def collect_stats(
         key=lambda a: (-a.assigned, -a.overdue, a.kind, a.name),
     )
 
-    ratings = (
-        await s.execute(
-            select(Rating.value, func.count(Rating.id))
-            .join(Opinion, Opinion.id == Rating.opinion_id)
-            .where(Opinion.station_id == station.id, *_in(Rating.at, lo, hi))  # type: ignore[arg-type]
-            .group_by(Rating.value)
-        )
-    ).all()
-    satisfaction = Satisfaction({value: int(n) for value, n in ratings})
+    # Per case, its final rating (services.reports.rates): a superseded 不满意 is not counted.
+    satisfaction = Satisfaction(await final_rating_counts(s, station.id, lo, hi))
 
     return Stats(
         station_id=station.id,
