@@ -407,6 +407,8 @@ class Task(Base):
     bounce_reason: Mapped[str | None] = mapped_column(Text)
     # 咨询 consult | 求助 help | 投诉 complaint | 建议 suggestion, chosen at 交办.
     case_kind: Mapped[str | None] = mapped_column(String(16))
+    # 响应率: signed (签收) by this moment counts as a timely response; set at 交办.
+    respond_by: Mapped[datetime | None]
 
 
 class Extension(Base):

@@ -80,11 +80,12 @@ def test_0007_keeps_rows_and_downgrades(old_db: str) -> None:
         [
             "SELECT settings FROM stations",
             "SELECT case_kind FROM tasks",
+            "SELECT respond_by FROM tasks",
             "SELECT claim_code FROM opinions",
             "SELECT recorded_by_id FROM ratings",
         ],
     )
-    assert added == [[(None,)]] * 4
+    assert added == [[(None,)]] * 5
     run(old_db, ["UPDATE tasks SET case_kind = 'consult'", "UPDATE ratings SET recorded_by_id = 2"])
     command.downgrade(alembic_config(old_db), "0002_channels")
     assert run(old_db, list(CHECK.values())) == before

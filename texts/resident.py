@@ -379,3 +379,11 @@ def comment_thanks_or_new() -> Rich:
         "已把您的意见转告工作人员，谢谢！\n如果这其实是一条<b>新的</b>意见建议，请再发送一次，"
         "我们会单独登记。"
     )
+
+
+def supervised_ask_comment(ref_no: str) -> Rich:
+    return t(
+        "很抱歉还是没有让您满意。<code>{ref}</code> 已交联络站负责同志督办，会有专人跟进。"
+        "请告诉我们哪里不满意（直接发文字）。",
+        ref=ref_no,
+    )

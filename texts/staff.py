@@ -364,3 +364,20 @@ def rejected_done(ref_no: str, reason: str) -> Rich:
     return t(
         "⛔ <code>{ref}</code> 已不予受理，已告知群众。理由：{reason}", ref=ref_no, reason=reason
     )
+
+
+CASE_KIND_NAMES = {"consult": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议"}
+
+
+def kind_label(kind: str, days: int, likely: bool) -> str:
+    mark = "✅ " if likely else ""
+    return f"{mark}{CASE_KIND_NAMES.get(kind, kind)} {days}个工作日"
+
+
+def supervise(ref_no: str, times: int) -> Rich:
+    return t(
+        "🔔 <b>督办</b> <code>{ref}</code>：群众第 {n} 次表示不满意，不再自动重新交办。"
+        "请联络站负责同志过问，研究后重新交办或答复群众。",
+        ref=ref_no,
+        n=times,
+    )

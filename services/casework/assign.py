@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +14,7 @@ from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import Role, TaskStatus
+from services.casework.settings import policy_for
 from services.casework.tasks import assignee_actions
 from services.kernel import audit
 from services.kernel.access import Actor
@@ -121,6 +124,7 @@ async def assign(
     kind: int,
     target: int,
     days: int,
+    case_kind: str | None = None,
 ) -> ActionResult:
     name, rep, unit = await resolve_assignee(s, op.station_id, kind, target)
     if name is None:
@@ -128,7 +132,10 @@ async def assign(
     if kind == KIND_PROXY and unit is not None:
         rep, name = who.user, st.proxy_label(unit.name, who.name)
     now = ctx.clock.now()
-    deadline = ctx.calendar.add_workdays(now.astimezone(ctx.tz).date(), days)
+    today = now.astimezone(ctx.tz).date()
+    deadline = ctx.calendar.add_workdays(today, days)
+    policy = await policy_for(s, ctx, op.station_id)
+    respond = ctx.calendar.add_workdays(today, policy.response_days).due
     try:
         await audit.transition(s, op, Action.ASSIGN, who.id, now, note=name, assigned_at=now)
     except IllegalTransition:
@@ -144,6 +151,8 @@ async def assign(
         due_date=deadline.due,
         deadline_uncertain=not deadline.certain,
         status=TaskStatus.OPEN,
+        case_kind=case_kind,
+        respond_by=datetime.combine(respond, time(23, 59, 59), tzinfo=ctx.tz),
     )
     s.add(task)
     await s.flush()

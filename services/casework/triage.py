@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.staff as st
+from domain.casekind import suggest_kind
 from domain.channels import Sender
 from domain.lifecycle import OPEN_FOR_TRIAGE, Action
 from domain.message import Action as Choice
@@ -16,17 +17,18 @@ from domain.message import Actions, Message, Rich
 from domain.states import PromptKind
 from services.casework.assign import (
     DEADLINE_CHOICES,
-    DEFAULT_DEADLINE,
     KIND_PROXY,
     KIND_UNIT,
     assign,
     assignee_choices,
     unit_reachable,
 )
+from services.casework.settings import policy_for
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
 from services.kernel.cards import triage_actions, triage_card
 from services.kernel.context import ServiceContext
+from services.kernel.policy import CASE_KINDS
 from services.kernel.results import ActionResult, refused
 from storage.models import Opinion, ThemeCorrection, Unit
 from texts.common import NOT_ALLOWED
@@ -135,23 +137,48 @@ async def _deadlines(p: Press) -> ActionResult:
             return ActionResult(
                 st.unit_unreachable(unit.name), alert=True, edit=Message(actions=rows)
             )
-    rows = (
-        tuple(
+    return ActionResult(edit=Message(actions=await _kind_rows(p, kind, target)))
+
+
+async def _kind_rows(p: Press, kind: int, target: int) -> Actions:
+    """诉求类型 with their time limits, the likely one first (one tap); then a long limit."""
+    sign = p.ctx.actions.encode
+    policy = await policy_for(p.s, p.ctx, p.op.station_id)
+    likely = suggest_kind(p.op.text)
+    order = [likely, *(k for k in CASE_KINDS if k != likely)]
+    kinds = [
+        Choice(
+            st.kind_label(k, policy.limits[k], k == likely),
+            sign("t", "dk", p.op.id, kind, target, CASE_KINDS.index(k)),
+        )
+        for k in order
+    ]
+    longest = max(DEADLINE_CHOICES)
+    return (
+        (kinds[0],),
+        tuple(kinds[1:]),
+        (
             Choice(
-                st.deadline_label(d, d == DEFAULT_DEADLINE),
-                sign("t", "dl", p.op.id, kind, target, d),
-            )
-            for d in DEADLINE_CHOICES
+                st.deadline_label(longest, False), sign("t", "dl", p.op.id, kind, target, longest)
+            ),
         ),
         (Choice(st.BTN_BACK, sign("t", "as", p.op.id)),),
     )
-    return ActionResult(edit=Message(actions=rows))
 
 
 async def _assign(p: Press) -> ActionResult:
+    """A deadline chosen in working days (cards from before kinds, and the long limit)."""
     if p.args[3] not in DEADLINE_CHOICES:
         return refused(st.card_gone())
     return await assign(p.s, p.ctx, p.who, p.op, p.args[1], p.args[2], p.args[3])
+
+
+async def _assign_kind(p: Press) -> ActionResult:
+    if not 0 <= p.args[3] < len(CASE_KINDS):
+        return refused(st.card_gone())
+    case_kind = CASE_KINDS[p.args[3]]
+    days = (await policy_for(p.s, p.ctx, p.op.station_id)).limits[case_kind]
+    return await assign(p.s, p.ctx, p.who, p.op, p.args[1], p.args[2], days, case_kind)
 
 
 async def _ask(p: Press, what: PromptKind, text: Rich) -> ActionResult:
@@ -182,6 +209,7 @@ HANDLERS: dict[tuple[str, int], Handler] = {
     ("as", 1): _assignees,
     ("to", 3): _deadlines,
     ("dl", 4): _assign,
+    ("dk", 4): _assign_kind,
     ("rj", 1): _reject,
     ("du", 1): _duplicate,
 }

@@ -8,6 +8,8 @@ Adds only nullable columns, so existing rows keep their meaning:
 - stations.settings: the station's overrides of the casework policy (time limits by kind,
   response limit, what counts as solved, the staff group's noise), NULL = the defaults;
 - tasks.case_kind: 咨询/求助/投诉/建议 chosen at 交办 (NULL for tasks made before);
+- tasks.respond_by: the end of the response limit (响应率), set at 交办 (NULL before: such
+  tasks stay out of 响应率);
 - opinions.claim_code: the code printed on a 代录 paper receipt, with which the resident
   claims the case in the bot; NULL once claimed or for opinions the resident wrote;
 - ratings.recorded_by_id: the staff member who recorded a rating given on the phone (回访).
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import storage.models
+
 revision: str = "0007"
 down_revision: str | None = "0002_channels"
 branch_labels: str | Sequence[str] | None = None
@@ -31,6 +35,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("settings", sa.JSON(), nullable=True))
     with op.batch_alter_table("tasks") as batch:
         batch.add_column(sa.Column("case_kind", sa.String(16), nullable=True))
+        batch.add_column(
+            sa.Column("respond_by", storage.models.UTCDateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table("opinions") as batch:
         batch.add_column(sa.Column("claim_code", sa.String(16), nullable=True))
     with op.batch_alter_table("ratings") as batch:
@@ -47,6 +54,7 @@ def downgrade() -> None:
     with op.batch_alter_table("opinions") as batch:
         batch.drop_column("claim_code")
     with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("respond_by")
         batch.drop_column("case_kind")
     with op.batch_alter_table("stations") as batch:
         batch.drop_column("settings")
