@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from domain.casekind import suggest_kind
-from services.casework.settings import override
 from services.kernel.context import ServiceContext
+from services.kernel.settings import override
 from storage.models import Opinion, Station, Task
 from tests.support import outbox_texts
 from tests.test_casework_defects import (

@@ -14,13 +14,13 @@ from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import Role, TaskStatus
-from services.casework.settings import policy_for
 from services.casework.tasks import assignee_actions
 from services.kernel import audit
 from services.kernel.access import Actor
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_assignee, tell_residents
 from services.kernel.results import ActionResult, refused
+from services.kernel.settings import policy_for
 from storage.models import Opinion, Rating, StationRole, Task, Unit, UnitMember, User
 
 DEADLINE_CHOICES = (3, 7, 15, 30)

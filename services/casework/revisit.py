@@ -18,11 +18,11 @@ import texts.staff as st
 from domain.lifecycle import Action, IllegalTransition, Status
 from domain.message import Message
 from domain.states import RatingValue, TaskStatus
-from services.casework.settings import policy_for
 from services.kernel import audit
 from services.kernel.cards import triage_card
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_staff
+from services.kernel.settings import policy_for
 from storage.models import Opinion, Task
 
 REOPENED, SUPERVISED, RATED, NOTED = "reopened", "supervised", "rated", "noted"

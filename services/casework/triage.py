@@ -23,13 +23,13 @@ from services.casework.assign import (
     assignee_choices,
     unit_reachable,
 )
-from services.casework.settings import policy_for
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
 from services.kernel.cards import triage_actions, triage_card
 from services.kernel.context import ServiceContext
 from services.kernel.policy import CASE_KINDS
 from services.kernel.results import ActionResult, refused
+from services.kernel.settings import policy_for
 from storage.models import Opinion, ThemeCorrection, Unit
 from texts.common import NOT_ALLOWED
 

@@ -1,7 +1,7 @@
 """How a station runs its casework (issue 15): time limits, the three rates, 回访, noise.
 
 Defaults follow 接诉即办 (12345) practice; a station may override any of them
-(`stations.settings`, see services.casework.settings). Everything here is plain data.
+(`stations.settings`, see services.kernel.settings). Everything here is plain data.
 """
 
 from __future__ import annotations
