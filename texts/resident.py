@@ -387,3 +387,17 @@ def supervised_ask_comment(ref_no: str) -> Rich:
         "请告诉我们哪里不满意（直接发文字）。",
         ref=ref_no,
     )
+
+
+def claim_invalid() -> Rich:
+    return t(
+        "受理编号或认领码不对，请核对回执上的两串数字，例如：/claim LL-2026-00012 123456。"
+        "也可以联系联络站工作人员。"
+    )
+
+
+def claimed(ref_no: str) -> Rich:
+    return t(
+        "✅ 已认领 <code>{ref}</code>，以后的办理进展会在这里通知您。发送 /status {ref} 可以查看。",
+        ref=ref_no,
+    )

@@ -381,3 +381,53 @@ def supervise(ref_no: str, times: int) -> Rich:
         ref=ref_no,
         n=times,
     )
+
+
+# ---- 代录 and phone 回访 ------------------------------------------------------------------------
+
+
+def record_usage() -> Rich:
+    return t(
+        "代录群众来电或来访的意见：\n/record 姓名 电话 内容\n电话可以不填，例如：\n"
+        "/record 张大爷 13800001111 楼道的灯坏了一个月，晚上看不见路"
+    )
+
+
+def recorded(ref_no: str, name: str, phone: str | None, code: str, theme: str) -> Rich:
+    return t(
+        "📝 已代录 {name}{phone} 的意见\n受理编号：<code>{ref}</code>　分类：{theme}\n\n"
+        "请写在回执上交给群众：\n受理编号 {ref}　认领码 <code>{code}</code>\n"
+        "群众可以在机器人里发送“/claim {ref} {code}”认领，之后的进展会直接通知本人；"
+        "没有认领的，办结后由工作人员电话回访。",
+        name=name,
+        phone=f"（{phone}）" if phone else "",
+        ref=ref_no,
+        theme=theme,
+        code=code,
+    )
+
+
+def call_item(ref_no: str, name: str, phone: str | None, outcome: str, result: str) -> Rich:
+    return t(
+        "📞 <b>电话回访</b> <code>{ref}</code>\n群众：{name}　电话：{phone}\n"
+        "办理结果（{outcome} 类）：{result}\n请电话询问是否满意，按群众的回答点一下：",
+        ref=ref_no,
+        name=name,
+        phone=phone or "（未留）",
+        outcome=outcome,
+        result=result,
+    )
+
+
+def calls_header(n: int) -> Rich:
+    return t("<b>待电话回访</b>（{n} 件）", n=n)
+
+
+def no_calls() -> Rich:
+    return t("没有待电话回访的事项。")
+
+
+def phone_rated(ref_no: str, label: str, who: str) -> Rich:
+    return t(
+        "📞 <code>{ref}</code> 电话回访：{label}（{who} 记录）", ref=ref_no, label=label, who=who
+    )

@@ -225,6 +225,10 @@ async def _ask_for_rating(a: Answer, outcome: str) -> None:
     from datetime import timedelta
 
     op, task, now = a.op, a.task, a.now
+    if op.resident_id is None:  # 代录, not claimed: 回访 is a staff call
+        from services.casework.calls import post_call_item
+
+        await post_call_item(a.s, a.ctx, op, task, now)
     sign = a.ctx.actions.encode
     actions = (
         tuple(Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()),

@@ -47,6 +47,7 @@ async def settle(
     now: datetime,
     *,
     main: bool,
+    note: bool = True,
 ) -> Settled:
     """Move the case by the main rating, and tell staff what it means."""
     what = NOTED
@@ -76,8 +77,8 @@ async def settle(
     elif what == SUPERVISED:
         card = await triage_card(s, ctx, op, st.supervise(op.ref_no, op.reopen_count))
         await tell_staff(s, op.station_id, f"staff:supervise:{task.id}", card, now, op.id)
-    else:
-        note = Message(st.rated(op.ref_no, label))
+    elif note:  # (a rating staff recorded needs no note to themselves)
+        told = Message(st.rated(op.ref_no, label))
         key = f"staff:rated:{task.id}:{actor_id}"
-        await tell_staff(s, op.station_id, key, note, now, op.id)
+        await tell_staff(s, op.station_id, key, told, now, op.id)
     return Settled(what)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import texts.common as ct
 import texts.resident as rt
 from domain.message import FileRef, Message, Rich
-from services.casework import CaseworkService, extensions, tasks, triage
+from services.casework import CaseworkService, calls, extensions, tasks, triage
 from services.casework.prompts import earlier_reply
 from services.inbound.commands import COMMANDS, GROUP_HINT, Call, Where, parse
 from services.inbound.types import Inbound, Outcome
@@ -211,7 +211,12 @@ async def _rating(r: Router, i: Inbound, p: Press) -> ActionResult:
     return await r.casework.rating_button(i.sender, p.action, p.args)
 
 
+async def _call(r: Router, i: Inbound, p: Press) -> ActionResult:
+    return await r.casework.call_button(i.sender, p.action, p.args)
+
+
 PRESSES: dict[str, Callable[[Router, Inbound, Press], Awaitable[ActionResult]]] = {
+    "cl": _call,
     "o": _opinion,
     "my": _page,
     "t": _triage,
@@ -238,6 +243,8 @@ def _known(p: Press) -> bool:
         return extensions.shape_ok(p.action, p.args)
     if p.scope == "r":
         return p.action == "v" and len(p.args) == 2
+    if p.scope == "cl":
+        return calls.shape_ok(p.action, p.args)
     return False
 
 
