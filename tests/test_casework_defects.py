@@ -364,8 +364,9 @@ async def test_task_card_edit_goes_out_after_the_card_was_sent(ctx: ServiceConte
     await dispatcher.drain_once()
     await dispatcher.drain_once()
     card_id = next(i for i, (_, text) in enumerate(outbound.sent) if "交办事项" in text) + 1
-    assert outbound.edits and outbound.edits[0][1] == str(card_id)
-    assert "已办结" in outbound.edits[0][2]
+    card_edits = [e for e in outbound.edits if e[0] == REP.external_id]
+    assert card_edits and card_edits[0][1] == str(card_id)
+    assert "已办结" in card_edits[0][2]
 
 
 class EditingOutbound(RecordingOutbound):

@@ -431,3 +431,59 @@ def phone_rated(ref_no: str, label: str, who: str) -> Rich:
     return t(
         "📞 <code>{ref}</code> 电话回访：{label}（{who} 记录）", ref=ref_no, label=label, who=who
     )
+
+
+# ---- the case card's timeline (folded staff-group noise) and the daily digest ----------------
+
+TIMELINE_NAMES = {
+    "acknowledge": "✍️ 签收",
+    "progress": "🔄 进展",
+    "extend": "⏳ 申请延期",
+    "extension_approved": "✅ 同意延期",
+    "extension_denied": "❌ 不同意延期",
+    "close": "🏁 办结",
+    "rate": "⭐ 群众评价",
+    "rate_unsatisfied": "😞 群众不满意",
+    "supervise": "🔔 督办",
+    "phone_rating": "📞 电话回访",
+}
+RATING_WORDS = {
+    "satisfied": "满意",
+    "basic": "基本满意",
+    "unsatisfied": "不满意",
+    "unrated": "未评价",
+}
+
+
+def timeline_line(when: datetime, action: str, who: str, note: str | None) -> Rich:
+    shown = RATING_WORDS.get(note or "", note or "")
+    if len(shown) > 60:
+        shown = shown[:60] + "…"
+    return t(
+        "{when:%m-%d %H:%M} {what}{who}{note}",
+        when=when,
+        what=TIMELINE_NAMES.get(action, action),
+        who=f"（{who}）" if who else "",
+        note=f"：{shown}" if shown else "",
+    )
+
+
+def timeline_comment(body: str) -> Rich:
+    return t("💬 群众评价意见：{body}", body=body if len(body) <= 80 else body[:80] + "…")
+
+
+def digest(day: date, lines: list[Rich]) -> Rich:
+    head = t(
+        "📋 <b>今日动态</b>（{day:%m月%d日}，{n} 条，详情见各件的卡片）", day=day, n=len(lines)
+    )
+    return Rich.join("\n", [head, *lines])
+
+
+def digest_line(ref_no: str, when: datetime, action: str, who: str) -> Rich:
+    return t(
+        "<code>{ref}</code> {when:%H:%M} {what}{who}",
+        ref=ref_no,
+        when=when,
+        what=TIMELINE_NAMES.get(action, action),
+        who=f"（{who}）" if who else "",
+    )

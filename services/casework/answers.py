@@ -27,6 +27,7 @@ from domain.states import (
 from services.kernel import audit, edits, outbox
 from services.kernel.access import Actor
 from services.kernel.cards import triage_card
+from services.kernel.casecard import staff_event
 from services.kernel.context import ServiceContext
 from services.kernel.notify import resident_chats, resident_ids, tell_residents, tell_staff
 from services.kernel.people import staff_chat
@@ -73,7 +74,7 @@ async def rating_comment(a: Answer) -> Message:
         rating.comment = a.body
     note = Message(st.rating_comment(a.op.ref_no, a.body))
     key = f"staff:comment:{task_id}:{a.who.id}"
-    await tell_staff(a.s, a.op.station_id, key, note, a.now, a.op.id)
+    await staff_event(a.s, a.ctx, a.op, key, note, a.now)
     return Message(rt.comment_thanks_or_new())
 
 
@@ -146,7 +147,7 @@ async def progress(a: Answer) -> Message:
     told = Message(rt.progress(op.ref_no, a.body))
     await tell_residents(a.s, op, f"res:progress:{task.id}:{n}", told, now)
     note = Message(st.progress(op.ref_no, a.who.name, a.body))
-    await tell_staff(a.s, op.station_id, f"staff:progress:{task.id}:{n}", note, now, op.id)
+    await staff_event(a.s, a.ctx, op, f"staff:progress:{task.id}:{n}", note, now)
     return Message(at.progress_sent(op.ref_no))
 
 
@@ -213,7 +214,7 @@ async def close(a: Answer) -> Message:
     await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
     await _ask_for_rating(a, outcome)
     note_staff = Message(st.closed(op.ref_no, a.who.name, outcome, a.body))
-    await tell_staff(a.s, op.station_id, f"staff:closed:{task.id}", note_staff, now, op.id)
+    await staff_event(a.s, a.ctx, op, f"staff:closed:{task.id}", note_staff, now)
     return Message(at.closed(op.ref_no))
 
 

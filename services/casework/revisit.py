@@ -20,6 +20,7 @@ from domain.message import Message
 from domain.states import RatingValue, TaskStatus
 from services.kernel import audit
 from services.kernel.cards import triage_card
+from services.kernel.casecard import staff_event
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_staff
 from services.kernel.settings import policy_for
@@ -80,5 +81,5 @@ async def settle(
     elif note:  # (a rating staff recorded needs no note to themselves)
         told = Message(st.rated(op.ref_no, label))
         key = f"staff:rated:{task.id}:{actor_id}"
-        await tell_staff(s, op.station_id, key, told, now, op.id)
+        await staff_event(s, ctx, op, key, told, now)
     return Settled(what)

@@ -19,8 +19,9 @@ from domain.message import Actions, Message, Rich
 from domain.states import ExtensionStatus, Outcome, PromptKind, TaskStatus
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
+from services.kernel.casecard import staff_event
 from services.kernel.context import ServiceContext
-from services.kernel.notify import tell_residents, tell_staff
+from services.kernel.notify import tell_residents
 from services.kernel.results import ActionResult, refused
 from storage.models import Extension, Opinion, Task
 from texts.common import NOT_ALLOWED
@@ -104,7 +105,7 @@ async def _acknowledge(p: Press) -> ActionResult:
     task.acknowledged_by_id = p.who.id
     await tell_residents(p.s, op, f"res:ack:{task.id}", Message(rt.acknowledged(op.ref_no)), now)
     note = Message(st.acknowledged(op.ref_no, p.who.name))
-    await tell_staff(p.s, op.station_id, f"staff:ack:{task.id}", note, now, op.id)
+    await staff_event(p.s, p.ctx, op, f"staff:ack:{task.id}", note, now)
     return ActionResult(
         toast=at.acknowledged(op.ref_no, task.due_date),
         edit=Message(actions=assignee_actions(p.ctx, task.id, acknowledged=True)),

@@ -26,6 +26,7 @@ from services.kernel import outbox
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach, staff_chat
+from services.reports.digest import plan_digests
 from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
 
 
@@ -61,6 +62,7 @@ class ReminderPlanner:
             added += await self._plan_tasks(s, now)
             added += await self._plan_meetings(s, now)
         added += await self._plan_briefings(now)
+        added += await plan_digests(self.ctx, now, self.policy.send_time)  # folded noise
         return added
 
     # ---- 工作简报 ---------------------------------------------------------------------------
