@@ -79,3 +79,18 @@ async def test_second_unsatisfied_is_a_supervision_item_not_a_reopen(ctx: Servic
     # Staff can still take it in hand: assign once more.
     again = await cw.triage_button(STAFF, "dk", (op, 1, rep, 3))
     assert again.edit is not None and not again.alert
+
+
+async def test_staff_change_the_station_settings(ctx: ServiceContext) -> None:
+    cw, intake, rep = await station(ctx)
+    shown = (await cw.settings(STAFF, [])).text.plain
+    assert "咨询 3" in shown and "建议 15" in shown and "合并到案件卡片" in shown
+    assert "只有" in (await cw.settings(RES, ["期限", "咨询", "5"])).text.plain
+    assert "用法" in (await cw.settings(STAFF, ["期限", "咨询", "九十"])).text.plain
+    changed = (await cw.settings(STAFF, ["期限", "咨询", "5"])).text.plain
+    assert "已修改" in changed and "咨询 5" in changed and "求助 7" in changed
+    assert "逐条" not in (await cw.settings(STAFF, ["群消息", "逐条"])).text.plain
+    assert "每件事单独发一条" in (await cw.settings(STAFF, [])).text.plain
+    op = await submitted(ctx, intake)
+    await cw.triage_button(STAFF, "dk", (op, 1, rep, 0))
+    assert (await open_task(ctx)).working_days == 5

@@ -487,3 +487,38 @@ def digest_line(ref_no: str, when: datetime, action: str, who: str) -> Rich:
         what=TIMELINE_NAMES.get(action, action),
         who=f"（{who}）" if who else "",
     )
+
+
+# ---- /settings -----------------------------------------------------------------------------
+
+
+def settings_usage() -> Rich:
+    return t(
+        "用法：\n/settings 期限 咨询 3（咨询/求助/投诉/建议，工作日）\n/settings 响应 1（签收时限，工作日）\n"
+        "/settings 解决 A（或 AB：B 类也算解决）\n/settings 群消息 合并（或 逐条）\n"
+        "/settings 评价留言 30（分钟）\n/settings 督办 2（第几次不满意转督办）"
+    )
+
+
+def settings_shown(
+    limits: dict[str, int],
+    response_days: int,
+    solved: str,
+    noise: str,
+    comment_minutes: int,
+    supervise_after: int,
+    *,
+    changed: bool,
+) -> Rich:
+    head = "✅ 已修改。当前设置：" if changed else "<b>本站办理设置</b>"
+    return t(head) + t(
+        "\n办理期限：{limits}（工作日）\n响应率：交办后 {r} 个工作日内签收\n"
+        "解决率：{solved} 类算解决\n工作人员群消息：{noise}\n评价后 {c} 分钟内的文字算作评价留言\n"
+        "第 {n} 次不满意转督办\n修改方法：/settings 帮助",
+        limits="，".join(f"{k} {v}" for k, v in limits.items()),
+        r=response_days,
+        solved="、".join(solved),
+        noise="合并到案件卡片＋每日动态" if noise == "合并" else "每件事单独发一条",
+        c=comment_minutes,
+        n=supervise_after,
+    )

@@ -12,6 +12,7 @@ from domain.message import Message
 from domain.states import UnitKind
 from services.casework import (
     calls,
+    configure,
     extensions,
     lists,
     prompts,
@@ -88,6 +89,10 @@ class CaseworkService:
 
     async def claim(self, sender: Sender, ref: str, code: str) -> Message:
         return await record.claim(self.ctx, sender, ref, code)
+
+    async def settings(self, sender: Sender, args: list[str]) -> Message:
+        """`/settings`: the station's casework policy, shown or changed by staff."""
+        return await configure.settings(self.ctx, sender, args)
 
     async def expire_ratings(self) -> int:
         return await ratings.expire_ratings(self.ctx)

@@ -8,7 +8,6 @@ the same and never falls through to intake as a new opinion.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +22,8 @@ from services.casework.answers import Answer
 from services.kernel.access import Actor, Need
 from services.kernel.context import ServiceContext
 from services.kernel.people import Person, upsert_person
-from storage.models import InboundMessage, Opinion, Task
+from services.kernel.settings import policy_for
+from storage.models import InboundMessage, Opinion, Task, User
 from texts.common import NOT_ALLOWED
 
 MAX_INPUT = 2000
@@ -75,7 +75,7 @@ async def answer_prompt(
     what = user.pending_action
     if what is None or what in INTAKE_PROMPTS:
         return None
-    if what == PromptKind.RATING_COMMENT and comment_lapsed(ctx, user.pending_since):
+    if what == PromptKind.RATING_COMMENT and await comment_lapsed(s, ctx, user):
         # Days after a rating, a text is a new opinion, not a comment on the old case.
         user.pending_action = None
         user.pending_opinion_id = None
@@ -108,9 +108,16 @@ async def answer_prompt(
     return reply
 
 
-def comment_lapsed(ctx: ServiceContext, since: datetime | None) -> bool:
-    """The rating-comment window (CaseworkPolicy.comment_window) has passed."""
-    return since is None or ctx.clock.now() - since > ctx.casework.comment_window
+async def comment_lapsed(s: AsyncSession, ctx: ServiceContext, user: User) -> bool:
+    """The station's rating-comment window (CaseworkPolicy.comment_window) has passed."""
+    since = user.pending_since
+    if since is None:
+        return True
+    op = await s.get(Opinion, user.pending_opinion_id) if user.pending_opinion_id else None
+    window = ctx.casework.comment_window
+    if op is not None:
+        window = (await policy_for(s, ctx, op.station_id)).comment_window
+    return ctx.clock.now() - since > window
 
 
 async def apply(what: PromptKind, a: Answer) -> Message:

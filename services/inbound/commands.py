@@ -55,6 +55,7 @@ ALIASES = {
     "代录": "record",
     "回访": "calls",
     "认领": "claim",
+    "办理设置": "settings",
 }
 GROUP_HINT = frozenset({"start", "help", "my", "status"})
 
@@ -87,6 +88,10 @@ async def _claim(r: Router, i: Inbound, c: Call) -> Outcome:
 
 async def _record(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.casework.record(i.sender, c.rest))
+
+
+async def _settings(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.settings(i.sender, c.args))
 
 
 async def _calls(r: Router, i: Inbound, c: Call) -> Outcome:
@@ -249,4 +254,5 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "record": (Where.ANY, _record),
     "calls": (Where.ANY, _calls),
     "claim": (Where.PRIVATE, _claim),
+    "settings": (Where.ANY, _settings),
 }
