@@ -90,3 +90,19 @@ async def test_a_station_counting_b_as_solved(ctx: ServiceContext, clock: Manual
     assert (rates.overall.closed, rates.overall.solved) == (2, 2)
     # The response limit is fixed at 交办: tasks assigned before the change keep theirs.
     assert rates.overall.responded == 2
+
+
+async def test_rates_as_staff_read_them(ctx: ServiceContext, clock: ManualClock) -> None:
+    from services.reports.rates_view import rates_panel, rates_text, sheet_rows
+
+    station_id = await history(ctx, clock)
+    rates = await station_rates(ctx, station_id, Period.all_time())
+    text = rates_text(rates).plain
+    assert "响应率 50%（2/4）" in text and "解决率 50%（1/2）" in text
+    assert "满意率 100%（2/2）" in text and "逾期 1 件" in text
+    assert text.index("1. 刘代表") < text.index("2. 养老组")
+    panel = rates_panel(rates)
+    assert list(panel.items) == [("响应率", 50), ("解决率", 50), ("满意率", 100)]
+    rows = sheet_rows(rates)
+    assert [r[1] for r in rows] == ["刘代表", "养老组", ""] and rows[-1][2] == "合计"
+    assert rows[0][:5] == [1, "刘代表", "代表", 3, 2]
