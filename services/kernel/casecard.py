@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.staff as st
+from domain.channels import Channel
 from domain.lifecycle import OPEN_FOR_TRIAGE
 from domain.message import Message, Rich
 from domain.states import OutboxStatus
@@ -48,6 +49,8 @@ async def staff_event(
     # A case back with staff (reopened, 督办) has an action card waiting: never fold into it.
     waiting = op.status in OPEN_FOR_TRIAGE
     target = None if policy.noise == NOISE_EVERY or waiting else await card_key(s, op.id)
+    if target is not None and not editable(await _card_channel(s, target)):
+        target = None
     if target is None:
         await tell_staff(s, op.station_id, key, note, now, op.id)
         return
@@ -63,6 +66,20 @@ async def staff_event(
         .values(status=OutboxStatus.DROPPED, last_error="superseded by a newer card")
     )
     await edits.edit_sent(s, target, f"card:{key}", Message(text), now)
+
+
+# Channels whose adapter edits sent messages (OutboundChannel.edit); elsewhere every event is
+# a message of its own, as folding would hide it.
+EDITABLE = frozenset({Channel.TELEGRAM.value})
+
+
+def editable(channel: str | None) -> bool:
+    return channel in EDITABLE
+
+
+async def _card_channel(s: AsyncSession, target: str) -> str | None:
+    found = await s.execute(select(Outbox.channel).where(Outbox.key == target))
+    return found.scalar_one_or_none()
 
 
 async def card_key(s: AsyncSession, opinion_id: int) -> str | None:
