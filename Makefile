@@ -8,7 +8,7 @@ STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 LOWEST ?= .venv-lowest
 UV = $(BIN)/uv
 
-.PHONY: install run test lint typecheck pytest pytest-lowest demo bench clean
+.PHONY: install run test lint typecheck pytest pytest-lowest demo bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,11 +47,16 @@ test: lint typecheck pytest pytest-lowest
 
 demo: install
 	$(BIN)/python -m tests.demo
+	$(BIN)/python -m tests.demo_dingtalk
 
 bench: install
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/broadcast.py
+
+# A city's worth of data (issue 12): 10k and 1M opinions on SQLite and PostgreSQL, about an hour.
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache

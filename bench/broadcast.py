@@ -9,6 +9,7 @@ Prints the time from first to last delivery against the theoretical minimum unde
 (target <= 1.25x), the 429 count, and lost or duplicated messages (target 0).
 
     python bench/broadcast.py [--groups 50] [--per-group 20] [--database-url URL]
+    python bench/broadcast.py --channel dingtalk   (bench/broadcast_dingtalk.py)
 """
 
 from __future__ import annotations
@@ -88,7 +89,14 @@ def main() -> None:
         help="0: one `liaison-bot run`; N: N `liaison-bot dispatch` workers sharing the database "
         "(each gets BULK_RATE_PER_SECOND = 28/N, the overall limit being per bot)",
     )
+    p.add_argument("--channel", choices=("telegram", "dingtalk"), default="telegram")
+    p.add_argument("--rate", type=float, default=0.0, help="dingtalk: DINGTALK_RATE_PER_SECOND")
     args = p.parse_args()
+    if args.channel == "dingtalk":
+        from bench.broadcast_dingtalk import run
+
+        run(args)
+        return
     total = args.groups * args.per_group
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,21 +16,27 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     ExtBot,
+    SimpleUpdateProcessor,
 )
 
+from bot.channels import SideChannel, side_channels
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.context import make_context
 from bot.runtime import settle_heap
 from bot.transport import make_request
+from domain.channels import Channel
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
 from handlers.telegram.app import publish_commands, register
+from handlers.telegram.inbox import DurableUpdates, InboxProcessor, TelegramInbox
 from handlers.telegram.outbound import TELEGRAM_LIMITS, TelegramOutbound
+from scheduler.clock import ClockTick
 from scheduler.dispatcher import Dispatcher
 from services.casework import CaseworkService
 from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
+from services.kernel.inbox import Inbox
 from services.kernel.outbox import on_commit_with_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
@@ -55,6 +61,7 @@ class Core:
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
+    side: list[SideChannel] = field(default_factory=list)  # DingTalk, … beside Telegram
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
@@ -62,10 +69,28 @@ class Core:
         await self.bulk_bot.initialize()
 
     async def tick(self) -> None:
-        """One clock tick: the clock only asks the database what is due."""
-        await self.casework.expire_ratings()
-        await self.planner.plan()
-        await self.dispatcher.tick()
+        """One clock tick: the clock only asks the database what is due.
+
+        Each step runs even when another failed (logged): a bad row in one must not stop
+        reminders and deliveries for everybody.
+        """
+        await self.clock_tick().run()
+
+    def clock_tick(self) -> ClockTick:
+        return ClockTick(
+            [
+                ("expire ratings", self.casework.expire_ratings),
+                ("plan", self.planner.plan),
+                ("drain", self.dispatcher.tick),
+            ]
+        )
+
+    async def close(self) -> None:
+        """After serving: the channels beside Telegram, the bulk bot, the database."""
+        for channel in self.side:
+            await channel.close()
+        await self.bulk_bot.shutdown()
+        await self.engine.dispose()
 
 
 def defaults_for(settings: Settings) -> Defaults:
@@ -92,9 +117,10 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
     limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)
+    side = side_channels(settings)
     dispatcher = Dispatcher(
         ctx,
-        [TelegramOutbound(bulk_bot, limits)],
+        [TelegramOutbound(bulk_bot, limits), *(c.outbound for c in side)],
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     on_commit_with_outbox(sessions, dispatcher.kick)
@@ -108,13 +134,23 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx))
+    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx), side)
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     """Build the PTB application; services start in post_init like PTB's own examples."""
     core = build_core(settings, classifier, clock)
     ctx = core.ctx
+    # Every update is stored before Telegram hears it was received (the queue), and marked done
+    # when handled (the processor); the clock hands back what a dead process left unfinished.
+    inbox = Inbox(ctx, Channel.TELEGRAM, lease=timedelta(seconds=settings.inbox_lease_seconds))
+    processor = InboxProcessor(
+        PerChatUpdateProcessor(settings.concurrent_updates)
+        if settings.concurrent_updates > 1
+        else SimpleUpdateProcessor(1),
+        inbox,
+    )
+    recovery = TelegramInbox(inbox, keep=timedelta(hours=settings.inbox_keep_hours))
     # Replies to the person who just wrote are not bulk traffic: only retries on 429 apply to
     # them. Bulk sends (outbox) use their own bot with the 30/s limit and per-chat pacing.
     app = (
@@ -126,32 +162,43 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
         .request(make_request(settings.telegram_http_client, pool_size=256))
         .get_updates_request(make_request(settings.telegram_http_client, pool_size=1))
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
-        .concurrent_updates(
-            PerChatUpdateProcessor(settings.concurrent_updates)
-            if settings.concurrent_updates > 1
-            else False
-        )
+        .update_queue(DurableUpdates(inbox))
+        .concurrent_updates(processor)
         .build()
     )
-    register(app, Router.build(ctx))
+    router = Router.build(ctx)
+    register(app, router)
+    app.add_error_handler(processor.note_error)
 
     async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
         await core.tick()
 
+    async def recover(_: ContextTypes.DEFAULT_TYPE) -> None:
+        await recovery.recover(app)
+
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await core.start()
+        for channel in core.side:
+            channel.serve(router)
+            log.info("channel %s started beside Telegram", channel.name)
         await publish_commands(application)
         assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
         application.job_queue.run_repeating(
             tick, interval=settings.tick_seconds, first=0.2, name="clock"
         )
+        application.job_queue.run_repeating(
+            recover, interval=settings.tick_seconds, first=0.1, name="inbox"
+        )
         settle_heap()
         log.info("liaison-bot started as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        await core.bulk_bot.shutdown()
-        await core.engine.dispose()
+        await core.close()
+
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        await recovery.release()
 
     app.post_init = post_init
+    app.post_stop = post_stop
     app.post_shutdown = post_shutdown
     return Assembly(app, ctx, core.dispatcher)

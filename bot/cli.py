@@ -18,10 +18,17 @@ from bot.settings_cli import load_settings
 def prepare() -> tuple[Settings, Any] | None:
     """What `run` and `dispatch` share: settings, a checked token, logging, schema, classifier.
 
-    None (after one line on stderr) when the token is missing or malformed.
+    None (after one line on stderr) when the token is missing or malformed, or a configured
+    channel's credentials are refused (DingTalk).
     """
     settings = load_settings()
     problem = settings.token_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
+    from bot.channels import channels_problem
+
+    problem = channels_problem(settings)
     if problem:
         print(problem, file=sys.stderr)
         return None

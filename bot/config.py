@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     opinions_per_hour: int = Field(default=10, ge=1)
     min_opinion_chars: int = Field(default=5, ge=1)
     max_opinion_chars: int = Field(default=2000, ge=10, le=4000)
+    # A staff or assignee prompt (reason, note, result) not answered within this many minutes
+    # expires: a later text is not taken as its answer.
+    prompt_ttl_minutes: int = Field(default=60, ge=1, le=10080)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)  # a probability
     model_dir: Path | None = None
     holidays_file: Path | None = None
@@ -42,6 +45,10 @@ class Settings(BaseSettings):
     reminder_days_before: int = Field(default=3, ge=0, le=30)
     overdue_report_after: int = Field(default=3, ge=1, le=30)
     outbox_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
+    # How long an update being handled belongs to one process (renewed while it is handled);
+    # after a crash another process (or the restarted one) handles it again after this.
+    inbox_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    inbox_keep_hours: float = Field(default=48.0, gt=0, le=24 * 365)
     bulk_rate_per_second: float = Field(default=28.0, gt=0, le=1000)
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
@@ -50,6 +57,17 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     # Hex key for signing action payloads; empty: generated once and kept in the database.
     action_secret: str = ""
+    # DingTalk (钉钉): an internal app's robot over Stream mode; empty client id = not served.
+    dingtalk_client_id: str = ""
+    dingtalk_client_secret: str = ""
+    dingtalk_robot_code: str = ""
+    dingtalk_api_base_url: str = "https://api.dingtalk.com"
+    dingtalk_oapi_base_url: str = "https://oapi.dingtalk.com"
+    dingtalk_gateway_url: str = ""  # default: the API base + /v1.0/gateway/connections/open
+    dingtalk_card_template_id: str = ""
+    # Send-only groups (custom robots): `名称=URL|SEC密钥;名称2=URL2`.
+    dingtalk_webhooks: str = ""
+    dingtalk_rate_per_second: float = Field(default=19.0, gt=0, le=1000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ command build it here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,7 +36,10 @@ def make_context(settings: Settings, classifier: Classifier, clock: Clock) -> Ap
         clock=clock,
         station=StationDefaults(settings.station_code, settings.station_name, settings.ref_prefix),
         limits=Limits(
-            settings.opinions_per_hour, settings.min_opinion_chars, settings.max_opinion_chars
+            settings.opinions_per_hour,
+            settings.min_opinion_chars,
+            settings.max_opinion_chars,
+            timedelta(minutes=settings.prompt_ttl_minutes),
         ),
         admin_ids=settings.admin_ids,
         calendar=WorkCalendar.from_file(settings.holidays_file),

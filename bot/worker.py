@@ -47,5 +47,4 @@ async def run_worker(
                 return core.dispatcher.sent
             await asyncio.sleep(settings.tick_seconds)
     finally:
-        await core.bulk_bot.shutdown()
-        await core.engine.dispose()
+        await core.close()

@@ -108,6 +108,15 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
+class InboxState(StrEnum):
+    """inbox.state: an incoming platform event, stored before the platform is acknowledged."""
+
+    PENDING = "pending"  # stored, to be (re)processed when due (lease_until: not before)
+    PROCESSING = "processing"  # leased to one process until lease_until
+    DONE = "done"
+    FAILED = "failed"  # gave up after INBOX_MAX_ATTEMPTS; kept for inspection
+
+
 class MessageKind(StrEnum):
     """outbox.kind: who a queued message is for (reminders may be marked late)."""
 

@@ -11,6 +11,7 @@ Holiday file format::
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -64,35 +65,86 @@ class Deadline:
         return not self.uncertain_years
 
 
+@functools.cache
+def _official_year(year: int) -> tuple[bool, ...] | None:
+    """chinese-calendar's working days of `year`, one flag a day; None when it does not cover it.
+
+    `chinese_calendar.is_workday` scans its tables on every call (26 s for the million calls a
+    tick made at 1M opinions); each year is asked once per process here.
+    """
+    day, flags = date(year, 1, 1), []
+    try:
+        while day.year == year:
+            flags.append(bool(chinese_calendar.is_workday(day)))
+            day += timedelta(days=1)
+    except NotImplementedError:
+        return None
+    return tuple(flags)
+
+
+@dataclass(frozen=True)
+class _Year:
+    first: int  # ordinal of 1 January
+    flags: tuple[bool, ...]  # working day or not, per day of the year
+    through: tuple[int, ...]  # working days from 1 January through that day
+    covered: bool
+
+    def index(self, day: date) -> int:
+        return day.toordinal() - self.first
+
+
+def _build_year(year: int, override: YearOverride | None) -> _Year:
+    first = date(year, 1, 1)
+    days = [
+        first + timedelta(days=i)
+        for i in range(date(year, 12, 31).toordinal() - first.toordinal() + 1)
+    ]
+    official = None if override is not None else _official_year(year)
+    if official is not None:
+        flags = official
+    elif override is not None:
+        flags = tuple(
+            d in override.workdays or (d not in override.holidays and d.weekday() < 5) for d in days
+        )
+    else:
+        flags = tuple(d.weekday() < 5 for d in days)
+    through, count = [], 0
+    for flag in flags:
+        count += flag
+        through.append(count)
+    return _Year(
+        first.toordinal(), flags, tuple(through), override is not None or official is not None
+    )
+
+
 @dataclass
 class WorkCalendar:
+    """Working days, computed once per year and then looked up: every question is O(1) per day
+    (workdays_between is O(years) whatever the distance). `overrides` is fixed once built."""
+
     overrides: dict[int, YearOverride] = field(default_factory=dict)
+    _years: dict[int, _Year] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_file(cls, path: Path | None) -> WorkCalendar:
         return cls(load_holiday_file(path) if path else {})
 
+    def _year(self, year: int) -> _Year:
+        found = self._years.get(year)
+        if found is None:
+            found = self._years[year] = _build_year(year, self.overrides.get(year))
+        return found
+
     def covered(self, year: int) -> bool:
-        if year in self.overrides:
-            return True
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-        except NotImplementedError:
-            return False
-        return True
+        return self._year(year).covered
 
     def is_workday(self, day: date) -> bool:
-        ov = self.overrides.get(day.year)
-        if ov is not None:
-            if day in ov.workdays:
-                return True
-            if day in ov.holidays:
-                return False
-            return day.weekday() < 5
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            return day.weekday() < 5
+        y = self._year(day.year)
+        return y.flags[day.toordinal() - y.first]
+
+    def _through(self, day: date) -> tuple[_Year, int]:
+        y = self._year(day.year)
+        return y, y.through[day.toordinal() - y.first]
 
     def add_workdays(self, start: date, n: int) -> Deadline:
         """The n-th working day after `start` (start itself not counted)."""
@@ -128,13 +180,12 @@ class WorkCalendar:
         """Working days in (start, end]; negative when end is before start."""
         if end < start:
             return -self.workdays_between(end, start)
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                count += 1
-        return count
+        first, before = self._through(start)
+        _, upto = self._through(end)
+        if start.year == end.year:
+            return upto - before
+        between = sum(self._year(y).through[-1] for y in range(start.year + 1, end.year))
+        return first.through[-1] - before + between + upto
 
     def next_workday(self, day: date, *, include: bool = True) -> date:
         """`day` itself when it is a working day (include=True), else the next working day."""

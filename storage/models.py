@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -36,6 +37,15 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# tasks/meetings.next_remind_at: "the planner looks at this row on its next tick" (any past moment).
+REPLAN_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _partial(where: str) -> dict[str, Any]:
+    """A partial index's condition on both engines (the clock's queries repeat it literally)."""
+    return {"sqlite_where": text(where), "postgresql_where": text(where)}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -184,6 +194,10 @@ class Opinion(Base):
         UniqueConstraint("src_channel", "src_chat_id", "src_message_id"),
         Index("ix_opinions_resident_created", "resident_id", "created_at"),
         Index("ix_opinions_station_status", "station_id", "status"),
+        # Opinions waiting for a rating, for the 未评价 expiry (services.casework.ratings).
+        Index("ix_opinions_closed", "closed_at", **_partial("status = 'closed'")),
+        # /stats and /briefing: a period's opinions by theme and status from the index alone.
+        Index("ix_opinions_station_created", "station_id", "created_at", "theme", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -306,7 +320,10 @@ class Outbox(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    # Only rows still to send: sent and dropped rows are most of the table (storage.queries.outbox).
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at", **_partial("status IN ('pending', 'sending')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -385,7 +402,14 @@ class Task(Base):
     """One assignment (交办) of an opinion to a representative, a working group or a department."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_status_due", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_tasks_status_due", "status", "due_date"),
+        Index(
+            "ix_tasks_next_remind_at", "next_remind_at", **_partial("next_remind_at IS NOT NULL")
+        ),
+        Index("ix_tasks_station_assigned", "station_id", "assigned_at"),  # /stats: a period's
+        Index("ix_tasks_station_closed", "station_id", "closed_at"),  # assigned, closed, bounced
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
@@ -409,6 +433,9 @@ class Task(Base):
     case_kind: Mapped[str | None] = mapped_column(String(16))
     # 响应率: signed (签收) by this moment counts as a timely response; set at 交办.
     respond_by: Mapped[datetime | None]
+    # When the reminder planner next has something to do for this task (services.reminders):
+    # new and changed open tasks get REPLAN_AT, closed ones NULL.
+    next_remind_at: Mapped[datetime | None] = mapped_column(default=REPLAN_AT)
 
 
 class Extension(Base):
@@ -431,7 +458,7 @@ class Rating(Base):
     """The resident's satisfaction (满意度测评) for one closure of a task."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("task_id", "user_id"), Index("ix_ratings_at", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
@@ -465,6 +492,11 @@ class Meeting(Base):
     """
 
     __tablename__ = "meetings"
+    __table_args__ = (
+        Index(
+            "ix_meetings_next_remind_at", "next_remind_at", **_partial("next_remind_at IS NOT NULL")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
@@ -477,6 +509,8 @@ class Meeting(Base):
     recurrence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # When the planner next has a reminder to plan (REPLAN_AT after a change, NULL when inactive).
+    next_remind_at: Mapped[datetime | None] = mapped_column(default=REPLAN_AT)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -539,3 +573,30 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class InboxEntry(Base):
+    """An incoming platform event (a Telegram update, a DingTalk or WeChat callback), stored
+    before the platform is acknowledged and processed from here (services.kernel.inbox).
+
+    Unique on (channel, key): a re-delivered event is recognised before it is handled. A row
+    whose process died is processed again when its lease runs out; handling is idempotent.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "key"),
+        Index("ix_inbox_due", "state", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

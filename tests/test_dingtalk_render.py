@@ -153,3 +153,27 @@ def test_fake_runs_as_a_module_and_prints_its_urls() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_core_message_values_stay_text(name: str) -> None:
+    """A value put into a core template (a hostile display name) is never markup on DingTalk,
+    in markdown, in card data and in numbered choices."""
+    from domain.message import Action as CoreAction
+    from domain.message import Message, t
+    from handlers.dingtalk.render import from_message
+
+    label = name.replace("\n", " ")[:20] or "x"
+    message = Message(
+        t("<b>新意见</b> 来自 {name}：\n{name}", name=name),
+        ((CoreAction("交办", "t:as:1.sig"), CoreAction(label, "t:x:1.sig")),),
+    )
+    neutral = from_message(message)
+    markdown = to_markdown(neutral)
+    user_part = markdown.replace("**新意见**", "", 1)
+    assert not INLINE_MARKUP.search(user_part), markdown
+    card = to_card_data(neutral)
+    assert json.loads(card["buttons"])[0] == {"text": "交办", "payload": "t:as:1.sig"}
+    numbered = to_plain_text(from_message(message, numbered=True))
+    assert numbered.splitlines()[-2:] == ["回复 1 交办", f"回复 2 {label}"]
+    assert from_message(message, numbered=True).actions == ()

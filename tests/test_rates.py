@@ -106,3 +106,18 @@ async def test_rates_as_staff_read_them(ctx: ServiceContext, clock: ManualClock)
     rows = sheet_rows(rates)
     assert [r[1] for r in rows] == ["刘代表", "养老组", ""] and rows[-1][2] == "合计"
     assert rows[0][:5] == [1, "刘代表", "代表", 3, 2]
+
+
+async def test_stats_and_briefing_show_the_rates(ctx: ServiceContext, clock: ManualClock) -> None:
+    from services.reports.briefing import build_briefing
+    from services.reports.stats import chart_panels, compute_stats, stats_text
+
+    station_id = await history(ctx, clock)
+    stats = await compute_stats(ctx, station_id, Period.all_time())
+    text = stats_text(stats).plain
+    assert "三率" in text and "响应率 50%（2/4）" in text and "1. 刘代表" in text
+    assert any(p.title == "三率" for p in chart_panels(stats))
+    # 满意率 in the station's own figures counts each case once too.
+    assert stats.satisfaction.rated == 2
+    briefing = await build_briefing(ctx, station_id, Period.all_time(), ctx.calendar)
+    assert "满意率 100%（2/2）" in briefing.text.plain

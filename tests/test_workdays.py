@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,3 +63,42 @@ def test_bad_holiday_files_say_what_is_wrong(tmp_path: Path, content: bytes) -> 
     with pytest.raises(HolidayFileError) as err:
         load_holiday_file(path)
     assert "节假日文件" in str(err.value)
+
+
+def _naive_between(cal: WorkCalendar, start: date, end: date) -> int:
+    """The definition, a day at a time."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        count += cal.is_workday(day)
+    return count
+
+
+def test_cached_calendar_agrees_with_chinese_calendar_day_by_day() -> None:
+    import chinese_calendar
+
+    cal = WorkCalendar()
+    day = date(2024, 1, 1)
+    while day <= date(2026, 12, 31):
+        assert cal.is_workday(day) == chinese_calendar.is_workday(day), day
+        day += timedelta(days=1)
+    assert not cal.covered(2099) and cal.is_workday(date(2099, 6, 1))  # a Monday, Mon–Fri rule
+
+
+def test_workdays_between_across_years_matches_the_definition(tmp_path: Path) -> None:
+    path = tmp_path / "holidays.json"
+    path.write_text(
+        json.dumps({"2027": {"holidays": ["2027-01-01"], "workdays": ["2027-01-02"]}}),
+        encoding="utf-8",
+    )
+    cal = WorkCalendar.from_file(path)
+    starts = [date(2024, 12, 30), date(2025, 6, 15), date(2026, 9, 30), date(2026, 12, 31)]
+    ends = [date(2025, 1, 2), date(2026, 10, 9), date(2027, 1, 4), date(2028, 3, 1)]
+    for a in starts:
+        for b in ends:
+            start, end = min(a, b), max(a, b)
+            assert cal.workdays_between(start, end) == _naive_between(cal, start, end)
+            assert cal.workdays_between(end, start) == -_naive_between(cal, start, end)
+    for n in (0, 1, 3, 30, 400):
+        due = cal.add_workdays(date(2025, 12, 20), n).due
+        assert cal.workdays_between(date(2025, 12, 20), due) == n

@@ -223,3 +223,10 @@ def extension_pending(ref_no: str) -> str:
 
 def card_finished(status: str) -> Rich:
     return t("\n\n—— {what}，无需再操作 ——", what="已办结" if status == "closed" else "已退回")
+
+
+def prompt_expired(action: str) -> Rich:
+    return t(
+        "您之前点的“{action}”已超时，这条消息没有作为它的内容。请重新点一次按钮再填写。",
+        action=action or "操作",
+    )

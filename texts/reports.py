@@ -119,8 +119,12 @@ def stats_text(
     overdue: Sequence[Rich],
     satisfaction: str,
     today: date,
+    *,
+    overdue_total: int | None = None,
 ) -> Rich:
-    """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue)."""
+    """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue); `overdue` the
+    lines shown, `overdue_total` how many there are (default: as many as lines)."""
+    n_overdue = len(overdue) if overdue_total is None else max(overdue_total, len(overdue))
     lines: list[Rich | str] = [
         t("📊 <b>{station} 统计</b>　{period}", station=station, period=period),
         "",
@@ -141,10 +145,10 @@ def stats_text(
         for kind, name, a, c, b, o in by_assignee[:MAX_LIST]:
             lines.append(f"• {ASSIGNEE_KINDS.get(kind, '')} {name}：{a} / {c} / {b} / {o}")
         lines[-1] += _more(len(by_assignee), MAX_LIST)
-    lines += ["", t("<b>截至 {today:%Y-%m-%d} 逾期未办结 {n} 件</b>", today=today, n=len(overdue))]
+    lines += ["", t("<b>截至 {today:%Y-%m-%d} 逾期未办结 {n} 件</b>", today=today, n=n_overdue)]
     lines += list(overdue[:MAX_LIST])
-    if len(overdue) > MAX_LIST:
-        lines[-1] += _more(len(overdue), MAX_LIST)
+    if n_overdue > MAX_LIST:
+        lines[-1] += _more(n_overdue, MAX_LIST)
     return Rich.join("\n", lines)
 
 
@@ -166,8 +170,11 @@ def briefing_text(
     growth: Sequence[tuple[str, int, int]],
     keywords: Sequence[str],
     generated: datetime,
+    *,
+    overdue_total: int | None = None,
 ) -> Rich:
-    """`growth` rows: (theme, this period, previous period)."""
+    """`growth` rows: (theme, this period, previous period); `overdue_total` as in stats_text."""
+    n_overdue = len(overdue) if overdue_total is None else max(overdue_total, len(overdue))
     lines: list[Rich | str] = [
         t("📰 <b>{station} 工作简报</b>", station=station),
         period,
@@ -178,7 +185,7 @@ def briefing_text(
             received=received,
             assigned=assigned,
             closed=closed,
-            overdue=len(overdue),
+            overdue=n_overdue,
         ),
         satisfaction,
     ]
@@ -194,8 +201,8 @@ def briefing_text(
     if overdue:
         lines += ["", t("<b>逾期清单</b>")]
         lines += list(overdue[:MAX_LIST])
-        if len(overdue) > MAX_LIST:
-            lines[-1] += _more(len(overdue), MAX_LIST)
+        if n_overdue > MAX_LIST:
+            lines[-1] += _more(n_overdue, MAX_LIST)
     lines += ["", t("<i>生成于 {when:%Y-%m-%d %H:%M}，数据来自联络站台账。</i>", when=generated)]
     return Rich.join("\n", lines)
 
@@ -495,3 +502,9 @@ def ranking_line(
 
 def ranking_head() -> Rich:
     return t("<b>排名</b>（响应 10%、解决 45%、满意 45% 加权）")
+
+
+def export_wrong_chat() -> Rich:
+    return t(
+        "台账含有群众的意见，只能在工作人员群或与我的私聊中导出。请到工作人员群或私聊中发送 /export。"
+    )

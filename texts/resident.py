@@ -401,3 +401,16 @@ def claimed(ref_no: str) -> Rich:
         "✅ 已认领 <code>{ref}</code>，以后的办理进展会在这里通知您。发送 /status {ref} 可以查看。",
         ref=ref_no,
     )
+
+
+def not_rateable(ref_no: str) -> str:
+    return f"{ref_no} 还没有办结（或已重新办理），现在不能评价。办结后会请您评价。"
+
+
+def anonymous_from_now(ref_no: str, seen_by: list[str]) -> Rich:
+    return t(
+        "<code>{ref}</code> 已设为匿名：从现在起，发给承办方的消息不再显示您的姓名。"
+        "但交办时 {who} 已经看到了您的姓名，已发出的消息无法收回。",
+        ref=ref_no,
+        who="、".join(seen_by),
+    )

@@ -1,8 +1,8 @@
 """Render a channel-neutral message for DingTalk: markdown, interactive-card data, plain text.
 
-The core refactor's neutral message is not on main yet; :class:`NeutralMessage` mirrors its
-shape (lines of styled spans, rows of actions with an opaque payload) so the integrator only
-swaps the import.
+:class:`NeutralMessage` is the renderer's working shape (lines of styled spans, rows of actions
+with an opaque payload); :func:`from_message` makes one from the core's
+``domain.message.Message`` (the outbound adapter's way in).
 
 User text must never turn into markup. DingTalk's markdown (open.dingtalk.com "消息类型和
 数据格式", markdown) is a subset of Markdown plus ``<font>`` tags, and it documents no escape
@@ -20,6 +20,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote, urlsplit
+
+from domain.message import Message
+from domain.message import Style as CoreStyle
+from texts.common import NUMBERED_HINT
 
 from .api import RobotMessage
 
@@ -207,3 +211,34 @@ class CardData:
 def to_card_data(message: NeutralMessage, *, status: str = "") -> dict[str, str]:
     """cardParamMap for :meth:`DingTalkApi.send_card` / ``update_card``."""
     return CardData(title_of(message), to_markdown(message), message.actions, status).param_map()
+
+
+_STYLES: dict[CoreStyle, Style] = {
+    CoreStyle.PLAIN: "plain",
+    CoreStyle.BOLD: "bold",
+    CoreStyle.ITALIC: "italic",
+    CoreStyle.CODE: "code",
+    CoreStyle.LINK: "link",
+}
+
+
+def from_message(message: Message, *, numbered: bool = False) -> NeutralMessage:
+    """The core's message as lines of spans; ``numbered`` writes the choices as numbered lines
+    ("回复 1 满意") for chats without buttons and drops them as actions."""
+    lines: list[list[Span]] = [[]]
+    for span in message.text.spans:
+        for i, part in enumerate(span.text.split("\n")):
+            if i:
+                lines.append([])
+            if part:
+                lines[-1].append(Span(part, _STYLES[span.style], span.url or None))
+    if lines == [[]]:
+        lines = []
+    actions = tuple(tuple(Action(a.label, a.payload) for a in row) for row in message.actions)
+    if numbered and actions:
+        if lines and lines[-1]:
+            lines.append([])
+        for n, action in enumerate(message.choices(), 1):
+            lines.append([Span(NUMBERED_HINT.format(n=n, label=action.label))])
+        actions = ()
+    return NeutralMessage(tuple(tuple(line) for line in lines), actions)

@@ -191,6 +191,7 @@ async def bounce(a: Answer) -> Message:
     task.bounce_reason = a.body
     task.closed_at = now
     await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
+    task.next_remind_at = None
     card = await triage_card(a.s, a.ctx, op, st.bounced(op.ref_no, a.who.name, a.body))
     await tell_staff(a.s, op.station_id, f"staff:bounce:{task.id}", card, now, op.id)
     return Message(at.bounced(op.ref_no))
@@ -212,6 +213,7 @@ async def close(a: Answer) -> Message:
     task.closed_at = now
     task.closed_by_id = a.who.id
     await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
+    task.next_remind_at = None
     await _ask_for_rating(a, outcome)
     note_staff = Message(st.closed(op.ref_no, a.who.name, outcome, a.body))
     await staff_event(a.s, a.ctx, op, f"staff:closed:{task.id}", note_staff, now)

@@ -15,7 +15,7 @@ from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_assignee, tell_residents
 from services.kernel.results import ActionResult, refused
-from storage.models import Extension, Opinion, Task
+from storage.models import REPLAN_AT, Extension, Opinion, Task
 from texts.common import NOT_ALLOWED
 
 DECISIONS = {"y": ExtensionStatus.APPROVED, "n": ExtensionStatus.DENIED}
@@ -48,6 +48,7 @@ async def extension_press(
         if approved:
             new_due = ctx.calendar.add_workdays(task.due_date, ext.days)
             task.due_date = new_due.due
+            task.next_remind_at = REPLAN_AT  # the reminders follow the new deadline
             task.deadline_uncertain = task.deadline_uncertain or not new_due.certain
         kind = EventKind.EXTENSION_APPROVED if approved else EventKind.EXTENSION_DENIED
         audit.record(s, op, kind, who.id, now, str(ext.days))

@@ -8,6 +8,7 @@ the same and never falls through to intake as a new opinion.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +82,11 @@ async def answer_prompt(
         user.pending_opinion_id = None
         user.pending_data = None
         return None
+    if _expired(ctx, user.pending_since):
+        stale = _expire(user)
+        if stale is not None:
+            _consumed(s, ctx, chat, message_id, what, stale)
+        return stale
     body = text.strip()
     if not body:
         return Message(at.empty_input())
@@ -95,6 +101,14 @@ async def answer_prompt(
         return None
     answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body, chat)
     reply = await apply(PromptKind(what), answer)
+    _consumed(s, ctx, chat, message_id, what, reply)
+    return reply
+
+
+def _consumed(
+    s: AsyncSession, ctx: ServiceContext, chat: Address, message_id: str, what: str, reply: Message
+) -> None:
+    """The message answered a prompt: a re-delivery gets the same reply, nothing more."""
     s.add(
         InboundMessage(
             channel=chat.channel.value,
@@ -105,7 +119,35 @@ async def answer_prompt(
             at=ctx.clock.now(),
         )
     )
-    return reply
+
+
+def _expired(ctx: ServiceContext, since: datetime | None) -> bool:
+    return since is None or ctx.clock.now() - since > ctx.limits.prompt_ttl
+
+
+def _expire(user: User) -> Message | None:
+    """A stale prompt is dropped; the text is not taken as its answer.
+
+    A resident's optional rating comment simply lapses (the text goes on as usual: an opinion);
+    a staff or assignee prompt says so, and the text is not used for anything.
+    """
+    what = PromptKind(user.pending_action) if user.pending_action else None
+    user.pending_action = None
+    user.pending_opinion_id = None
+    user.pending_data = None
+    if what is None or what is PromptKind.RATING_COMMENT:
+        return None
+    return Message(at.prompt_expired(PROMPT_NAMES.get(what, "")))
+
+
+PROMPT_NAMES = {
+    PromptKind.REJECT_REASON: "不予受理",
+    PromptKind.DUP_REF: "合并重复",
+    PromptKind.PROGRESS: "反馈进展",
+    PromptKind.EXTENSION_REASON: "申请延期",
+    PromptKind.BOUNCE_REASON: "退回",
+    PromptKind.CLOSE_RESULT: "办结",
+}
 
 
 async def comment_lapsed(s: AsyncSession, ctx: ServiceContext, user: User) -> bool:

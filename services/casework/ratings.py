@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 import texts.resident as rt
 import texts.staff as st
@@ -19,6 +22,7 @@ from services.kernel.access import Actor, Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.results import ActionResult, refused
 from storage.models import Opinion, Rating, Task
+from storage.upsert import insert_for
 from texts.common import NOT_ALLOWED
 
 RATING_EXPIRES_AFTER = timedelta(days=7)
@@ -37,23 +41,41 @@ async def rating_press(
             return refused(st.card_gone())
         if not await who.allows(Need.RESIDENT, opinion=op):
             return refused(NOT_ALLOWED)
-        existing = (
-            await s.execute(
-                select(Rating).where(Rating.task_id == task.id, Rating.user_id == who.id)
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            label = rt.RATING_LABELS.get(existing.value, existing.value)
-            return refused(rt.already_rated(label))
-        return await _rate(ctx, who, op, task, RATINGS[args[1]])
+        if not await _rateable(s, op, task):
+            return refused(rt.not_rateable(op.ref_no))
+        value = RATINGS[args[1]]
+        if not await _insert_rating(s, op.id, task.id, who.id, value, ctx.clock.now()):
+            # Rated before, or by a concurrent press of the same card that committed first.
+            existing = (
+                await s.execute(
+                    select(Rating.value).where(Rating.task_id == task.id, Rating.user_id == who.id)
+                )
+            ).scalar_one()
+            return refused(rt.already_rated(rt.RATING_LABELS.get(existing, existing)))
+        return await _rate(ctx, who, op, task, value)
+
+
+async def _insert_rating(
+    s: AsyncSession, opinion_id: int, task_id: int, user_id: int | None, value: str, at: Any
+) -> bool:
+    """INSERT … ON CONFLICT (task_id, user_id) DO NOTHING; True when this call added the row.
+
+    Two presses at once, or a press racing the 未评价 expiry, leave one rating and no error: on
+    PostgreSQL the second INSERT waits for the first transaction and then does nothing.
+    """
+    stmt = (
+        insert_for(s, Rating)
+        .values(opinion_id=opinion_id, task_id=task_id, user_id=user_id, value=value, at=at)
+        .on_conflict_do_nothing(index_elements=["task_id", "user_id"])
+        .returning(Rating.id)
+    )
+    return (await s.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def _rate(
     ctx: ServiceContext, who: Actor, op: Opinion, task: Task, value: RatingValue
 ) -> ActionResult:
     s, now = who.s, ctx.clock.now()
-    s.add(Rating(opinion_id=op.id, task_id=task.id, user_id=who.id, value=value, at=now))
-    await s.flush()
     # The reminder for this closure is no longer owed.
     await outbox.drop(s, f"res:rate_reminder:{task.id}:u{who.id}")
     is_main = who.id == op.resident_id or op.resident_id is None
@@ -75,19 +97,45 @@ async def _rate(
     return ActionResult(toast=label, edit=edit, prompt=Message(rt.ask_optional_comment()))
 
 
+async def _rateable(s: AsyncSession, op: Opinion, task: Task) -> bool:
+    """Only a closed task that is the case's latest, on a case that is closed (or rated)."""
+    if task.status != TaskStatus.CLOSED or op.status not in (Status.CLOSED, Status.RATED):
+        return False
+    latest = (
+        await s.execute(select(func.max(Task.id)).where(Task.opinion_id == op.id))
+    ).scalar_one()
+    return bool(latest == task.id)
+
+
 def shape_ok(action: str, args: tuple[int, ...]) -> bool:
     return action == "v" and len(args) == 2 and args[1] in RATINGS
 
 
+def _latest_task_id() -> Any:
+    """The opinion's last task: after 不满意 → reopened → closed again, the one owed a rating."""
+    later = aliased(Task)
+    return (
+        select(func.max(later.id))
+        .where(later.opinion_id == Opinion.id)
+        .correlate(Opinion)
+        .scalar_subquery()
+    )
+
+
 async def expire_ratings(ctx: ServiceContext) -> int:
-    """Closures nobody rated within 7 days are recorded as 未评价 (run on the clock tick)."""
+    """Closures nobody rated within 7 days are recorded as 未评价 (run on the clock tick).
+
+    Only the opinion's latest task counts (an earlier closure was rated, or it would not have
+    been reopened), and the insert is idempotent, so neither a reopened case nor a resident
+    pressing a rating at the same moment can make the tick fail.
+    """
     cutoff = ctx.clock.now() - RATING_EXPIRES_AFTER
     expired = 0
     async with ctx.sessions.begin() as s:
         rows = (
             await s.execute(
                 select(Opinion, Task)
-                .join(Task, Task.opinion_id == Opinion.id)
+                .join(Task, Task.id == _latest_task_id())
                 .where(
                     Opinion.status == Status.CLOSED,
                     Task.status == TaskStatus.CLOSED,
@@ -108,14 +156,7 @@ async def expire_ratings(ctx: ServiceContext) -> int:
                 )
             except IllegalTransition:
                 continue
-            s.add(
-                Rating(
-                    opinion_id=op.id,
-                    task_id=task.id,
-                    user_id=op.resident_id,
-                    value=RatingValue.UNRATED,
-                    at=ctx.clock.now(),
-                )
-            )
+            now = ctx.clock.now()
+            await _insert_rating(s, op.id, task.id, op.resident_id, RatingValue.UNRATED, now)
             expired += 1
     return expired

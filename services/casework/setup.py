@@ -16,6 +16,7 @@ from domain.states import InviteRole, Role, UnitKind
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import default_station, find_identity, station_by_code
+from services.kernel.replan import replan_unit
 from storage.models import Invite, StationRole, Unit, UnitMember, User
 from texts.common import NOT_ALLOWED
 
@@ -55,7 +56,10 @@ async def bind_staff_chat(
         if code:
             station = await station_by_code(s, code)
             if station is None:
-                return Message(st.station_unknown(code))
+                # Whether a code exists is for admins to know, not for anyone in any group.
+                if await who.is_admin_anywhere():
+                    return Message(st.station_unknown(code))
+                return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
         else:
             station = await who.station() if who.user.station_id else await default_station(s, ctx)
         if not await who.allows(Need.ADMIN, station_id=station.id):
@@ -207,4 +211,5 @@ async def bind_unit_chat(ctx: ServiceContext, sender: Sender, chat: Address, nam
             return Message(st.unit_unknown(name))
         unit.chat_channel = chat.channel.value
         unit.chat_id = chat.id
+        await replan_unit(s, unit.id)  # reminders already due reach the new chat too
         return Message(st.unit_bound(unit.name))

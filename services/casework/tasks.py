@@ -23,7 +23,7 @@ from services.kernel.casecard import staff_event
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_residents
 from services.kernel.results import ActionResult, refused
-from storage.models import Extension, Opinion, Task
+from storage.models import REPLAN_AT, Extension, Opinion, Task
 from texts.common import NOT_ALLOWED
 
 EXTENSION_CHOICES = (3, 7, 15)
@@ -103,6 +103,7 @@ async def _acknowledge(p: Press) -> ActionResult:
         return ActionResult((await audit.last_action_by(p.s, op, p.ctx.tz)).plain, alert=True)
     task.acknowledged_at = now
     task.acknowledged_by_id = p.who.id
+    task.next_remind_at = REPLAN_AT  # whoever signed for a unit gets its reminders too
     await tell_residents(p.s, op, f"res:ack:{task.id}", Message(rt.acknowledged(op.ref_no)), now)
     note = Message(st.acknowledged(op.ref_no, p.who.name))
     await staff_event(p.s, p.ctx, op, f"staff:ack:{task.id}", note, now)

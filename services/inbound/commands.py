@@ -56,6 +56,13 @@ ALIASES = {
     "回访": "calls",
     "认领": "claim",
     "办理设置": "settings",
+    "绑定": "bind_staff",
+    "添加工作人员": "add_staff",
+    "生成邀请码": "invite",
+    "添加工作组": "group_add",
+    "添加部门": "dept_add",
+    "单位列表": "units",
+    "发通知": "notify",
 }
 GROUP_HINT = frozenset({"start", "help", "my", "status"})
 
@@ -72,6 +79,8 @@ def parse(inbound: Inbound, text: str) -> Call | None:
         return Call(name, rest) if name else None
     if inbound.words_as_commands and parts[0] in ALIASES:
         return Call(ALIASES[parts[0]], rest)
+    if inbound.words_as_commands and parts[0].lower() in COMMANDS:
+        return Call(parts[0].lower(), rest)  # `bind_staff` typed without its slash
     return None
 
 

@@ -10,6 +10,7 @@ from domain.channels import Sender
 from domain.lifecycle import TERMINAL, Action, IllegalTransition, Status, next_status
 from domain.message import Message
 from domain.states import EventKind, MessageKind, PromptKind
+from services.intake.anonymity import withdraw_name
 from services.intake.common import receipt_actions
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
@@ -55,13 +56,17 @@ async def set_anonymous(
         who, op = owned
         if op.status in TERMINAL:
             return Message(rt.edit_too_late(op.ref_no)), Message(actions=receipt_actions(ctx, op))
+        seen: list[str] = []
         if op.anonymous != anonymous:
+            if anonymous:
+                seen = await withdraw_name(s, op)
             op.anonymous = anonymous
             kind = EventKind.ANONYMOUS if anonymous else EventKind.REAL_NAME
             audit.record(s, op, kind, who.id, ctx.clock.now(), keep_status=False)
         receipt = rt.receipt(op.ref_no, ctx.theme_label(op.theme), op.anonymous)
+        note = rt.anonymous_from_now(op.ref_no, seen) if seen else None
         return (
-            Message(rt.anonymity_set(op.ref_no, anonymous)),
+            Message(note or rt.anonymity_set(op.ref_no, anonymous)),
             Message(receipt, receipt_actions(ctx, op)),
         )
 

@@ -68,6 +68,17 @@ class Actor:
                 self._admin = found.first() is not None
         return self._admin
 
+    async def is_admin_anywhere(self) -> bool:
+        """ADMIN_IDS, or the admin role at any station."""
+        if await self._is_admin():
+            return True
+        found = await self.s.execute(
+            select(StationRole.id).where(
+                StationRole.user_id == self.id, StationRole.role == Role.ADMIN
+            )
+        )
+        return found.first() is not None
+
     async def role(self, station_id: int) -> Role:
         """ADMIN_IDS first, then the station_roles table."""
         if station_id not in self._roles:

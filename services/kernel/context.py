@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,8 @@ class Limits:
     opinions_per_hour: int = 10
     min_chars: int = 5
     max_chars: int = 2000
+    # A typed-answer prompt (a reason, a note, a result) older than this is not applied.
+    prompt_ttl: timedelta = timedelta(minutes=60)
 
 
 AdminIds = frozenset[tuple[str, str]]  # (channel, external id)

@@ -6,7 +6,7 @@ renders it when it is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +19,13 @@ from domain.message import Message
 from domain.states import MessageKind, OutboxStatus
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, Station, Unit, User
-from storage.queries.outbox import CLAIMED_COLUMNS, due_condition, insert_once, pick_due
+from storage.queries.outbox import (
+    CLAIMED_COLUMNS,
+    due_condition,
+    insert_once,
+    insert_once_returning,
+    pick_due,
+)
 from storage.upsert import prebuilt_for
 
 DIRTY = "outbox_dirty"
@@ -61,6 +67,56 @@ async def enqueue(
     )
     added = bool(getattr(result, "rowcount", 0))
     if added and status is OutboxStatus.PENDING:
+        s.info[DIRTY] = True
+    return added
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One row for `enqueue_many`: the same fields as `enqueue`."""
+
+    key: str
+    to: Address
+    message: Message
+    kind: MessageKind
+    due_at: datetime
+    station_id: int | None = None
+    opinion_id: int | None = None
+    expires_at: datetime | None = None
+    status: OutboxStatus = OutboxStatus.PENDING
+    note: str | None = None
+
+
+async def enqueue_many(s: AsyncSession, rows: Sequence[Queued]) -> int:
+    """Add the rows whose key is new, in one statement; returns how many pending rows were added.
+
+    For the clock, which plans many reminders at once: one multi-row INSERT … ON CONFLICT DO
+    NOTHING instead of a statement (and a round trip on the loop's thread) per row.
+    """
+    if not rows:
+        return 0
+    params = [
+        {
+            "key": q.key,
+            "channel": q.to.channel.value,
+            "chat_id": q.to.id,
+            "message": q.message.to_json(),
+            "file_data": q.message.data,
+            "kind": q.kind.value,
+            "due_at": q.due_at,
+            "expires_at": q.expires_at,
+            "station_id": q.station_id,
+            "opinion_id": q.opinion_id,
+            "status": q.status.value,
+            "attempts": 0,
+            "last_error": q.note,
+            "created_at": q.due_at,
+        }
+        for q in rows
+    ]
+    result = await s.execute(prebuilt_for(s, insert_once_returning), params)
+    added = sum(1 for status in result.scalars() if status == OutboxStatus.PENDING)
+    if added:
         s.info[DIRTY] = True
     return added
 

@@ -149,11 +149,19 @@ async def default_station(s: AsyncSession, ctx: ServiceContext) -> Station:
         await s.execute(select(Station).where(Station.code == ctx.station.code))
     ).scalar_one_or_none()
     if st is None:
-        st = Station(
-            code=ctx.station.code, name=ctx.station.name, ref_prefix=ctx.station.ref_prefix
+        # Several first messages at once (several instances, or one with concurrent updates on
+        # PostgreSQL) each try to create it: one INSERT wins, the others read its row.
+        await s.execute(
+            insert_for(s, Station.__table__)
+            .values(
+                code=ctx.station.code,
+                name=ctx.station.name,
+                ref_prefix=ctx.station.ref_prefix,
+                created_at=ctx.clock.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["code"])
         )
-        s.add(st)
-        await s.flush()
+        st = (await s.execute(select(Station).where(Station.code == ctx.station.code))).scalar_one()
     return st
 
 

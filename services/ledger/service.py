@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,7 @@ from services.ledger.importer import (
     existing_keys,
     read_table,
 )
+from services.ledger.rates_sheet import rates_rows
 from services.ledger.rows import REAL_NAME_WORDS, Export, LedgerRow, load_ledger_rows
 from services.ledger.workbook import build_workbook
 from services.reports.service import staff_station
@@ -62,13 +64,21 @@ class LedgerService:
             station = await staff_station(s, self.ctx, sender, chat)
             if station is None:
                 return Export(Message(tr.only_staff()))
+            if chat is not None and chat != sender.private_chat and chat != staff_chat(station):
+                return Export(Message(tr.export_wrong_chat()))
             rows = await load_ledger_rows(s, self.ctx, station.id, real_names)
+            rates = await rates_rows(s, self.ctx, station.id)
             name = station.name
-        data, filename = await self._workbook(name, rows, real_names, None)
+        data, filename = await self._workbook(name, rows, real_names, None, rates)
         return Export(Message(tr.export_caption(len(rows), real_names)), data, filename, len(rows))
 
     async def _workbook(
-        self, station_name: str, rows: list[LedgerRow], real_names: bool, progress: Progress | None
+        self,
+        station_name: str,
+        rows: list[LedgerRow],
+        real_names: bool,
+        progress: Progress | None,
+        rates: list[list[Any]] | None = None,
     ) -> tuple[bytes, str]:
         now = self.ctx.clock.now().astimezone(self.ctx.tz)
         data = await asyncio.to_thread(
@@ -79,6 +89,7 @@ class LedgerService:
             real_names,
             self._theme_order(),
             progress,
+            rates,
         )
         return data, tr.export_filename(now.date())
 
@@ -92,8 +103,9 @@ class LedgerService:
         async with self.ctx.sessions.begin() as s:
             station = await self._station(s, station_code)
             rows = await load_ledger_rows(s, self.ctx, station.id, real_names)
+            rates = await rates_rows(s, self.ctx, station.id)
             name = station.name
-        data, filename = await self._workbook(name, rows, real_names, progress)
+        data, filename = await self._workbook(name, rows, real_names, progress, rates)
         return data, filename, len(rows)
 
     async def _station(self, s: AsyncSession, code: str | None) -> Station:

@@ -175,14 +175,15 @@ def build_workbook(
     real_names: bool,
     theme_order: Sequence[str],
     progress: Progress | None = None,
+    rates: Sequence[Sequence[Any]] | None = None,
 ) -> bytes:
-    """The .xlsx: 汇总, 全部意见, then one sheet per theme (in the taxonomy's order)."""
+    """The .xlsx: 汇总, 全部意见, one sheet per theme (in the taxonomy's order), then 三率."""
     wb = Workbook()
     summary = wb.active
     assert summary is not None
     summary.title = tr.SUMMARY_SHEET
     _write_summary(summary, station_name, generated, rows, real_names, theme_order)
-    used = {tr.SUMMARY_SHEET, tr.ALL_SHEET}
+    used = {tr.SUMMARY_SHEET, tr.ALL_SHEET, tr.RATES_SHEET}
     _write_ledger_sheet(wb.create_sheet(tr.ALL_SHEET), rows, real_names, progress)
     by_theme: dict[str, list[LedgerRow]] = defaultdict(list)
     for r in rows:
@@ -191,6 +192,10 @@ def build_workbook(
     for label in sorted(by_theme, key=lambda t: (order.get(t, len(order)), t)):
         ws = wb.create_sheet(_sheet_title(label, used))
         _write_ledger_sheet(ws, by_theme[label], real_names, None)
+    if rates is not None:
+        from services.ledger.rates_sheet import write_rates_sheet
+
+        write_rates_sheet(wb.create_sheet(tr.RATES_SHEET), rates)
     buf = io.BytesIO()
     wb.save(buf)
     if progress is not None:

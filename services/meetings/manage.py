@@ -20,7 +20,8 @@ from services.kernel import outbox
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
-from storage.models import Announcement, Meeting, Station, Unit, User
+from services.kernel.replan import replan_receptions
+from storage.models import REPLAN_AT, Announcement, Meeting, Station, Unit, User
 
 FIELD_NAMES = {"时间": "time", "地点": "place", "标题": "title", "重复": "rule", "工作组": "unit"}
 ALL_GROUPS = ("全部", "所有", "全体", "all")
@@ -194,6 +195,7 @@ class MeetingService:
                 return _plain(str(exc))
             m.version += 1
             m.updated_at = self.ctx.clock.now()
+            m.next_remind_at = REPLAN_AT
             await self._announce(
                 s, m, tm.changed(m.title, self._next(m), describe(m.recurrence), m.place), "changed"
             )
@@ -217,6 +219,7 @@ class MeetingService:
                 return m
             m.active = False
             m.version += 1
+            m.next_remind_at = None
             await self._announce(s, m, tm.cancelled(m.title), "cancelled")
             return Reply(tm.cancelled_ok(m.id, m.title))
 
@@ -301,4 +304,6 @@ class MeetingService:
             who = await actor(s, self.ctx, sender)
             await who.station()
             who.user.subscribed = on
+            if on:
+                await replan_receptions(s, who.user.station_id)
             return Reply(tm.subscribed(on))

@@ -10,10 +10,11 @@ and a meeting reminder whose meeting has begun is recorded as dropped.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
@@ -26,8 +27,11 @@ from services.kernel import outbox
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach, staff_chat
+from services.reminders.due import DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
 from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
+
+TASK_BATCH = 200  # tasks per transaction; the loop yields to the chat between batches
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,8 @@ class ReminderPlanner:
         """Insert every reminder that is due now; returns how many rows were added."""
         now = self.ctx.clock.now()
         added = 0
+        added += await self._plan_tasks(now)
         async with self.ctx.sessions.begin() as s:
-            added += await self._plan_tasks(s, now)
             added += await self._plan_meetings(s, now)
         added += await self._plan_briefings(now)
         added += await plan_digests(self.ctx, now, self.policy.send_time)  # folded noise
@@ -120,50 +124,52 @@ class ReminderPlanner:
         return added
 
     # ---- task deadlines ---------------------------------------------------------------------
-    async def _plan_tasks(self, s: AsyncSession, now: datetime) -> int:
+    async def _plan_tasks(self, now: datetime) -> int:
+        """Plan the tasks whose next moment has come: a batch per transaction, and the loop
+        yields between batches so the chat's statements get the connection in between."""
         eff = self._effective_day(now)
-        rows = (
-            await s.execute(
-                select(Task, Opinion)
-                .join(Opinion, Opinion.id == Task.opinion_id)
-                .where(Task.status == TaskStatus.OPEN)
-            )
-        ).all()
-        added = 0
-        for task, op in rows:
-            start = task.assigned_at.astimezone(self.ctx.tz).date()
-            stage = self._task_stage(task.due_date, eff, start)
-            if stage is None:
+        added, seen = 0, set[int]()
+        while True:
+            async with self.ctx.sessions.begin() as s:
+                rows = await due_tasks(s, now, TASK_BATCH)
+                fresh = [r for r in rows if r.id not in seen]
+                if fresh:
+                    seen.update(r.id for r in fresh)
+                    added += await self._plan_task_batch(s, fresh, eff)
+            if len(rows) < TASK_BATCH or not fresh:
+                return added
+            await asyncio.sleep(0)
+
+    async def _plan_task_batch(self, s: AsyncSession, rows: list[DueTask], eff: date) -> int:
+        nexts: list[dict[str, object]] = []
+        staged: list[tuple[DueTask, tuple[str, date, int]]] = []
+        for task in rows:
+            if task.status != TaskStatus.OPEN:
+                nexts.append({"id": task.id, "next_remind_at": None})
                 continue
-            name, day, overdue = stage
-            text = tr.task_reminder(name, op.ref_no, op.text, task.due_date, overdue)
-            for chat in await self._task_chats(s, task):
-                added += await self._put(
-                    s,
-                    key=f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}",
-                    to=chat,
-                    text=text,
-                    due=self._at(day),
-                    station_id=task.station_id,
-                    opinion_id=op.id,
-                )
-            if overdue >= self.policy.report_after:
+            start = task.assigned_at.astimezone(self.ctx.tz).date()
+            nxt = self._next_stage_day(task.due_date, eff, start)
+            nexts.append({"id": task.id, "next_remind_at": self._at(nxt)})
+            stage = self._task_stage(task.due_date, eff, start)
+            if stage is not None:
+                staged.append((task, stage))
+        chats = await TaskChats.load(s, [task for task, _ in staged])
+        queued: list[outbox.Queued] = []
+        for task, (name, day, overdue) in staged:
+            text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
+            for chat in chats.chats(task):
+                key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
+                queued.append(self._queued(key, chat, text, task, self._at(day)))
+            staff = chats.staff.get(task.station_id)
+            if overdue >= self.policy.report_after and staff is not None:
                 report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
-                station = await s.get(Station, task.station_id)
-                staff = staff_chat(station) if station is not None else None
-                if staff is not None:
-                    assignee = await self._assignee_name(s, task)
-                    added += await self._put(
-                        s,
-                        key=f"remind:task:{task.id}:report",
-                        to=staff,
-                        text=tr.overdue_report(
-                            op.ref_no, op.text, assignee, task.due_date, overdue
-                        ),
-                        due=self._at(report_day),
-                        station_id=task.station_id,
-                        opinion_id=op.id,
-                    )
+                text = tr.overdue_report(
+                    task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
+                )
+                key = f"remind:task:{task.id}:report"
+                queued.append(self._queued(key, staff, text, task, self._at(report_day)))
+        added = await outbox.enqueue_many(s, queued)
+        await s.execute(update(Task), nexts)  # by primary key, one executemany
         return added
 
     def _task_stage(
@@ -186,49 +192,74 @@ class ReminderPlanner:
             return "due", due, 0
         return "overdue", self.calendar.add_workdays(due, overdue).due, overdue
 
-    async def _task_chats(self, s: AsyncSession, task: Task) -> list[Address]:
-        chats: list[Address] = []
-        if task.assignee_user_id is not None:
-            found = await reach(s, [task.assignee_user_id])  # blocked identities are skipped
-            chats += found.values()
-        if task.assignee_unit_id is not None:
-            chat = unit_chat(await s.get(Unit, task.assignee_unit_id))
-            if chat is not None:
-                chats.append(chat)
-            if task.acknowledged_by_id is not None:
-                ack = (await reach(s, [task.acknowledged_by_id])).get(task.acknowledged_by_id)
-                if ack is not None and ack not in chats:
-                    chats.append(ack)
-        return chats
+    def _next_stage_day(self, due: date, eff: date, start: date | None = None) -> date:
+        """The first day after `eff` whose reminder differs from `eff`'s: the planner's next
+        moment for the task. Before the deadline, the first day the stage changes; from the
+        deadline on, each next working day (another overdue reminder)."""
+        if eff >= due:
+            return self.calendar.add_workdays(eff, 1).due
+        current = self._task_stage(due, eff, start)
+        day = eff + timedelta(days=1)
+        while day < due and self._task_stage(due, day, start) == current:
+            day += timedelta(days=1)
+        return day
 
-    async def _assignee_name(self, s: AsyncSession, task: Task) -> str:
-        if task.assignee_user_id is not None:
-            user = await s.get(User, task.assignee_user_id)
-            return user.display_name if user else "—"
-        unit = await s.get(Unit, task.assignee_unit_id) if task.assignee_unit_id else None
-        return unit.name if unit else "—"
+    @staticmethod
+    def _queued(key: str, to: Address, text: Rich, task: DueTask, due: datetime) -> outbox.Queued:
+        return outbox.Queued(
+            key=key,
+            to=to,
+            message=Message(text),
+            kind=MessageKind.REMINDER,
+            due_at=due,
+            station_id=task.station_id,
+            opinion_id=task.opinion_id,
+        )
 
     # ---- meetings -------------------------------------------------------------------------------
     async def _plan_meetings(self, s: AsyncSession, now: datetime) -> int:
+        """Meetings whose next reminder moment has come (after a change: at once)."""
         added = 0
-        meetings = (await s.execute(select(Meeting).where(Meeting.active))).scalars().all()
+        meetings = (
+            (await s.execute(select(Meeting).where(Meeting.next_remind_at <= now))).scalars().all()
+        )
         horizon = max((*self.policy.meeting_offsets, self.policy.reception_notice))
         for m in meetings:
+            if not m.active:
+                m.next_remind_at = None
+                continue
             unit = await s.get(Unit, m.unit_id) if m.unit_id else None
-            for occ in occurrences(
-                m.starts_at,
-                m.recurrence,
-                self.ctx.tz,
-                self.calendar,
-                now - timedelta(hours=2),
-                limit=3,
-            ):
+            upcoming = list(
+                occurrences(
+                    m.starts_at,
+                    m.recurrence,
+                    self.ctx.tz,
+                    self.calendar,
+                    now - timedelta(hours=2),
+                    limit=3,
+                )
+            )
+            for occ in upcoming:
                 if occ - horizon > now:
                     break
                 added += await self._meeting_stage(s, m, unit, occ, now)
                 if m.kind == MeetingKind.RECEPTION:
                     added += await self._reception_notice(s, m, occ, now)
+            m.next_remind_at = self._next_meeting_moment(m, upcoming, now)
         return added
+
+    def _next_meeting_moment(
+        self, m: Meeting, upcoming: list[datetime], now: datetime
+    ) -> datetime | None:
+        """The next moment a reminder of `m` falls due; None when no occurrence is left."""
+        if not upcoming:
+            return None
+        offsets = list(self.policy.meeting_offsets)
+        if m.kind == MeetingKind.RECEPTION:
+            offsets.append(self.policy.reception_notice)
+        moments = [occ - off for occ in upcoming for off in offsets if occ - off > now]
+        # Occurrences so close together that all three are past due: look again in an hour.
+        return min(moments) if moments else now + timedelta(hours=1)
 
     async def _meeting_stage(
         self, s: AsyncSession, m: Meeting, unit: Unit | None, occ: datetime, now: datetime

@@ -8,12 +8,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 import texts.reports as tr
 from domain.message import Rich
 from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
 from services.reports.stats import (
+    BRIEFING_SECTIONS,
     Stats,
     collect_stats,
     overdue_lines,
@@ -21,10 +24,14 @@ from services.reports.stats import (
     render_chart,
     satisfaction_line,
     theme_counts,
+    with_sections,
 )
 from storage.models import Station
 
 KEYWORDS_TOP = 10
+# Keywords come from at most about this many of the period's texts (an even sample beyond it):
+# jieba's tagging costs about the same per character whatever the period.
+KEYWORD_SAMPLE = 1500
 GROWTH_TOP = 3
 # Words that occur in almost every opinion and say nothing about this period's concerns. Chosen by
 # reading extract_tags output over real-looking opinions: they crowd out 电梯, 停车, 助餐 ...
@@ -122,16 +129,32 @@ async def build_briefing(
         station = await s.get(Station, station_id)
         if station is None:
             raise LookupError(f"no station {station_id}")
-        stats = await collect_stats(s, ctx, station, period, calendar or WorkCalendar())
-        texts = await period_texts(s, station_id, period, ctx.tz)
-        previous = period.previous()
-        before = await theme_counts(s, station_id, previous, ctx.tz) if previous else {}
+        stats, texts, before = await briefing_inputs(
+            s, ctx, station, period, calendar or WorkCalendar()
+        )
     return await finish_briefing(ctx, stats, texts, before)
 
 
+async def briefing_inputs(
+    s: AsyncSession, ctx: ServiceContext, station: Station, period: Period, calendar: WorkCalendar
+) -> tuple[Stats, list[str], dict[str, int]]:
+    """The figures, the texts keywords come from, and the previous period's themes."""
+    stats = await collect_stats(s, ctx, station, period, calendar, BRIEFING_SECTIONS)
+    merged = dict(stats.by_status).get("duplicate", 0)
+    texts = await period_texts(
+        s, station.id, period, ctx.tz, stats.received - merged, KEYWORD_SAMPLE
+    )
+    previous = period.previous()
+    before = await theme_counts(s, station.id, previous, ctx.tz) if previous else {}
+    return stats, texts, before
+
+
 async def finish_briefing(
-    ctx: ServiceContext, stats: Stats, texts: list[str], before: dict[str, int]
+    ctx: ServiceContext, stats: Stats, texts: list[str], before: dict[str, int], draw: bool = True
 ) -> Briefing:
+    """The briefing's text, and its chart unless `draw` is False (the caller draws it)."""
+    # The chart is drawn while the keywords are found.
+    drawing = asyncio.ensure_future(render_chart(stats) if draw else _no_chart())
     keywords = await asyncio.to_thread(top_keywords, texts)
     growth = theme_growth(ctx, stats.theme_counts(), before) if stats.period.previous() else []
     text = tr.briefing_text(
@@ -145,11 +168,17 @@ async def finish_briefing(
         growth,
         keywords,
         ctx.clock.now().astimezone(ctx.tz),
+        overdue_total=stats.overdue_total,
     )
-    chart = await render_chart(stats)
-    if chart is None:
+    text = with_sections(text, stats)
+    chart = await drawing
+    if chart is None and draw:
         text = text + "\n" + tr.chart_unavailable()
     return Briefing(text, chart, stats, keywords, growth)
+
+
+async def _no_chart() -> None:
+    return None
 
 
 BriefingSender = Callable[[Any, Briefing], Awaitable[None]]

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 import texts.reports as tr
 from domain.message import Rich
+from domain.periods import Period
+from services.kernel.context import ServiceContext
+from services.kernel.settings import policy_for
 from services.reports import charts
-from services.reports.rates import RateRow, Rates
+from services.reports.rates import RateRow, Rates, compute_rates
+from services.reports.stats import BRIEFING_SECTIONS, STATS_SECTIONS, Section, Stats
+from storage.models import Station
 
 RANKED = 10
 
@@ -66,3 +73,17 @@ def sheet_rows(rates: Rates) -> list[list[Any]]:
     ]
     rows.append(row("", rates.overall, "合计"))
     return rows
+
+
+async def rates_section(
+    s: AsyncSession, ctx: ServiceContext, station: Station, period: Period, stats: Stats
+) -> Section | None:
+    """The three rates in /stats and the 工作简报 (a section after the station's figures)."""
+    lo, hi = period.bounds(ctx.tz)
+    policy = await policy_for(s, ctx, station.id)
+    rates = await compute_rates(s, station.id, lo, hi, stats.today, policy)
+    return Section([rates_text(rates)], (rates_panel(rates),))
+
+
+STATS_SECTIONS.append(rates_section)
+BRIEFING_SECTIONS.append(rates_section)

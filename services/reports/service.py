@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reports as tr
 from domain.channels import Address, Sender
-from domain.message import Message
+from domain.message import FileRef, Message
 from domain.periods import Period, parse_period
+from domain.states import MessageKind
 from domain.workdays import WorkCalendar
+from services.kernel import outbox
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import station_by_staff_chat
-from services.reports.briefing import finish_briefing
-from services.reports.stats import (
-    Report,
-    collect_stats,
-    local_today,
-    period_texts,
-    render_chart,
-    stats_text,
-    theme_counts,
-)
+from services.reports.briefing import briefing_inputs, finish_briefing
+from services.reports.stats import Report, Stats, collect_stats, local_today, render_chart
+from services.reports.stats import stats_text as render_stats_text
 from storage.models import Station
+
+log = logging.getLogger(__name__)
+
+# How long /stats waits for its chart (drawn in a worker thread, usually a few hundred ms) before
+# it answers with the text alone; the chart then follows through the outbox.
+CHART_WAIT = 3.0
 
 
 async def staff_station(
@@ -44,6 +47,8 @@ async def staff_station(
 class ReportsService:
     ctx: ServiceContext
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    chart_wait: float = CHART_WAIT
+    _later: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def stats(self, sender: Sender, raw: str, chat: Address | None = None) -> Report:
         """`/stats [本周|本月|全部|YYYY-MM-DD YYYY-MM-DD]` for staff; default 本月."""
@@ -56,7 +61,39 @@ class ReportsService:
             if period is None:
                 return Report(Message(tr.stats_usage()))
             stats = await collect_stats(s, self.ctx, station, period, self.calendar)
-        return Report(Message(stats_text(stats)), await render_chart(stats))
+        to = chat or sender.private_chat
+        return await self._with_chart(Message(render_stats_text(stats)), stats, to)
+
+    async def _with_chart(self, reply: Message, stats: Stats, to: Address) -> Report:
+        """The text and the chart if it is drawn within `chart_wait`; else the text now and the
+        chart through the outbox as soon as it is drawn."""
+        drawing = asyncio.ensure_future(render_chart(stats))
+        done, _ = await asyncio.wait({drawing}, timeout=self.chart_wait)
+        if drawing in done:
+            return Report(reply, drawing.result())
+        later = asyncio.ensure_future(self._send_chart_later(drawing, stats, to))
+        self._later.add(later)
+        later.add_done_callback(self._later.discard)
+        return Report(reply)
+
+    async def _send_chart_later(
+        self, drawing: asyncio.Future[bytes | None], stats: Stats, to: Address
+    ) -> None:
+        png = await drawing
+        if png is None:
+            return
+        now = self.ctx.clock.now()
+        async with self.ctx.sessions.begin() as s:
+            await outbox.enqueue(
+                s,
+                key=f"chart:{stats.station_id}:{to.key}:{now.timestamp():.6f}",
+                to=to,
+                message=Message(file=FileRef("image", "chart.png"), data=png),
+                kind=MessageKind.STAFF,
+                due_at=now,
+                station_id=stats.station_id,
+            )
+        log.info("chart for %s follows its text (drawn in over %.1f s)", to.key, self.chart_wait)
 
     async def briefing(self, sender: Sender, raw: str = "", chat: Address | None = None) -> Report:
         """`/briefing [period]` on demand; default: the current half month so far."""
@@ -68,9 +105,8 @@ class ReportsService:
             period = parse_period(raw, today, Period.half_month(today))
             if period is None:
                 return Report(Message(tr.stats_usage()))
-            stats = await collect_stats(s, self.ctx, station, period, self.calendar)
-            texts = await period_texts(s, station.id, period, self.ctx.tz)
-            previous = period.previous()
-            before = await theme_counts(s, station.id, previous, self.ctx.tz) if previous else {}
-        done = await finish_briefing(self.ctx, stats, texts, before)
-        return Report(Message(done.text), done.chart)
+            stats, texts, before = await briefing_inputs(
+                s, self.ctx, station, period, self.calendar
+            )
+        done = await finish_briefing(self.ctx, stats, texts, before, draw=False)
+        return await self._with_chart(Message(done.text), stats, chat or sender.private_chat)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reports as tr
@@ -28,14 +27,15 @@ from domain.message import Message, Rich
 from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
+from services.reports import aggregates as agg
 from services.reports import charts
-from services.reports.rates import final_rating_counts
-from storage.models import Opinion, Station, Task, Unit, User
+from storage.models import Station
 from texts.common import status_name
 
 log = logging.getLogger(__name__)
 
 SATISFACTION_KEYS = ("satisfied", "basic", "unsatisfied", "unrated")
+OVERDUE_SHOWN = tr.MAX_LIST  # overdue cases listed in a message (all of them are counted)
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -81,6 +81,15 @@ class Satisfaction:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A part of /stats or /briefing that another feature contributes: text lines after the
+    station's own figures, and chart panels after its own."""
+
+    lines: Sequence[Rich | str] = ()
+    panels: Sequence[charts.Panel] = ()
+
+
+@dataclass(frozen=True)
 class Stats:
     station_id: int
     station_name: str
@@ -95,8 +104,10 @@ class Stats:
     avg_days_to_assign: float | None
     avg_days_to_close: float | None
     by_assignee: list[AssigneeStats]
-    overdue: list[OverdueTask]
+    overdue: list[OverdueTask]  # the longest overdue, at most OVERDUE_SHOWN
     satisfaction: Satisfaction
+    overdue_total: int = 0  # every open task past its due date, as of today
+    sections: list[Section] = field(default_factory=list)
 
     def theme_counts(self) -> dict[str, int]:
         return {theme: n for theme, _, n in self.by_theme}
@@ -110,27 +121,19 @@ class Report:
     chart: bytes | None = None
 
 
+# ---- sections other features add --------------------------------------------------------------
+
+
+# (session, context, station, period, the figures so far) -> a section, or None to add nothing.
+SectionBuilder = Callable[
+    [AsyncSession, ServiceContext, Station, Period, "Stats"], Awaitable[Section | None]
+]
+# Append a builder to add a section to every /stats answer (and every briefing, for the second).
+STATS_SECTIONS: list[SectionBuilder] = []
+BRIEFING_SECTIONS: list[SectionBuilder] = []
+
+
 # ---- queries -----------------------------------------------------------------------------------
-
-
-def _in(column: object, lo: datetime | None, hi: datetime | None) -> list[object]:
-    conds: list[object] = []
-    if lo is not None:
-        conds.append(column >= lo)  # type: ignore[operator]
-    if hi is not None:
-        conds.append(column < hi)  # type: ignore[operator]
-    return conds
-
-
-def _within(when: datetime | None, lo: datetime | None, hi: datetime | None) -> bool:
-    if when is None:
-        return False
-    return (lo is None or when >= lo) and (hi is None or when < hi)
-
-
-def _mean_days(spans: Iterable[timedelta]) -> float | None:
-    values = [span.total_seconds() / 86400 for span in spans]
-    return round(sum(values) / len(values), 1) if values else None
 
 
 def local_today(ctx: ServiceContext) -> date:
@@ -142,12 +145,63 @@ async def theme_counts(
 ) -> dict[str, int]:
     """Opinions received in `period`, by theme id."""
     lo, hi = period.bounds(tz)
-    rows = await s.execute(
-        select(Opinion.theme, func.count(Opinion.id))
-        .where(Opinion.station_id == station_id, *_in(Opinion.created_at, lo, hi))  # type: ignore[arg-type]
-        .group_by(Opinion.theme)
+    themes: Counter[str] = Counter()
+    for theme, _, n in await agg.received(s, station_id, lo, hi):
+        themes[theme] += n
+    return dict(themes)
+
+
+def _by_theme_and_status(
+    ctx: ServiceContext, grouped: Iterable[tuple[str, str, int]]
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
+    themes: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for theme, status, n in grouped:
+        themes[theme] += n
+        statuses[status] += n
+    order = {t.id: i for i, t in enumerate(ctx.classifier.themes)}
+    by_theme = sorted(
+        ((theme, ctx.theme_label(theme), n) for theme, n in themes.items()),
+        key=lambda r: (-r[2], order.get(r[0], len(order)), r[0]),
     )
-    return {theme: int(n) for theme, n in rows.all()}
+    by_status = [(st.value, statuses[st.value]) for st in Status if statuses[st.value]]
+    by_status += [(k, n) for k, n in statuses.items() if k not in set(Status)]
+    return by_theme, by_status
+
+
+async def _assignees(
+    s: AsyncSession,
+    station_id: int,
+    lo: datetime | None,
+    hi: datetime | None,
+    today: date,
+    calendar: WorkCalendar,
+) -> tuple[list[AssigneeStats], list[OverdueTask], int]:
+    """Per assignee counts, the overdue cases to show, and how many are overdue in all."""
+    counts = await agg.task_counts(s, station_id, lo, hi, today)
+    late = await agg.overdue(s, station_id, today, OVERDUE_SHOWN)
+    names = await agg.assignee_names(s, station_id, set(counts) | {o.key for o in late})
+    merged: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for key, c in counts.items():
+        merged[names[key]].update(c)
+    by_assignee = sorted(
+        (
+            AssigneeStats(kind, name, c["assigned"], c["closed"], c["bounced"], c["overdue"])
+            for (kind, name), c in merged.items()
+        ),
+        key=lambda a: (-a.assigned, -a.overdue, a.kind, a.name),
+    )
+    overdue = [
+        OverdueTask(
+            o.ref_no,
+            o.text,
+            names[o.key][1],
+            o.due_date,
+            calendar.workdays_between(o.due_date, today),
+        )
+        for o in late
+    ]
+    return by_assignee, overdue, sum(c["overdue"] for c in counts.values())
 
 
 async def collect_stats(
@@ -156,118 +210,48 @@ async def collect_stats(
     station: Station,
     period: Period,
     calendar: WorkCalendar,
+    sections: Sequence[SectionBuilder] | None = None,
 ) -> Stats:
-    """Every number of a /stats answer, in one session."""
+    """Every number of a /stats answer, in one session, each counted by the database."""
     lo, hi = period.bounds(ctx.tz)
     today = local_today(ctx)
-    in_period = _in(Opinion.created_at, lo, hi)
-
-    grouped = (
-        await s.execute(
-            select(Opinion.theme, Opinion.status, func.count(Opinion.id))
-            .where(Opinion.station_id == station.id, *in_period)  # type: ignore[arg-type]
-            .group_by(Opinion.theme, Opinion.status)
-        )
-    ).all()
-    themes: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    for theme, status, n in grouped:
-        themes[theme] += int(n)
-        statuses[status] += int(n)
-    order = {t.id: i for i, t in enumerate(ctx.classifier.themes)}
-    by_theme = sorted(
-        ((theme, ctx.theme_label(theme), n) for theme, n in themes.items()),
-        key=lambda r: (-r[2], order.get(r[0], len(order)), r[0]),
-    )
-    by_status = [(st.value, statuses[st.value]) for st in Status if statuses[st.value]]
-    by_status += [(k, n) for k, n in statuses.items() if k not in set(Status)]
-
-    tasks = (
-        await s.execute(
-            select(Task, Opinion.created_at, Opinion.ref_no, Opinion.text)
-            .join(Opinion, Opinion.id == Task.opinion_id)
-            .where(Task.station_id == station.id)
-            .order_by(Task.id)
-        )
-    ).all()
-    units = {
-        u.id: u
-        for u in (await s.execute(select(Unit).where(Unit.station_id == station.id))).scalars()
-    }
-    rep_ids = {t.assignee_user_id for t, *_ in tasks if t.assignee_user_id is not None}
-    reps = (
-        {u.id: u for u in (await s.execute(select(User).where(User.id.in_(rep_ids)))).scalars()}
-        if rep_ids
-        else {}
-    )
-
-    def assignee_of(task: Task) -> tuple[str, str]:
-        if task.assignee_unit_id is not None and task.assignee_unit_id in units:
-            unit = units[task.assignee_unit_id]
-            return unit.kind, unit.name
-        if task.assignee_user_id is not None and task.assignee_user_id in reps:
-            return "representative", reps[task.assignee_user_id].display_name
-        return "representative", "—"
-
-    first_assigned: dict[int, tuple[datetime, datetime]] = {}
-    closed_in_period: dict[int, tuple[datetime, datetime]] = {}
-    per_assignee: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    overdue: list[OverdueTask] = []
-    bounced = 0
-    for task, received_at, ref_no, text in tasks:
-        if task.opinion_id not in first_assigned:
-            first_assigned[task.opinion_id] = (task.assigned_at, received_at)
-        who = assignee_of(task)
-        if _within(task.assigned_at, lo, hi):
-            per_assignee[who]["assigned"] += 1
-        if task.status == "closed" and _within(task.closed_at, lo, hi):
-            assert task.closed_at is not None
-            closed_in_period[task.opinion_id] = (task.closed_at, received_at)
-            per_assignee[who]["closed"] += 1
-        if task.status == "bounced" and _within(task.closed_at, lo, hi):
-            bounced += 1
-            per_assignee[who]["bounced"] += 1
-        if task.status == "open" and task.due_date < today:
-            per_assignee[who]["overdue"] += 1
-            overdue.append(
-                OverdueTask(
-                    ref_no,
-                    text,
-                    who[1],
-                    task.due_date,
-                    calendar.workdays_between(task.due_date, today),
-                )
-            )
-    assigned_here = {oid: span for oid, span in first_assigned.items() if _within(span[0], lo, hi)}
-    overdue.sort(key=lambda o: (o.due_date, o.ref_no))
-    by_assignee = sorted(
-        (
-            AssigneeStats(kind, name, c["assigned"], c["closed"], c["bounced"], c["overdue"])
-            for (kind, name), c in per_assignee.items()
-        ),
-        key=lambda a: (-a.assigned, -a.overdue, a.kind, a.name),
-    )
-
-    # Per case, its final rating (services.reports.rates): a superseded 不满意 is not counted.
-    satisfaction = Satisfaction(await final_rating_counts(s, station.id, lo, hi))
-
-    return Stats(
+    by_theme, by_status = _by_theme_and_status(ctx, await agg.received(s, station.id, lo, hi))
+    assigned, avg_assign = await agg.first_assignments(s, station.id, lo, hi)
+    closed, avg_close = await agg.closures(s, station.id, lo, hi)
+    by_assignee, overdue, overdue_total = await _assignees(s, station.id, lo, hi, today, calendar)
+    stats = Stats(
         station_id=station.id,
         station_name=station.name,
         period=period,
         today=today,
-        received=sum(themes.values()),
+        received=sum(n for _, _, n in by_theme),
         by_theme=by_theme,
         by_status=by_status,
-        assigned=len(assigned_here),
-        closed=len(closed_in_period),
-        bounced=bounced,
-        avg_days_to_assign=_mean_days(a - r for a, r in assigned_here.values()),
-        avg_days_to_close=_mean_days(c - r for c, r in closed_in_period.values()),
+        assigned=assigned,
+        closed=closed,
+        bounced=sum(a.bounced for a in by_assignee),
+        avg_days_to_assign=avg_assign,
+        avg_days_to_close=avg_close,
         by_assignee=by_assignee,
         overdue=overdue,
-        satisfaction=satisfaction,
+        satisfaction=Satisfaction(await agg.ratings(s, station.id, lo, hi)),
+        overdue_total=overdue_total,
     )
+    return await add_sections(
+        s, ctx, station, stats, STATS_SECTIONS if sections is None else sections
+    )
+
+
+async def add_sections(
+    s: AsyncSession,
+    ctx: ServiceContext,
+    station: Station,
+    stats: Stats,
+    builders: Sequence[SectionBuilder],
+) -> Stats:
+    """`stats` with the sections the builders contribute (in their order) appended."""
+    extra = [sec for b in builders if (sec := await b(s, ctx, station, stats.period, stats))]
+    return replace(stats, sections=[*stats.sections, *extra]) if extra else stats
 
 
 async def compute_stats(
@@ -281,20 +265,18 @@ async def compute_stats(
         return await collect_stats(s, ctx, station, period, calendar or WorkCalendar())
 
 
-async def period_texts(s: AsyncSession, station_id: int, period: Period, tz: ZoneInfo) -> list[str]:
-    """The texts of the opinions received in `period` (duplicates merged away are left out)."""
+async def period_texts(
+    s: AsyncSession,
+    station_id: int,
+    period: Period,
+    tz: ZoneInfo,
+    total: int | None = None,
+    limit: int = 0,
+) -> list[str]:
+    """The texts of the opinions received in `period` (duplicates merged away are left out);
+    with `limit`, an even sample of about that many out of `total`."""
     lo, hi = period.bounds(tz)
-    return list(
-        (
-            await s.execute(
-                select(Opinion.text).where(
-                    Opinion.station_id == station_id,
-                    Opinion.status != Status.DUPLICATE,
-                    *_in(Opinion.created_at, lo, hi),  # type: ignore[arg-type]
-                )
-            )
-        ).scalars()
-    )
+    return await agg.sample_texts(s, station_id, lo, hi, total or 0, limit)
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -328,9 +310,18 @@ def stats_text(stats: Stats) -> Rich:
         overdue_lines(stats),
         satisfaction_line(stats),
         stats.today,
+        overdue_total=stats.overdue_total,
     )
     if not stats.received:
         text = text + "\n\n" + tr.no_opinions_yet()
+    return with_sections(text, stats)
+
+
+def with_sections(text: Rich, stats: Stats) -> Rich:
+    """The text with each contributed section's lines after it, a blank line before each."""
+    for section in stats.sections:
+        if section.lines:
+            text = Rich.join("\n", [text, "", *section.lines])
     return text
 
 
@@ -352,7 +343,7 @@ def chart_panels(stats: Stats) -> list[charts.Panel]:
                 "barh",
             )
         )
-    return panels
+    return panels + [p for section in stats.sections for p in section.panels]
 
 
 async def render_chart(stats: Stats) -> bytes | None:

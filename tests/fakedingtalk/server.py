@@ -686,9 +686,19 @@ class FakeDingTalk:
         group: str | None = None,
         at_bot: bool = True,
         msg_id: str | None = None,
+        at: tuple[str, ...] = (),
     ) -> JSON:
-        """A person writes to the robot (one-to-one, or in ``group`` @-mentioning it)."""
-        content: JSON = {"msgtype": "text", "text": {"content": (" " if group else "") + text}}
+        """A person writes to the robot (one-to-one, or in ``group`` @-mentioning it, and the
+        people in ``at`` too: DingTalk keeps their @name in the text)."""
+        names = "".join(f"@{self._user(u).nick} " for u in at)
+        content: JSON = {
+            "msgtype": "text",
+            "text": {"content": (" " if group else "") + text + (" " + names if names else "")},
+        }
+        if at:
+            content["atUsers"] = [
+                {"dingtalkId": self._user(u).dingtalk_id, "staffId": u} for u in at
+            ]
         return self.send_message(staff_id, content, group=group, at_bot=at_bot, msg_id=msg_id)
 
     def send_picture(self, staff_id: str, *, group: str | None = None) -> JSON:
@@ -751,7 +761,10 @@ class FakeDingTalk:
                     )
                 data["conversationTitle"] = g.title
                 data["isInAtList"] = True
-                data["atUsers"] = [{"dingtalkId": self.robot_dingtalk_id}]
+                data["atUsers"] = [
+                    {"dingtalkId": self.robot_dingtalk_id},
+                    *content.get("atUsers", []),
+                ]
         return self._push(BOT_TOPIC, data)
 
     def press(

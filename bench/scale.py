@@ -1,0 +1,371 @@
+"""The project's own service functions on a city's worth of data, against a small baseline.
+
+Builds a database per size (bench/scale_data.py: one station, three years, residents, opinions,
+tasks, events, ratings, outbox rows) on the real schema and migrations, then times /my, /status,
+intake, triage, assign, /stats (this month, all time), /briefing, the ledger export and the
+clock's steps (expire ratings, plan reminders). Prints the median per function per size and the
+ratio to the baseline (the first size) measured in the same run.
+
+    python bench/scale.py [--sizes 10000,1000000] [--engines sqlite,postgresql]
+                          [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres] [--keep]
+
+SQLite files go to a temporary directory; PostgreSQL databases are named liaison_reports_<size>
+and dropped afterwards (unless --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import scale_data as sd  # noqa: E402
+from domain.channels import Address, Channel  # noqa: E402
+from domain.clock import ManualClock  # noqa: E402
+from services.kernel.context import Limits, ServiceContext, StationDefaults  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    result: Any = None
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def context(url: str, classifier: Any, clock: ManualClock) -> tuple[ServiceContext, Any]:
+    from storage.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    ctx = ServiceContext(
+        sessions=make_sessionmaker(engine),
+        classifier=classifier,
+        tz=TZ,
+        clock=clock,
+        station=StationDefaults("default", "城区联络站", "LL"),
+        limits=Limits(opinions_per_hour=10, min_chars=5, max_chars=2000),
+        admin_ids=frozenset({("telegram", sd.ADMIN.external_id)}),
+    )
+    return ctx, engine
+
+
+async def analyze(url: str) -> None:
+    """PostgreSQL: what autovacuum would have done by now (statistics, visibility map)."""
+    if url.startswith("postgresql"):
+        await _pg_admin(url, "VACUUM ANALYZE")
+
+
+async def _timed(t: Timing, fn: Callable[[int], Awaitable[Any]], reps: int) -> Timing:
+    for i in range(reps):
+        started = time.perf_counter()
+        t.result = await fn(i)
+        t.seconds.append(time.perf_counter() - started)
+    return t
+
+
+async def pick(ctx: ServiceContext, built: sd.Built) -> dict[str, Any]:
+    """Rows the interactive actions work on: a busy resident, untriaged opinions."""
+    from sqlalchemy import func, select
+
+    from storage.models import Opinion
+
+    async with ctx.sessions() as s:
+        busy = (
+            await s.execute(
+                select(Opinion.resident_id, func.count())
+                .group_by(Opinion.resident_id)
+                .order_by(func.count().desc())
+                .limit(1)
+            )
+        ).one()
+        assert busy[0] is not None
+        ref = (
+            await s.execute(select(Opinion.ref_no).where(Opinion.resident_id == busy[0]).limit(1))
+        ).scalar_one()
+        waiting = list(
+            (
+                await s.execute(
+                    select(Opinion.id)
+                    .where(Opinion.status == "received")
+                    .order_by(Opinion.id.desc())
+                    .limit(40)
+                )
+            ).scalars()
+        )
+    n = busy[0] - built.first_resident
+    return {"resident": sd.resident_sender(n), "ref": ref, "waiting": waiting}
+
+
+async def interactive(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Timing]:
+    """What a resident or staff member waits for in the chat."""
+    from services.casework import CaseworkService
+    from services.intake import IntakeService
+
+    rows = await pick(ctx, built)
+    intake, cw = IntakeService(ctx), CaseworkService(ctx)
+    resident = rows["resident"]
+    waiting = rows["waiting"]
+    reps = min(reps, len(waiting) // 2)
+    units = built.setup.unit_ids
+
+    async def submit(i: int) -> Any:
+        who = sd.resident_sender(built.counts["opinions"] % 1000 + i)
+        chat = Address(Channel.TELEGRAM, who.external_id)
+        return await intake.submit_text(who, chat, f"bench-{i}", sd.SNIPPETS[i % 8], None)
+
+    return [
+        await _timed(Timing("/my"), lambda i: intake.my_list(resident, 0), reps),
+        await _timed(Timing("/status"), lambda i: intake.status(resident, rows["ref"]), reps),
+        await _timed(Timing("intake"), submit, reps),
+        await _timed(
+            Timing("triage (theme)"),
+            lambda i: cw.triage_button(sd.STAFF, "st", (waiting[i], 1)),
+            reps,
+        ),
+        await _timed(
+            Timing("assign"),
+            lambda i: cw.triage_button(
+                sd.STAFF, "dl", (waiting[reps + i], 2, units[i % len(units)], 7)
+            ),
+            reps,
+        ),
+    ]
+
+
+async def aggregate(ctx: ServiceContext, reps: int) -> list[Timing]:
+    """/stats and /briefing for the staff chat."""
+    from services.reports import ReportsService
+
+    reports = ReportsService(ctx)
+    staff = Address(Channel.TELEGRAM, sd.STAFF_CHAT)
+    return [
+        await _timed(
+            Timing("/stats this month"), lambda i: reports.stats(sd.STAFF, "本月", staff), reps
+        ),
+        await _timed(
+            Timing("/stats all time"), lambda i: reports.stats(sd.STAFF, "全部", staff), reps
+        ),
+        await _timed(Timing("/briefing"), lambda i: reports.briefing(sd.STAFF, "", staff), reps),
+    ]
+
+
+async def clock_steps(ctx: ServiceContext) -> list[Timing]:
+    """The tick's steps: the first plan() inserts what is due, the second finds nothing new."""
+    from services.casework import CaseworkService
+    from services.reminders import ReminderPlanner
+
+    planner = ReminderPlanner(ctx)
+    return [
+        await _timed(Timing("expire_ratings"), lambda i: CaseworkService(ctx).expire_ratings(), 3),
+        await _timed(Timing("plan (first)"), lambda i: planner.plan(), 1),
+        await _timed(Timing("plan (again)"), lambda i: planner.plan(), 1),
+    ]
+
+
+async def export_inprocess(ctx: ServiceContext) -> Timing:
+    from services.ledger import LedgerService
+
+    t = Timing("export (in process)")
+    return await _timed(t, lambda i: LedgerService(ctx).export_station(), 1)
+
+
+def export_cli(url: str, workdir: Path) -> Timing:
+    """`liaison-bot export` as an operator runs it: wall time and the process's peak RSS."""
+    out = workdir / "ledger.xlsx"
+    env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(workdir / "data"))
+    env["LIAISON_CLOCK_START"] = sd.NOW.isoformat()
+    env["STATION_NAME"] = "城区联络站"
+    cli = Path(sys.executable).parent / "liaison-bot"
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(cli), "export", "--out", str(out)],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    stdout = proc.stdout.read() if proc.stdout else ""
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"export failed: {stderr[-2000:]}")
+    rss_mb = usage.ru_maxrss / 1024
+    t = Timing("liaison-bot export", [seconds], stdout.strip(), f"{rss_mb:.0f} MB peak RSS")
+    out.unlink(missing_ok=True)
+    return t
+
+
+@dataclass
+class Run:
+    engine: str
+    size: int
+    built: sd.Built
+    timings: list[Timing]
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    if done == total or done % (total // 10 or 1) < sd.CHUNK:
+        print(f"  {stage} {done:,}/{total:,}", file=sys.stderr, flush=True)
+
+
+async def measure(
+    url: str, size: int, classifier: Any, reps: int, cli_export: Path | None
+) -> tuple[sd.Built, list[Timing]]:
+    """Build `size` opinions at `url` (migrated, empty) and time every function on it."""
+    clock = ManualClock(sd.NOW)
+    ctx, engine = context(url, classifier, clock)
+    try:
+        await ctx.prepare()
+        built = await sd.build(ctx, clock, sd.Shape(size), _progress)
+        await analyze(url)
+        timings = await interactive(ctx, built, reps)
+        timings += await aggregate(ctx, max(reps // 5, 2))
+        if cli_export is None:
+            timings.append(await export_inprocess(ctx))
+        timings += await clock_steps(ctx)
+    finally:
+        await engine.dispose()
+    if cli_export is not None:
+        timings.append(await asyncio.to_thread(export_cli, url, cli_export))
+    return built, timings
+
+
+async def build_only(url: str, size: int, classifier: Any) -> None:
+    clock = ManualClock(sd.NOW)
+    ctx, engine = context(url, classifier, clock)
+    try:
+        await ctx.prepare()
+        built = await sd.build(ctx, clock, sd.Shape(size), _progress)
+    finally:
+        await engine.dispose()
+    await analyze(url)
+    print(f"built in {built.seconds:.0f} s: {built.counts}", file=sys.stderr)
+
+
+async def _pg_admin(admin_url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def database(engine: str, size: int, pg: str, workdir: Path) -> str:
+    """A fresh, migrated database for one run."""
+    from storage.migrate import upgrade
+
+    if engine == "sqlite":
+        path = workdir / f"scale-{size}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        name = f"liaison_reports_{size}"
+        asyncio.run(_pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_pg_admin(pg, f'CREATE DATABASE "{name}"'))
+        url = f"{pg.rpartition('/')[0]}/{name}"
+    upgrade(url)
+    return url
+
+
+def drop(engine: str, size: int, pg: str, workdir: Path) -> None:
+    if engine == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{workdir / f'scale-{size}.db'}{suffix}").unlink(missing_ok=True)
+    else:
+        name = f"liaison_reports_{size}"
+        asyncio.run(_pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def report(runs: list[Run]) -> None:
+    for engine in dict.fromkeys(r.engine for r in runs):
+        mine = [r for r in runs if r.engine == engine]
+        base = mine[0]
+        print(f"\n## {engine}")
+        for r in mine:
+            c = r.built.counts
+            print(
+                f"{r.size:,} opinions: built in {r.built.seconds:.0f} s; "
+                + ", ".join(f"{k} {v:,}" for k, v in c.items())
+                + f"; open tasks {r.built.open_tasks:,}, overdue {r.built.overdue_tasks:,}"
+            )
+        sizes = " | ".join(f"{r.size:,}" for r in mine)
+        print(f"| function | {sizes} | ratio |\n|---|{'---|' * len(mine)}---|")
+        for i, t in enumerate(base.timings):
+            cells = [_fmt(r.timings[i]) for r in mine]
+            ratio = mine[-1].timings[i].median / t.median if t.median else float("nan")
+            print(f"| {t.name} | {' | '.join(cells)} | {ratio:.1f}× |")
+
+
+def _fmt(t: Timing) -> str:
+    m = t.median
+    text = f"{m * 1000:.1f} ms" if m < 1 else f"{m:.2f} s"
+    return f"{text} ({t.note})" if t.note else text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--pg", default=os.environ.get("LIAISON_BENCH_PG", PG_DEFAULT))
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--workdir", type=Path, help="where SQLite files go (default: a tmp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build and keep the databases, time nothing"
+    )
+    args = parser.parse_args()
+    from domain.classifier import ThemeClassifier, init_jieba
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="liaison-scale-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    init_jieba(workdir)
+    classifier = ThemeClassifier.load(None, threshold=0.45, cache_dir=workdir)
+    runs: list[Run] = []
+    for engine in args.engines.split(","):
+        for size in (int(x) for x in args.sizes.split(",")):
+            print(f"{engine}: building {size:,} opinions …", file=sys.stderr, flush=True)
+            url = database(engine, size, args.pg, workdir)
+            if args.build_only:
+                asyncio.run(build_only(url, size, classifier))
+                print(url)
+                continue
+            try:
+                built, timings = asyncio.run(measure(url, size, classifier, args.reps, workdir))
+            finally:
+                if not args.keep:
+                    drop(engine, size, args.pg, workdir)
+            runs.append(Run(engine, size, built, timings))
+            report(runs[-1:])
+    report(runs)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n(harness peak RSS {peak:.0f} MB; SQLite files in {workdir})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The inbox's statements: store once per (channel, key), claim what is due, finish, prune."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
+
+from domain.states import InboxState
+from storage.models import InboxEntry, UTCDateTime
+
+_TABLE = cast(Table, InboxEntry.__table__)
+
+
+def _now() -> Any:
+    return bindparam("now", type_=UTCDateTime())
+
+
+def insert_once(insert: Callable[[Any], Any]) -> Any:
+    """INSERT … ON CONFLICT (channel, key) DO NOTHING, for storage.upsert.prebuilt_for."""
+    return insert(_TABLE).on_conflict_do_nothing(index_elements=["channel", "key"])
+
+
+def due_condition() -> Any:
+    """Waiting to be (re)processed: pending and due, or leased to a process that went away."""
+    now = _now()
+    return or_(
+        and_(
+            InboxEntry.state == InboxState.PENDING,
+            or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until <= now),
+        ),
+        and_(
+            InboxEntry.state == InboxState.PROCESSING,
+            InboxEntry.lease_until < now,
+            # Never our own: what this process still holds is being handled (a stalled loop
+            # that missed a renewal must not queue it a second time).
+            InboxEntry.lease_owner != bindparam("in_owner"),
+        ),
+    )
+
+
+PICK_DUE = (
+    select(InboxEntry.id)
+    .where(InboxEntry.channel == bindparam("in_channel"), due_condition())
+    .order_by(InboxEntry.id)
+    .limit(bindparam("limit"))
+)
+
+CLAIM = (
+    update(InboxEntry)
+    .where(InboxEntry.id.in_(bindparam("ids", expanding=True)), due_condition())
+    .values(
+        state=InboxState.PROCESSING,
+        lease_owner=bindparam("in_owner"),
+        lease_until=bindparam("until", type_=UTCDateTime()),
+        attempts=InboxEntry.attempts + 1,
+    )
+    .returning(InboxEntry.key, InboxEntry.payload, InboxEntry.attempts)
+)
+
+_MINE = and_(
+    InboxEntry.channel == bindparam("in_channel"),
+    InboxEntry.lease_owner == bindparam("in_owner"),
+    InboxEntry.state == InboxState.PROCESSING,
+)
+
+FINISH = (
+    update(InboxEntry)
+    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
+    .values(state=InboxState.DONE, finished_at=_now(), lease_until=None, last_error=None)
+)
+
+RETRY_LATER = (
+    update(InboxEntry)
+    .where(_MINE, InboxEntry.key == bindparam("in_key"))
+    .values(
+        state=InboxState.PENDING,
+        lease_owner=None,
+        lease_until=bindparam("retry_at", type_=UTCDateTime()),
+        last_error=bindparam("error"),
+    )
+    .returning(InboxEntry.attempts)
+)
+
+GIVE_UP = (
+    update(InboxEntry)
+    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
+    .values(state=InboxState.FAILED, lease_until=None, finished_at=_now())
+)
+
+RENEW = (
+    update(InboxEntry)
+    .where(_MINE, InboxEntry.key.in_(bindparam("in_keys", expanding=True)))
+    .values(lease_until=bindparam("until", type_=UTCDateTime()))
+)
+
+RELEASE = (
+    update(InboxEntry)
+    .where(_MINE, InboxEntry.key.in_(bindparam("in_keys", expanding=True)))
+    .values(state=InboxState.PENDING, lease_owner=None, lease_until=None)
+)
+
+PRUNE = delete(InboxEntry).where(
+    InboxEntry.state == InboxState.DONE,
+    InboxEntry.finished_at < bindparam("before", type_=UTCDateTime()),
+)
