@@ -408,3 +408,47 @@ async def test_satisfaction_counts_the_final_rating_of_each_case(ctx: ServiceCon
     stats = await compute_stats(ctx, station_id, Period.all_time())
     assert stats.satisfaction.rated == 1 and stats.satisfaction.rate == 1.0
     assert stats.satisfaction.count("unsatisfied") == 0
+
+
+async def test_a_long_text_after_an_optional_rating_asks_which_it_is(ctx: ServiceContext) -> None:
+    from services.inbound.router import Router
+    from storage.models import Opinion
+    from tests.test_channels import inbound
+
+    router = Router.build(ctx)
+    cw, intake, rep = await station(ctx)
+    op = await submitted(ctx, intake)
+    await cw.triage_button(STAFF, "dk", (op, 1, rep, 3))
+    task = await open_task(ctx)
+    await close_task(cw, task.id, 1, "助餐点已开业", "500")
+    await cw.rating_button(RES, "v", (task.id, 1))
+    later = "另外小区东门的路灯坏了一个多月，晚上老人出门很不安全，希望能尽快修好。"
+    asked = (await router.text(inbound(RES, "501"), later)).messages[0]
+    assert "还是一条新的意见" in asked.text.plain and len(asked.choices()) == 2
+    new = next(a for a in asked.choices() if "新的意见" in a.label)
+    pressed = await router.press(inbound(RES, "502"), new.payload)
+    assert pressed.edit is not None and "受理编号" in pressed.edit.text.plain
+    async with ctx.sessions() as s:
+        texts = (await s.execute(select(Opinion.text))).scalars().all()
+    assert later in texts
+    stale = await router.press(inbound(RES, "503"), new.payload)
+    assert stale.alert and "处理过" in (stale.toast or "")
+    async with ctx.sessions() as s:
+        assert len((await s.execute(select(Opinion.id))).all()) == 2  # nothing twice
+    # The other answer: it was a comment on the rating.
+    other = await submitted(ctx, intake, RES, 2)
+    await cw.triage_button(STAFF, "dk", (other, 1, rep, 3))
+    second = await open_task(ctx)
+    await close_task(cw, second.id, 1, "已办好", "504")
+    await cw.rating_button(RES, "v", (second.id, 2))
+    asked = (await router.text(inbound(RES, "505"), later + "（补充）")).messages[0]
+    keep = next(a for a in asked.choices() if "补充" in a.label)
+    kept = await router.press(inbound(RES, "506"), keep.payload)
+    assert kept.edit is not None and "评价留言" in kept.edit.text.plain
+    from storage.models import Rating
+
+    async with ctx.sessions() as s:
+        comment = (
+            await s.execute(select(Rating.comment).where(Rating.task_id == second.id))
+        ).scalar_one()
+    assert comment == later + "（补充）"

@@ -414,3 +414,22 @@ def anonymous_from_now(ref_no: str, seen_by: list[str]) -> Rich:
         ref=ref_no,
         who="、".join(seen_by),
     )
+
+
+BTN_IS_COMMENT = "💬 是对评价的补充"
+BTN_IS_NEW = "🆕 是新的意见"
+
+
+def comment_or_new(ref_no: str) -> Rich:
+    return t(
+        "您刚才发的这段话，是对 <code>{ref}</code> 评价的补充，还是一条新的意见建议？请点下面的按钮。",
+        ref=ref_no,
+    )
+
+
+def comment_kept() -> Rich:
+    return t("已作为评价留言转告工作人员，谢谢！")
+
+
+def nothing_to_decide() -> str:
+    return "这条消息已经处理过了。"

@@ -12,6 +12,7 @@ from domain.message import Message
 from domain.states import UnitKind
 from services.casework import (
     calls,
+    comments,
     configure,
     extensions,
     lists,
@@ -89,6 +90,12 @@ class CaseworkService:
 
     async def claim(self, sender: Sender, ref: str, code: str) -> Message:
         return await record.claim(self.ctx, sender, ref, code)
+
+    async def comment_button(
+        self, sender: Sender, action: str, args: tuple[int, ...]
+    ) -> tuple[ActionResult, comments.NewOpinion | None]:
+        """A comment in doubt: the resident says whether it was one, or a new opinion."""
+        return await comments.comment_choice(self.ctx, sender, action, args)
 
     async def settings(self, sender: Sender, args: list[str]) -> Message:
         """`/settings`: the station's casework policy, shown or changed by staff."""

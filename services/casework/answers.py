@@ -47,6 +47,7 @@ class Answer:
     data: dict[str, Any]
     body: str
     chat: Address | None = None  # where the answer was typed
+    message_id: str = ""  # the message that carried it
 
     @property
     def now(self) -> Any:
@@ -70,12 +71,49 @@ async def rating_comment(a: Answer) -> Message:
             select(Rating).where(Rating.task_id == task_id, Rating.user_id == a.who.id)
         )
     ).scalar_one_or_none()
+    optional = rating is not None and rating.value != RatingValue.UNSATISFIED
+    if optional and len(a.body) >= DOUBT_CHARS:
+        # A long text after an optional comment may be a new opinion: ask which it is.
+        return await ask_comment_or_new(a, task_id)
+    return await keep_comment(a.s, a.ctx, a.op, a.who.id, task_id, a.body, a.now)
+
+
+DOUBT_CHARS = 30
+
+
+async def keep_comment(
+    s: AsyncSession,
+    ctx: ServiceContext,
+    op: Opinion,
+    user_id: int,
+    task_id: int,
+    body: str,
+    now: Any,
+) -> Message:
+    rating = (
+        await s.execute(select(Rating).where(Rating.task_id == task_id, Rating.user_id == user_id))
+    ).scalar_one_or_none()
     if rating is not None:
-        rating.comment = a.body
-    note = Message(st.rating_comment(a.op.ref_no, a.body))
-    key = f"staff:comment:{task_id}:{a.who.id}"
-    await staff_event(a.s, a.ctx, a.op, key, note, a.now)
+        rating.comment = body
+    note = Message(st.rating_comment(op.ref_no, body))
+    await staff_event(s, ctx, op, f"staff:comment:{task_id}:{user_id}", note, now)
     return Message(rt.comment_thanks_or_new())
+
+
+async def ask_comment_or_new(a: Answer, task_id: int) -> Message:
+    user = a.who.user
+    user.pending_action = PromptKind.RATING_COMMENT
+    user.pending_opinion_id = a.op.id
+    user.pending_data = {"task": task_id, "doubt": a.body, "msg": a.message_id}
+    user.pending_since = a.now
+    sign = a.ctx.actions.encode
+    actions = (
+        (
+            Choice(rt.BTN_IS_COMMENT, sign("rc", "c", task_id)),
+            Choice(rt.BTN_IS_NEW, sign("rc", "n", task_id)),
+        ),
+    )
+    return Message(rt.comment_or_new(a.op.ref_no), actions)
 
 
 async def reject(a: Answer) -> Message:

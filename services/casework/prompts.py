@@ -99,7 +99,7 @@ async def answer_prompt(
     user.pending_data = None
     if op is None:
         return None
-    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body, chat)
+    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body, chat, message_id)
     reply = await apply(PromptKind(what), answer)
     _consumed(s, ctx, chat, message_id, what, reply)
     return reply
