@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
+import texts.casework as kt
+import texts.casework_resident as rk
 import texts.resident as rt
 import texts.staff as st
 from domain.channels import Address
@@ -97,7 +99,7 @@ async def keep_comment(
         rating.comment = body
     note = Message(st.rating_comment(op.ref_no, body))
     await staff_event(s, ctx, op, f"staff:comment:{task_id}:{user_id}", note, now)
-    return Message(rt.comment_thanks_or_new())
+    return Message(rk.comment_thanks_or_new())
 
 
 async def ask_comment_or_new(a: Answer, task_id: int) -> Message:
@@ -109,11 +111,11 @@ async def ask_comment_or_new(a: Answer, task_id: int) -> Message:
     sign = a.ctx.actions.encode
     actions = (
         (
-            Choice(rt.BTN_IS_COMMENT, sign("rc", "c", task_id)),
-            Choice(rt.BTN_IS_NEW, sign("rc", "n", task_id)),
+            Choice(rk.BTN_IS_COMMENT, sign("rc", "c", task_id)),
+            Choice(rk.BTN_IS_NEW, sign("rc", "n", task_id)),
         ),
     )
-    return Message(rt.comment_or_new(a.op.ref_no), actions)
+    return Message(rk.comment_or_new(a.op.ref_no), actions)
 
 
 async def reject(a: Answer) -> Message:
@@ -132,7 +134,7 @@ async def reject(a: Answer) -> Message:
         # Answered elsewhere (in private): the staff group hears of it too.
         note = Message(st.rejected(op.ref_no, a.who.name, a.body))
         await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
-    return Message(st.rejected_done(op.ref_no, a.body))
+    return Message(kt.rejected_done(op.ref_no, a.body))
 
 
 async def merge(a: Answer) -> Message:
@@ -274,7 +276,7 @@ async def _ask_for_rating(a: Answer, outcome: str) -> None:
     actions = (
         tuple(Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()),
     )
-    closed = rt.closed(op.ref_no, rt.OUTCOME_PLAIN[outcome], a.body)
+    closed = rt.closed(op.ref_no, rk.OUTCOME_PLAIN[outcome], a.body)
     await tell_residents(a.s, op, f"res:closed:{task.id}", Message(closed, actions), now)
     reminder = Message(rt.rating_reminder(op.ref_no), actions)
     for uid, chat in await resident_chats(a.s, op):

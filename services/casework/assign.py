@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
+import texts.casework as kt
 import texts.resident as rt
 import texts.staff as st
 from domain.lifecycle import Action, IllegalTransition
@@ -130,7 +131,7 @@ async def assign(
     if name is None:
         return refused(st.card_gone())
     if kind == KIND_PROXY and unit is not None:
-        rep, name = who.user, st.proxy_label(unit.name, who.name)
+        rep, name = who.user, kt.proxy_label(unit.name, who.name)
     now = ctx.clock.now()
     today = now.astimezone(ctx.tz).date()
     deadline = ctx.calendar.add_workdays(today, days)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
+import texts.casework as kt
 import texts.resident as rt
 import texts.staff as st
 from domain.channels import Sender
@@ -52,7 +53,7 @@ async def post_call_item(
     s: AsyncSession, ctx: ServiceContext, op: Opinion, task: Task, now: datetime
 ) -> None:
     """At 办结 of a case nobody can be told in a chat: a call item for staff."""
-    text = st.call_item(
+    text = kt.call_item(
         op.ref_no, op.on_behalf_of or st.UNNAMED, op.contact, task.outcome or "", task.result or ""
     )
     actions: Actions = (rating_row(ctx, task.id, ON_ITEM),)
@@ -88,12 +89,12 @@ async def call_list(ctx: ServiceContext, sender: Sender) -> Message:
 async def _render(s: AsyncSession, ctx: ServiceContext, station_id: int) -> Message:
     rows = await waiting(s, station_id)
     if not rows:
-        return Message(st.no_calls())
-    lines: list[Rich] = [st.calls_header(len(rows))]
+        return Message(kt.no_calls())
+    lines: list[Rich] = [kt.calls_header(len(rows))]
     actions = []
     for op, task in rows[:LIST_MAX]:
         lines.append(
-            st.call_item(
+            kt.call_item(
                 op.ref_no,
                 op.on_behalf_of or st.UNNAMED,
                 op.contact,
@@ -143,7 +144,7 @@ async def call_press(
         await settle(s, ctx, op, task, RatingValue(value), who.id, now, main=True, note=False)
         if action == ON_LIST:
             return ActionResult(toast=label, edit=await _render(s, ctx, op.station_id))
-        return ActionResult(toast=label, edit=Message(st.phone_rated(op.ref_no, label, who.name)))
+        return ActionResult(toast=label, edit=Message(kt.phone_rated(op.ref_no, label, who.name)))
 
 
 def shape_ok(action: str, args: tuple[int, ...]) -> bool:

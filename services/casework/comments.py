@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import texts.resident as rt
+import texts.casework_resident as rk
 from domain.channels import Sender
 from domain.message import Message
 from domain.states import PromptKind
@@ -33,7 +33,7 @@ async def comment_choice(
     ctx: ServiceContext, sender: Sender, action: str, args: tuple[int, ...]
 ) -> tuple[ActionResult, NewOpinion | None]:
     if not shape_ok(action, args):
-        return refused(rt.nothing_to_decide()), None
+        return refused(rk.nothing_to_decide()), None
     async with ctx.sessions.begin() as s:
         who = await actor(s, ctx, sender)
         user = who.user
@@ -43,7 +43,7 @@ async def comment_choice(
             or data.get("task") != args[0]
             or "doubt" not in data
         ):
-            return refused(rt.nothing_to_decide()), None  # a stale press: nothing changes
+            return refused(rk.nothing_to_decide()), None  # a stale press: nothing changes
         op = await s.get(Opinion, user.pending_opinion_id) if user.pending_opinion_id else None
         if op is None or not await who.allows(Need.RESIDENT, opinion=op):
             return refused(NOT_ALLOWED), None
@@ -53,7 +53,7 @@ async def comment_choice(
         text = str(data["doubt"])
         if action == "c":
             await keep_comment(s, ctx, op, who.id, args[0], text, ctx.clock.now())
-            return ActionResult(edit=Message(rt.comment_kept())), None
+            return ActionResult(edit=Message(rk.comment_kept())), None
         # The carrying message already answered the question (inbound_messages): the opinion
         # gets its own source key beside it.
         return ActionResult(), NewOpinion(text, f"{data.get('msg') or args[0]}#new")

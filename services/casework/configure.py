@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import texts.casework as kt
 import texts.staff as st
 from domain.channels import Sender
 from domain.message import Message
@@ -59,11 +60,11 @@ async def settings(ctx: ServiceContext, sender: Sender, args: list[str]) -> Mess
         if args:
             change = parse(args, dict(policy.limits))
             if change is None:
-                return Message(st.settings_usage())
+                return Message(kt.settings_usage())
             await override(s, station.id, **change)
             policy = await policy_for(s, ctx, station.id)
         return Message(
-            st.settings_shown(
+            kt.settings_shown(
                 {w: policy.limits[k] for w, k in KIND_WORDS.items()},
                 policy.response_days,
                 "".join(policy.solved_outcomes),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 import texts.assignee as at
-import texts.resident as rt
+import texts.casework_resident as rk
 import texts.staff as st
 from domain.channels import Sender
 from domain.message import Message
@@ -55,7 +55,7 @@ async def extension_press(
         told = Message(at.extension_decided(op.ref_no, approved, task.due_date))
         await tell_assignee(s, task, f"task:ext:{ext.id}", told, now)
         if approved:
-            later = Message(rt.extended(op.ref_no, task.due_date))
+            later = Message(rk.extended(op.ref_no, task.due_date))
             await tell_residents(s, op, f"res:extended:{ext.id}", later, now)
         decided = st.extension_decided(op.ref_no, approved, who.name, task.due_date)
         return ActionResult(toast=st.extension_done(approved), edit=Message(decided))

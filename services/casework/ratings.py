@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+import texts.casework_resident as rk
 import texts.resident as rt
 import texts.staff as st
 from domain.channels import Sender
@@ -89,7 +90,7 @@ async def _rate(
     unsatisfied = value is RatingValue.UNSATISFIED
     edit = Message(rt.rated(op.ref_no, label, thanks=not unsatisfied))
     if settled.what == SUPERVISED:
-        prompt = Message(rt.supervised_ask_comment(op.ref_no))
+        prompt = Message(rk.supervised_ask_comment(op.ref_no))
         return ActionResult(toast=label, edit=edit, prompt=prompt)
     if settled.what == REOPENED:
         prompt = Message(rt.unsatisfied_ask_comment(op.ref_no))

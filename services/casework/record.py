@@ -15,6 +15,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+import texts.casework as kt
+import texts.casework_resident as rk
 import texts.resident as rt
 import texts.staff as st
 from domain.channels import Sender
@@ -59,7 +61,7 @@ async def record(ctx: ServiceContext, sender: Sender, rest: str) -> Message:
         if not await who.allows(Need.STAFF, station_id=station.id):
             return Message(st.only_staff())
         if parsed is None:
-            return Message(st.record_usage())
+            return Message(kt.record_usage())
         name, phone, text = parsed
         now = ctx.clock.now()
         year = now.astimezone(ctx.tz).year
@@ -92,7 +94,7 @@ async def record(ctx: ServiceContext, sender: Sender, rest: str) -> Message:
         await s.flush()
         audit.record(s, op, EventKind.SUBMIT, who.id, now, f"代录：{name}")
         await post_triage_card(s, ctx, station.id, op, now, n_files=0)
-        return Message(st.recorded(op.ref_no, name, phone, code, ctx.theme_label(op.theme)))
+        return Message(kt.recorded(op.ref_no, name, phone, code, ctx.theme_label(op.theme)))
 
 
 async def claim(ctx: ServiceContext, sender: Sender, raw_ref: str, code: str) -> Message:
@@ -124,7 +126,7 @@ async def claim(ctx: ServiceContext, sender: Sender, raw_ref: str, code: str) ->
             if identity.link_failures == 0:
                 identity.link_failed_at = now
             identity.link_failures += 1
-            return Message(rt.claim_invalid())
+            return Message(rk.claim_invalid())
         done = await s.execute(
             update(Opinion)
             .where(Opinion.id == op.id, Opinion.resident_id.is_(None))
@@ -132,7 +134,7 @@ async def claim(ctx: ServiceContext, sender: Sender, raw_ref: str, code: str) ->
             .execution_options(synchronize_session=False)
         )
         if not getattr(done, "rowcount", 0):
-            return Message(rt.claim_invalid())
+            return Message(rk.claim_invalid())
         user.station_id = op.station_id
         audit.record(s, op, EventKind.CLAIM, user.id, now)
-        return Message(rt.claimed(op.ref_no))
+        return Message(rk.claimed(op.ref_no))

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import texts.casework as kt
 import texts.resident as rt
 import texts.staff as st
 from domain.lifecycle import Action, IllegalTransition, Status
@@ -76,7 +77,7 @@ async def settle(
         card = await triage_card(s, ctx, op, st.reopened(op.ref_no))
         await tell_staff(s, op.station_id, f"staff:reopen:{task.id}", card, now, op.id)
     elif what == SUPERVISED:
-        card = await triage_card(s, ctx, op, st.supervise(op.ref_no, op.reopen_count))
+        card = await triage_card(s, ctx, op, kt.supervise(op.ref_no, op.reopen_count))
         await tell_staff(s, op.station_id, f"staff:supervise:{task.id}", card, now, op.id)
     elif note:  # (a rating staff recorded needs no note to themselves)
         told = Message(st.rated(op.ref_no, label))

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import texts.casework as kt
 import texts.staff as st
 from domain.casekind import suggest_kind
 from domain.channels import Sender
@@ -131,11 +132,11 @@ async def _deadlines(p: Press) -> ActionResult:
         unit = await p.s.get(Unit, target)
         if unit is not None and not await unit_reachable(p.s, unit):
             rows: Actions = (
-                (Choice(st.BTN_PROXY, sign("t", "to", p.op.id, KIND_PROXY, target)),),
+                (Choice(kt.BTN_PROXY, sign("t", "to", p.op.id, KIND_PROXY, target)),),
                 (Choice(st.BTN_BACK, sign("t", "as", p.op.id)),),
             )
             return ActionResult(
-                st.unit_unreachable(unit.name), alert=True, edit=Message(actions=rows)
+                kt.unit_unreachable(unit.name), alert=True, edit=Message(actions=rows)
             )
     return ActionResult(edit=Message(actions=await _kind_rows(p, kind, target)))
 
@@ -148,7 +149,7 @@ async def _kind_rows(p: Press, kind: int, target: int) -> Actions:
     order = [likely, *(k for k in CASE_KINDS if k != likely)]
     kinds = [
         Choice(
-            st.kind_label(k, policy.limits[k], k == likely),
+            kt.kind_label(k, policy.limits[k], k == likely),
             sign("t", "dk", p.op.id, kind, target, CASE_KINDS.index(k)),
         )
         for k in order

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, func, or_, select
 
+import texts.casework_resident as rk
 import texts.resident as rt
 from domain.channels import Sender
 from domain.lifecycle import TERMINAL
@@ -96,9 +97,9 @@ async def status(ctx: ServiceContext, sender: Sender, raw_ref: str) -> Message:
             )
         ).scalar_one_or_none()
         if due is not None:
-            text = text + rt.expected_line(due)
+            text = text + rk.expected_line(due)
         if op.resident_id != user.id:  # a co-signer: the case their opinion was merged into
-            return Message(text + rt.cosigned_line())
+            return Message(text + rk.cosigned_line())
         return Message(text, receipt_actions(ctx, op) if op.status not in TERMINAL else ())
 
 

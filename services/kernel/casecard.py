@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import texts.casework as kt
 import texts.staff as st
 from domain.channels import Channel
 from domain.lifecycle import OPEN_FOR_TRIAGE
@@ -129,13 +130,13 @@ async def card_text(s: AsyncSession, ctx: ServiceContext, op: Opinion) -> Rich:
         )
     ).all()
     lines = [
-        st.timeline_line(e.at.astimezone(ctx.tz), e.action, u.display_name if u else "", e.note)
+        kt.timeline_line(e.at.astimezone(ctx.tz), e.action, u.display_name if u else "", e.note)
         for e, u in events
     ]
     comments = await s.execute(
         select(Rating.comment).where(Rating.task_id == task.id, Rating.comment.is_not(None))
     )
-    lines += [st.timeline_comment(c) for c in comments.scalars() if c]
+    lines += [kt.timeline_comment(c) for c in comments.scalars() if c]
     if not lines:
         return head
     return head + "\n\n" + Rich.join("\n", lines)

@@ -10,7 +10,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import texts.reports as tr
+import texts.rates as rtx
 from services.kernel.context import ServiceContext
 from services.kernel.settings import policy_for
 from services.reports.rates import compute_rates
@@ -27,7 +27,7 @@ async def rates_rows(s: AsyncSession, ctx: ServiceContext, station_id: int) -> l
 
 def write_rates_sheet(ws: Worksheet, rows: Sequence[Sequence[Any]]) -> None:
     fill = PatternFill("solid", fgColor="DDEBF7")
-    for col, name in enumerate(tr.RATES_COLUMNS, start=1):
+    for col, name in enumerate(rtx.RATES_COLUMNS, start=1):
         cell = ws.cell(row=1, column=col, value=name)
         cell.font = Font(bold=True)
         cell.fill = fill

@@ -14,6 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+import texts.rates as rtx
 import texts.reports as tr
 from domain.lifecycle import Status
 from services.ledger.rows import LedgerRow, clean
@@ -183,7 +184,7 @@ def build_workbook(
     assert summary is not None
     summary.title = tr.SUMMARY_SHEET
     _write_summary(summary, station_name, generated, rows, real_names, theme_order)
-    used = {tr.SUMMARY_SHEET, tr.ALL_SHEET, tr.RATES_SHEET}
+    used = {tr.SUMMARY_SHEET, tr.ALL_SHEET, rtx.RATES_SHEET}
     _write_ledger_sheet(wb.create_sheet(tr.ALL_SHEET), rows, real_names, progress)
     by_theme: dict[str, list[LedgerRow]] = defaultdict(list)
     for r in rows:
@@ -195,7 +196,7 @@ def build_workbook(
     if rates is not None:
         from services.ledger.rates_sheet import write_rates_sheet
 
-        write_rates_sheet(wb.create_sheet(tr.RATES_SHEET), rates)
+        write_rates_sheet(wb.create_sheet(rtx.RATES_SHEET), rates)
     buf = io.BytesIO()
     wb.save(buf)
     if progress is not None:

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
-import texts.staff as st
+import texts.casework as kt
 from domain.message import Message
 from domain.states import MessageKind
 from services.kernel import outbox
@@ -59,10 +59,10 @@ async def plan_digests(ctx: ServiceContext, now: datetime, send_time: time) -> i
             if not rows:
                 continue
             lines = [
-                st.digest_line(ref, e.at.astimezone(ctx.tz), e.action, u.display_name if u else "")
+                kt.digest_line(ref, e.at.astimezone(ctx.tz), e.action, u.display_name if u else "")
                 for e, ref, u in rows[:MAX_LINES]
             ]
-            text = st.digest(local.date(), lines)
+            text = kt.digest(local.date(), lines)
             if await outbox.enqueue(
                 s,
                 key=key,

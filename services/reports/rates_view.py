@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import texts.reports as tr
+import texts.rates as rtx
 from domain.message import Rich
 from domain.periods import Period
 from services.kernel.context import ServiceContext
@@ -24,11 +24,11 @@ def rates_text(rates: Rates) -> Rich:
     """The overall line, then the ranking (the first RANKED assignees)."""
     o = rates.overall
     counts = (o.assigned, o.responded, o.closed, o.solved, o.rated, o.satisfied)
-    lines = [tr.rates_line(o.response_rate, o.solve_rate, o.satisfaction_rate, counts, o.overdue)]
+    lines = [rtx.rates_line(o.response_rate, o.solve_rate, o.satisfaction_rate, counts, o.overdue)]
     if rates.ranking:
-        lines.append(tr.ranking_head())
+        lines.append(rtx.ranking_head())
         lines += [
-            tr.ranking_line(
+            rtx.ranking_line(
                 n, r.name, r.response_rate, r.solve_rate, r.satisfaction_rate, r.overdue
             )
             for n, r in enumerate(rates.ranking[:RANKED], start=1)
@@ -41,8 +41,8 @@ def rates_panel(rates: Rates) -> charts.Panel:
     o = rates.overall
     values = (o.response_rate, o.solve_rate, o.satisfaction_rate)
     return charts.Panel(
-        tr.CHART_RATES,
-        [(name, round((v or 0.0) * 100)) for name, v in zip(tr.RATE_NAMES, values, strict=True)],
+        rtx.CHART_RATES,
+        [(name, round((v or 0.0) * 100)) for name, v in zip(rtx.RATE_NAMES, values, strict=True)],
         "bar",
     )
 
@@ -68,8 +68,7 @@ def sheet_rows(rates: Rates) -> list[list[Any]]:
         ]
 
     rows = [
-        row(n, r, tr.ASSIGNEE_KINDS.get(r.kind, r.kind))
-        for n, r in enumerate(rates.ranking, start=1)
+        row(n, r, rtx.KIND_NAMES.get(r.kind, r.kind)) for n, r in enumerate(rates.ranking, start=1)
     ]
     rows.append(row("", rates.overall, "合计"))
     return rows
