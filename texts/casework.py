@@ -179,3 +179,7 @@ def settings_shown(
         c=comment_minutes,
         n=supervise_after,
     )
+
+
+def call_done(ref_no: str) -> str:
+    return f"{ref_no} 的回访结果已经记录过了（或群众已在机器人里评价），本次没有改动。"

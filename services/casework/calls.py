@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import texts.assignee as at
 import texts.casework as kt
 import texts.resident as rt
 import texts.staff as st
@@ -22,7 +21,7 @@ from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import EventKind, RatingValue, TaskStatus
 from services.casework.answers import RATINGS
-from services.casework.revisit import settle
+from services.casework.revisit import NOTED, settle
 from services.kernel import audit
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
@@ -126,9 +125,15 @@ async def call_press(
             await s.execute(select(Rating.value).where(Rating.task_id == task.id).limit(1))
         ).scalar_one_or_none()
         if given is not None or op.resident_id is not None:
-            done = rt.RATING_LABELS.get(given or "", at.task_not_open(op.ref_no))
-            return refused(rt.already_rated(done))
+            return refused(kt.call_done(op.ref_no))
         now = ctx.clock.now()
+        # The case moves first (a compare-and-set on its status): of two staff tapping at once,
+        # one records the rating, the other is told it was done.
+        settled = await settle(
+            s, ctx, op, task, RatingValue(value), who.id, now, main=True, note=False
+        )
+        if settled.what == NOTED:
+            return refused(kt.call_done(op.ref_no))
         s.add(
             Rating(
                 opinion_id=op.id,
@@ -139,9 +144,7 @@ async def call_press(
                 at=now,
             )
         )
-        await s.flush()
         audit.record(s, op, EventKind.PHONE_RATING, who.id, now, value)
-        await settle(s, ctx, op, task, RatingValue(value), who.id, now, main=True, note=False)
         if action == ON_LIST:
             return ActionResult(toast=label, edit=await _render(s, ctx, op.station_id))
         return ActionResult(toast=label, edit=Message(kt.phone_rated(op.ref_no, label, who.name)))
