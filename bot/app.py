@@ -38,6 +38,7 @@ from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
 from services.kernel.inbox import Inbox
 from services.kernel.outbox import on_commit_with_outbox
+from services.kernel.retention import prune_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,18 @@ class Core:
     engine: AsyncEngine
     ctx: ServiceContext
     calendar: WorkCalendar
-    bulk_bot: ExtBot[int]
+    bulk_bot: ExtBot[None]
     dispatcher: Dispatcher
     planner: ReminderPlanner
     casework: CaseworkService
     side: list[SideChannel] = field(default_factory=list)  # DingTalk, … beside Telegram
+    outbox_retention: timedelta = timedelta(days=90)
 
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
         await self.ctx.prepare()
+        indexed = await self.ctx.duplicates.warm(self.ctx.sessions)
+        log.info("duplicate finder: %d open opinions indexed", indexed)
         await self.bulk_bot.initialize()
 
     async def tick(self) -> None:
@@ -80,10 +84,20 @@ class Core:
         return ClockTick(
             [
                 ("expire ratings", self.casework.expire_ratings),
+                ("open opinions", self.catch_up_duplicates),
                 ("plan", self.planner.plan),
                 ("drain", self.dispatcher.tick),
+                *((f"{c.name} inbox", c.tick) for c in self.side),
+                ("prune outbox", self.prune_outbox),
             ]
         )
+
+    async def catch_up_duplicates(self) -> int:
+        """Open opinions other processes took in, into this process's duplicate finder."""
+        return await self.ctx.duplicates.catch_up(self.ctx.sessions)
+
+    async def prune_outbox(self) -> int:
+        return await prune_outbox(self.ctx, self.outbox_retention)
 
     async def close(self) -> None:
         """After serving: the channels beside Telegram, the bulk bot, the database."""
@@ -105,19 +119,19 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
     app_ctx = make_context(settings, classifier, clock)
     engine, ctx = app_ctx.engine, app_ctx.ctx
     sessions = ctx.sessions
-    bulk_bot: ExtBot[int] = ExtBot(
+    bulk_bot: ExtBot[None] = ExtBot(
         settings.bot_token,
         base_url=settings.telegram_base_url,
         base_file_url=settings.base_file_url,
         defaults=defaults_for(settings),
         # The dispatcher paces bulk sends itself (evenly spaced overall slots, 20/min per group,
-        # 1/s per private chat) before each send and inside the row's lease; PTB's limiter is
-        # kept for what it does best here: waiting out a 429 and retrying.
-        rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3),
+        # 1/s per private chat) before each send and inside the row's lease, and a 429 hands
+        # the row back with its retry_after (Retry): no rate limiter here, whose retries slept
+        # past the lease while another dispatcher sent the same row.
         request=make_request(settings.telegram_http_client, pool_size=64),
     )
     limits = replace(TELEGRAM_LIMITS, overall_per_second=settings.bulk_rate_per_second)
-    side = side_channels(settings)
+    side = side_channels(settings, ctx)
     dispatcher = Dispatcher(
         ctx,
         [TelegramOutbound(bulk_bot, limits), *(c.outbound for c in side)],
@@ -134,7 +148,17 @@ def build_core(settings: Settings, classifier: Classifier, clock: Clock) -> Core
             report_after=settings.overdue_report_after,
         ),
     )
-    return Core(engine, ctx, calendar, bulk_bot, dispatcher, planner, CaseworkService(ctx), side)
+    return Core(
+        engine,
+        ctx,
+        calendar,
+        bulk_bot,
+        dispatcher,
+        planner,
+        CaseworkService(ctx),
+        side,
+        timedelta(days=settings.outbox_retention_days),
+    )
 
 
 def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Protocol
 
 from bot.config import Settings
+from domain.channels import Channel
 from handlers.dingtalk.api import DingTalkApi, DingTalkAuthError, DingTalkUnavailable
 from handlers.dingtalk.config import (
     OFFICIAL_API_BASE_URL,
@@ -28,6 +30,8 @@ from handlers.dingtalk.robot import CustomRobotSender
 from handlers.dingtalk.stream import DingTalkStream
 from scheduler.delivery import OutboundChannel
 from services.inbound.router import Router
+from services.kernel.context import ServiceContext
+from services.kernel.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,10 @@ class SideChannel(Protocol):
 
     def serve(self, router: Router) -> None:
         """Start receiving (a background task)."""
+        ...
+
+    async def tick(self) -> None:
+        """On the clock: handle again what was received but not finished."""
         ...
 
     async def close(self) -> None: ...
@@ -68,7 +76,14 @@ def dingtalk_config(settings: Settings) -> DingTalkConfig | None:
 
 def channels_problem(settings: Settings) -> str | None:
     """Why a configured channel cannot start (one line), or None. Network trouble is not a
-    problem here: the channel retries once it runs."""
+    problem here: the channel retries once it runs. (WeChat's credentials are tried after the
+    migrations: its token is shared in the database, bot.wechat.credentials_problem.)"""
+    from bot.wechat import environment
+    from bot.wechat import problem as wechat_problem
+
+    wechat = wechat_problem(environment())
+    if wechat:
+        return wechat
     try:
         config = dingtalk_config(settings)
     except DingTalkConfigError as exc:
@@ -97,8 +112,11 @@ class DingTalkChannel:
 
     name = "dingtalk"
 
-    def __init__(self, config: DingTalkConfig, rate_per_second: float) -> None:
+    def __init__(
+        self, config: DingTalkConfig, rate_per_second: float, inbox_lease: timedelta
+    ) -> None:
         self.config = config
+        self.inbox_lease = inbox_lease
         self.outbound: DingTalkOutbound = DingTalkOutbound(
             DingTalkApi(config), CustomRobotSender(), rate_per_second=rate_per_second
         )
@@ -107,11 +125,17 @@ class DingTalkChannel:
         self._task: asyncio.Task[None] | None = None
 
     def serve(self, router: Router) -> None:
-        self.inbound = DingTalkInbound(router, self.outbound)
+        # Each robot message and card press is stored in the durable inbox before its ACK.
+        store = Inbox(router.ctx, Channel.DINGTALK, lease=self.inbox_lease)
+        self.inbound = DingTalkInbound(router, self.outbound, store)
         self.stream = DingTalkStream(
             self.config, self.inbound.on_message, self.inbound.on_card_action
         )
         self._task = asyncio.create_task(self._receive(self.stream), name="dingtalk-stream")
+
+    async def tick(self) -> None:
+        if self.inbound is not None:
+            await self.inbound.redo()
 
     async def _receive(self, stream: DingTalkStream) -> None:
         try:
@@ -125,13 +149,22 @@ class DingTalkChannel:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.inbound is not None and self.inbound.store is not None:
+            await self.inbound.store.release()
         await self.outbound.close()
 
 
-def side_channels(settings: Settings) -> list[SideChannel]:
+def side_channels(settings: Settings, ctx: ServiceContext) -> list[SideChannel]:
     """Every channel besides Telegram that the settings configure (checked before: see
     `channels_problem`)."""
+    from bot.wechat import WeChatChannel, environment
+
+    side: list[SideChannel] = []
     config = dingtalk_config(settings)
-    if config is None:
-        return []
-    return [DingTalkChannel(config, settings.dingtalk_rate_per_second)]
+    if config is not None:
+        lease = timedelta(seconds=settings.inbox_lease_seconds)
+        side.append(DingTalkChannel(config, settings.dingtalk_rate_per_second, lease))
+    wechat = WeChatChannel.build(environment(), ctx)
+    if wechat is not None:
+        side.append(wechat)
+    return side

@@ -19,7 +19,7 @@ def prepare() -> tuple[Settings, Any] | None:
     """What `run` and `dispatch` share: settings, a checked token, logging, schema, classifier.
 
     None (after one line on stderr) when the token is missing or malformed, or a configured
-    channel's credentials are refused (DingTalk).
+    channel's credentials are refused (DingTalk, WeChat).
     """
     settings = load_settings()
     problem = settings.token_problem()
@@ -43,6 +43,12 @@ def prepare() -> tuple[Settings, Any] | None:
     from storage.migrate import upgrade
 
     upgrade(settings.database_url)
+    from bot.wechat import credentials_problem, environment
+
+    problem = credentials_problem(settings.database_url, environment())  # needs the schema
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
     classifier = load_classifier(settings)
     # Charts, keyword extraction and ledger files are built in worker threads (asyncio.to_thread):
     # a short GIL switch interval hands the event loop back within 0.5 ms instead of the
@@ -137,10 +143,12 @@ def parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help="migrate the database (default: to head)")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
-    from bot import classifier_cli, reports_cli
+    from bot import classifier_cli, reports_cli, units_cli, wechat_cli
 
     classifier_cli.register(sub)
     reports_cli.register(sub)
+    units_cli.register(sub)
+    wechat_cli.register(sub)
     return p
 
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
+    # Sent and dropped outbox rows older than this are deleted by the clock (small batches).
+    outbox_retention_days: int = Field(default=90, ge=1, le=36500)
+    chart_wait_seconds: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "INFO"
     webhook_secret: str = ""
     # Hex key for signing action payloads; empty: generated once and kept in the database.

@@ -40,6 +40,7 @@ def make_context(settings: Settings, classifier: Classifier, clock: Clock) -> Ap
             settings.min_opinion_chars,
             settings.max_opinion_chars,
             timedelta(minutes=settings.prompt_ttl_minutes),
+            chart_wait=settings.chart_wait_seconds,
         ),
         admin_ids=settings.admin_ids,
         calendar=WorkCalendar.from_file(settings.holidays_file),

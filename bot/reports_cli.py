@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,42 +100,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     ctx, engine = _context(settings)
     progress = _Progress()
 
-    async def run() -> tuple[bytes, str, int]:
+    async def run() -> tuple[Path | None, int]:
         from services.ledger import LedgerService
 
         try:
             await ctx.prepare()
-            return await LedgerService(ctx).export_station(args.station, args.real_names, progress)
+            return await LedgerService(ctx).export_station_to(
+                args.out, args.station, args.real_names, progress
+            )
         finally:
             await engine.dispose()
 
     try:
-        data, filename, count = asyncio.run(run())
+        out, count = asyncio.run(run())
     except (LookupError, SQLAlchemyError) as exc:
         progress.end()
         print(_problem(exc), file=sys.stderr)
         return 1
-    out: Path = args.out or Path(filename)
-    try:
-        _write_atomically(out, data)
     except OSError as exc:
-        print(tr.cli_cannot_write(str(out), exc.strerror or str(exc)), file=sys.stderr)
+        progress.end()
+        print(tr.cli_cannot_write(str(args.out), exc.strerror or str(exc)), file=sys.stderr)
         return 1
     print(tr.cli_exported(str(out), count, args.real_names))
     return 0
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """A half-written workbook never replaces a good one."""
-    parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".ledger-", suffix=".xlsx")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_import(args: argparse.Namespace) -> int:

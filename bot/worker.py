@@ -14,24 +14,16 @@ from sqlalchemy import func, select
 from bot.app import build_core
 from bot.config import Settings
 from domain.clock import Clock
-from domain.states import OutboxStatus
 from services.kernel.context import Classifier, ServiceContext
 from storage.models import Outbox
+from storage.queries.outbox import ACTIVE
 
 log = logging.getLogger(__name__)
 
 
 async def pending_count(ctx: ServiceContext) -> int:
     async with ctx.sessions() as s:
-        return int(
-            (
-                await s.execute(
-                    select(func.count(Outbox.id)).where(
-                        Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING))
-                    )
-                )
-            ).scalar_one()
-        )
+        return int((await s.execute(select(func.count(Outbox.id)).where(ACTIVE))).scalar_one())
 
 
 async def run_worker(

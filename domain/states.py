@@ -106,6 +106,7 @@ class OutboxStatus(StrEnum):
     UNDELIVERABLE = "undeliverable"
     DROPPED = "dropped"
     FAILED = "failed"
+    HELD = "held"  # waits for the person to write again (services.kernel.held)
 
 
 class InboxState(StrEnum):

@@ -11,6 +11,7 @@ Holiday file format::
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 from dataclasses import dataclass, field
@@ -150,16 +151,19 @@ class WorkCalendar:
         """The n-th working day after `start` (start itself not counted)."""
         if n < 0:
             raise ValueError("n must be >= 0")
-        day = start
-        uncertain: set[int] = set()
-        counted = 0
-        while counted < n:
-            day += timedelta(days=1)
-            if not self.covered(day.year):
-                uncertain.add(day.year)
-            if self.is_workday(day):
-                counted += 1
-        return Deadline(day, frozenset(uncertain))
+        if n == 0:
+            return Deadline(start)
+        y, before = self._through(start)
+        target = before + n  # working days counted from 1 January of start's year
+        year = start.year
+        while target > y.through[-1]:
+            target -= y.through[-1]
+            year += 1
+            y = self._year(year)
+        due = date.fromordinal(y.first + bisect.bisect_left(y.through, target))
+        first = (start + timedelta(days=1)).year
+        uncertain = frozenset(yr for yr in range(first, due.year + 1) if not self.covered(yr))
+        return Deadline(due, uncertain)
 
     def sub_workdays(self, end: date, n: int) -> date:
         """The day n working days before `end` (so that workdays_between(result, end) == n)."""

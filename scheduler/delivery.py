@@ -43,7 +43,17 @@ class Permanent:
     reason: str
 
 
-DeliveryResult = Delivered | Retry | Undeliverable | Permanent
+@dataclass(frozen=True)
+class Held:
+    """The chat cannot be written to until the person writes again (WeChat's 48-hour window):
+    keep the message and give it, summed up, with the answer to their next message.
+    `notified`: a short pointer (a template message) did reach them."""
+
+    reason: str
+    notified: bool = False
+
+
+DeliveryResult = Delivered | Retry | Undeliverable | Permanent | Held
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,26 @@ from datetime import timedelta
 
 from domain.channels import Address, Channel
 from domain.states import MessageKind, OutboxStatus
-from scheduler.delivery import Delivered, OutboundChannel, Permanent, Retry, Undeliverable
+from scheduler.delivery import (
+    Delivered,
+    Held,
+    OutboundChannel,
+    Permanent,
+    Retry,
+    Undeliverable,
+)
 from scheduler.edits import send_edit
 from scheduler.pacing import ChatPacer
 from services.kernel import outbox, questions
 from services.kernel.context import ServiceContext
+from services.kernel.held import NOTIFIED
 from services.kernel.obsolete import drop_obsolete
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(hours=1)
+GROUP_WINDOW = timedelta(seconds=60)
 LATE_KINDS = frozenset({"reminder"})
 
 
@@ -106,12 +115,23 @@ class Dispatcher:
             self.ctx, self.owner, self.batch, self.lease, self.outbound.keys()
         )
         handled = len(rows)
-        rows = await drop_obsolete(self.ctx, rows, self.owner)
+        rows = await drop_obsolete(self.ctx, rows, self.owner)  # reminders whose task moved on
         by_chat: dict[Address, list[outbox.Claimed]] = defaultdict(list)
         for row in rows:
             by_chat[row.to].append(row)
+        await self._seed_groups(by_chat.keys())
         await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in by_chat.values()))
         return handled
+
+    async def _seed_groups(self, chats: Iterable[Address]) -> None:
+        """Pace each group by its sends in the table (other dispatchers' too), not ours alone."""
+        for channel, adapter in self.outbound.items():
+            groups = {c.id: c for c in chats if c.channel is channel and adapter.is_group(c)}
+            if not groups:
+                continue
+            ages = await outbox.recent_sends_to(self.ctx, channel, groups.keys(), GROUP_WINDOW)
+            for chat_id, chat_ages in ages.items():
+                self.pacers[channel].seed(groups[chat_id], chat_ages)
 
     async def _send_chat(self, rows: list[outbox.Claimed]) -> None:
         for row in rows:
@@ -145,22 +165,28 @@ class Dispatcher:
         message = row.message
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
             message = replace(message, text=LATE_NOTE + message.text)
-        if row.kind == MessageKind.EDIT:
-            edited = await send_edit(self.ctx, adapter, row, self.owner)
-            if edited is None:
-                return
-            result = edited
-        else:
-            result = await adapter.send(row.to, message)
+        # The send must end while the row is still ours: past the lease another dispatcher may
+        # claim and send it too. A send cut short is retried (it may have arrived: at most
+        # this one message is doubled, as when the process dies mid-send).
+        budget = (row.lease_until - self.margin / 2 - now).total_seconds()
+        try:
+            if row.kind == MessageKind.EDIT:  # an edit of a message sent earlier
+                edited = await send_edit(self.ctx, adapter, row, self.owner)
+                if edited is None:
+                    return
+                result = edited
+            else:
+                result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
+        except TimeoutError:
+            result = Retry(5.0, f"send took over {budget:.1f} s, the rest of the lease")
+        delivered_at = self.ctx.clock.now()  # before our own writes: a quick reply is not older
         if isinstance(result, Delivered):
             self.sent += 1
             await outbox.finish(
                 self.ctx, row.id, self.owner, OutboxStatus.SENT, message_id=result.message_id
             )
             if not adapter.buttons:
-                await questions.remember(
-                    self.ctx, row.to, message, result.message_id, self.ctx.clock.now()
-                )
+                await questions.remember(self.ctx, row.to, message, result.message_id, delivered_at)
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
@@ -169,6 +195,10 @@ class Dispatcher:
             await outbox.undeliverable(
                 self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
             )
+        elif isinstance(result, Held):
+            log.info("outbox %s held until the person writes: %s", row.key, result.reason)
+            note = (NOTIFIED if result.notified else "") + result.reason
+            await outbox.finish(self.ctx, row.id, self.owner, OutboxStatus.HELD, error=note)
         elif isinstance(result, Permanent):
             log.error("outbox %s refused by the server: %s", row.key, result.reason)
             await outbox.finish(

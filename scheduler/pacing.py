@@ -1,8 +1,10 @@
 """Per-chat send pacing for one channel (Telegram: about 20 messages a minute in a group, 1 a
 second in a private chat, 30 a second overall). The dispatcher waits here *before* it sends,
 while it still holds the row's lease, so a long wait never runs past the lease (which would let
-another instance send the row too). Only send timestamps live here: losing them on restart at
-worst costs one 429, handled as a retry.
+another instance send the row too). A group's window is seeded from the outbox (`seed`: its sends
+by every dispatcher in the last minute) each time its rows are claimed, and only one dispatcher
+at a time holds a chat's rows, so several dispatchers share each group's 20 a minute. The
+overall rate is per process: with N dispatchers set BULK_RATE_PER_SECOND to about 28 / N.
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ class ChatPacer:
         if len(times) < limit:
             return 0.0
         return times[len(times) - limit] + span - now
+
+    def seed(self, chat: Address, ages: list[float]) -> None:
+        """The chat's sends as the database knows them (seconds ago, by every dispatcher):
+        they replace what this process remembers, which is only its own."""
+        now = self.clock()
+        self._sent[chat] = deque(sorted(now - age for age in ages))
 
     def record(self, chat: Address) -> None:
         self._sent.setdefault(chat, deque()).append(self.clock())

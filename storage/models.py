@@ -43,6 +43,9 @@ def utcnow() -> datetime:
 REPLAN_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+UNREACHED_OUTBOX = "status IN ('held', 'undeliverable')"
+
+
 def _partial(where: str) -> dict[str, Any]:
     """A partial index's condition on both engines (the clock's queries repeat it literally)."""
     return {"sqlite_where": text(where), "postgresql_where": text(where)}
@@ -193,11 +196,12 @@ class Opinion(Base):
         # A re-delivered message must never create a second opinion.
         UniqueConstraint("src_channel", "src_chat_id", "src_message_id"),
         Index("ix_opinions_resident_created", "resident_id", "created_at"),
-        Index("ix_opinions_station_status", "station_id", "status"),
         # Opinions waiting for a rating, for the 未评价 expiry (services.casework.ratings).
         Index("ix_opinions_closed", "closed_at", **_partial("status = 'closed'")),
-        # /stats and /briefing: a period's opinions by theme and status from the index alone.
+        # /stats and /briefing count from indexes alone (migration 0004): a period's opinions
+        # by theme and status, and all of them in group order.
         Index("ix_opinions_station_created", "station_id", "created_at", "theme", "status"),
+        Index("ix_opinions_station_status_theme", "station_id", "status", "theme"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,6 +327,10 @@ class Outbox(Base):
     # Only rows still to send: sent and dropped rows are most of the table (storage.queries.outbox).
     __table_args__ = (
         Index("ix_outbox_due", "status", "due_at", **_partial("status IN ('pending', 'sending')")),
+        # A group's sends in the last minute, by every dispatcher (scheduler.pacing.seed).
+        Index("ix_outbox_chat_sent", "channel", "chat_id", "sent_at"),
+        # Staff's /unreached (未送达): the few rows waiting for a person to write again, or gone.
+        Index("ix_outbox_unreached", "station_id", **_partial(UNREACHED_OUTBOX)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -407,8 +415,16 @@ class Task(Base):
         Index(
             "ix_tasks_next_remind_at", "next_remind_at", **_partial("next_remind_at IS NOT NULL")
         ),
-        Index("ix_tasks_station_assigned", "station_id", "assigned_at"),  # /stats: a period's
-        Index("ix_tasks_station_closed", "station_id", "closed_at"),  # assigned, closed, bounced
+        # /stats (migration 0004): tasks assigned, closed or bounced in a period; per assignee.
+        Index("ix_tasks_station_assigned", "station_id", "assigned_at", "opinion_id"),
+        Index("ix_tasks_station_closed", "station_id", "closed_at", "status", "opinion_id"),
+        Index(
+            "ix_tasks_station_assignee",
+            "station_id",
+            "assignee_unit_id",
+            "assignee_user_id",
+            "status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -458,7 +474,10 @@ class Rating(Base):
     """The resident's satisfaction (满意度测评) for one closure of a task."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("task_id", "user_id"), Index("ix_ratings_at", "at"))
+    __table_args__ = (
+        UniqueConstraint("task_id", "user_id"),
+        Index("ix_ratings_at", "at", "value", "opinion_id"),  # /stats: a period's ratings
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
@@ -600,3 +619,20 @@ class InboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class AccessTokenRow(Base):
+    """A platform access token shared by every instance (WeChat: one per AppID).
+
+    Fetching a new WeChat token kills the old one, so instances never keep their own: one of
+    them takes the refresh lease, fetches, and stores with compare-and-set (see
+    handlers/wechat/tokens.py for the contract, storage/access_tokens.py for the SQL).
+    """
+
+    __tablename__ = "access_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str | None] = mapped_column(String(512))
+    expires_at: Mapped[float | None] = mapped_column(Float)  # unix seconds
+    lease_holder: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[float | None] = mapped_column(Float)  # unix seconds

@@ -28,8 +28,10 @@ class BotProcess:
         extra_env: dict[str, str] | None = None,
         database_url: str | None = None,
         args: list[str] | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.workdir = workdir
+        self.root = root  # the source tree to run (bench/killnine.py runs an older one too)
         self.args = args or []
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "bot.log"
@@ -51,7 +53,7 @@ class BotProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", *self.args],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

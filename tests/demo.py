@@ -13,8 +13,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from tests import demo_wechat
 from tests.botproc import TOKEN, BotProcess, wait_started
 from tests.fakebot import FakeBotApi
+from tests.fakewechat import FakeWeChat
+from tests.wechatproc import free_port, wechat_env
 
 ADMIN, STAFF, REP, RESIDENT = 900, 901, 500, 101
 STAFF_GROUP = -1001
@@ -84,12 +87,20 @@ class Script:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp, FakeBotApi(TOKEN) as fake:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeBotApi(TOKEN) as fake,
+        FakeWeChat(mode="safe") as wx,
+    ):
         for uid, name in NAMES.items():
             fake.add_user(uid, name)
         fake.add_group(STAFF_GROUP, "联络站工作人员群")
         print("启动真实的机器人进程（liaison-bot run），连接测试用 Bot API 服务器 …")
-        bot = BotProcess(fake.base_url, Path(tmp), admin_ids=str(ADMIN)).start()
+        port = free_port()
+        wx.bot_url = f"http://127.0.0.1:{port}/wechat"
+        bot = BotProcess(
+            fake.base_url, Path(tmp), admin_ids=str(ADMIN), extra_env=wechat_env(wx, port)
+        ).start()
         try:
             try:
                 wait_started(fake, bot.alive)
@@ -123,6 +134,7 @@ def main() -> int:
             s.press(RESIDENT, s.last(RESIDENT, "已办结"), "满意")
             s.say(RESIDENT, "/my")
             s.flush()
+            demo_wechat.run(s, wx, STAFF, REP, STAFF_GROUP)
         finally:
             bot.stop()
     print("\n演示结束。")

@@ -54,11 +54,13 @@ def test_report_indexes_up_down_up(db_url: str) -> None:
     assert stations(db_url) == ["s1"]
     assert all(NEW[t] in found for t, found in indexes(db_url).items())
     assert "ix_tasks_station_closed" in indexes(db_url)["tasks"]
+    assert "ix_opinions_station_status" not in indexes(db_url)["opinions"]  # replaced
 
     command.downgrade(alembic_config(db_url), "0002_channels")
     gone = indexes(db_url)
     assert not any(NEW[t] in found for t, found in gone.items())
     assert "ix_tasks_station_closed" not in gone["tasks"]
+    assert "ix_opinions_station_status" in gone["opinions"]
     assert stations(db_url) == ["s1"]
 
     upgrade(db_url)

@@ -191,6 +191,7 @@ def kind_label(kind: str) -> str:
         "audio": "音频",
         "video": "视频",
         "location": "位置",
+        "link": "链接",
         "text": "补充说明",
     }.get(kind, "附件")
 
@@ -345,6 +346,11 @@ def link_both_have_data() -> Rich:
     return t(
         "两个账号都已有意见或职务记录，无法自动合并，本次没有做任何改动。请联系联络站工作人员处理。"
     )
+
+
+def held_header(count: int) -> Rich:
+    """Updates that waited for the resident to write again, given together."""
+    return t("您有 {n} 条新进展：", n=count)
 
 
 def not_rateable(ref_no: str) -> str:

@@ -2,11 +2,13 @@
 channel-neutral `Inbound`s for services.inbound.Router; the answers go back through the
 outbound adapter (cards are updated in place).
 
-The Stream connection ACKs a frame only after these callbacks returned, i.e. after the router
-committed the step. DingTalk does not re-push a robot message whose ACK failed, but a push may
-arrive twice (after a reconnect): each msgId and each card-callback frame is handled once
-(here for the life of the process; across restarts the core's own idempotence on the message id
-holds: an opinion, a typed answer or a numbered reply is stored once).
+The Stream connection ACKs a frame only after these callbacks returned. DingTalk does not
+re-push a robot message whose ACK failed, and a push may arrive twice (after a reconnect). With
+the durable inbox (an `EventStore`, services.kernel.inbox) each event is stored before the
+callback returns, unique on msgId (card presses: the frame id): a second push is ACKed and
+dropped; an event whose handling failed, or whose process died (kill -9) before it was done, is
+handled again from the store (`redo`). Without a store, ids are remembered for the life of the
+process, and the core's own idempotence on the message id still holds across restarts.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import texts.dingtalk as dt
 import texts.resident as rt
@@ -31,7 +35,7 @@ from services.kernel.results import ActionResult
 from services.people.known import known_sender
 
 from .outbound import WEBHOOK_PREFIX, DingTalkOutbound
-from .stream import CardAction, IncomingDingTalkMessage
+from .stream import CardAction, IncomingDingTalkMessage, parse_card_action, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -58,28 +62,96 @@ class _Seen:
             self._ids.popitem(last=False)
 
 
-class DingTalkInbound:
-    """The two Stream callbacks: ``on_message`` and ``on_card_action``."""
+class StoredEvent(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
-    def __init__(self, router: Router, outbound: DingTalkOutbound) -> None:
+
+class EventStore(Protocol):
+    """The durable inbox as this adapter uses it (services.kernel.inbox.Inbox)."""
+
+    async def store(self, key: str, payload: dict[str, Any]) -> bool: ...
+    async def finish(self, key: str) -> None: ...
+    async def fail(self, key: str, error: str) -> None: ...
+    async def claim(self, limit: int = 100) -> Sequence[StoredEvent]: ...
+    async def renew(self) -> None: ...
+    async def release(self) -> None: ...
+
+
+class DingTalkInbound:
+    """The two Stream callbacks: ``on_message`` and ``on_card_action``; ``redo`` for events
+    stored but not finished."""
+
+    def __init__(
+        self, router: Router, outbound: DingTalkOutbound, store: EventStore | None = None
+    ) -> None:
         self.router = router
         self.outbound = outbound
+        self.store = store
         self._seen = _Seen()
         self.handled = 0
         self.duplicates = 0
 
+    # ---- the store ------------------------------------------------------------------------
+    async def _first_time(self, key: str, payload: dict[str, Any]) -> bool:
+        """Store (or remember) the event; False for a second push of it."""
+        if self.store is not None:
+            new = await self.store.store(key, payload)
+        else:
+            new = key not in self._seen
+            self._seen.add(key)
+        self.duplicates += not new
+        return new
+
+    async def _run(self, key: str, step: Awaitable[None]) -> None:
+        """Handle a stored event; done or failed is recorded (it is retried from the store)."""
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.store is None:
+                raise
+            log.exception("DingTalk event %s failed; it stays in the inbox", key)
+            await self.store.fail(key, repr(exc))
+            return
+        self.handled += 1
+        if self.store is not None:
+            await self.store.finish(key)
+
+    async def redo(self) -> int:
+        """Handle again what is stored but not done (a failure, a process that died)."""
+        if self.store is None:
+            return 0
+        await self.store.renew()
+        events = await self.store.claim()
+        for event in events:
+            await self._run(event.key, self._replay(event.payload))
+        return len(events)
+
+    async def _replay(self, payload: dict[str, Any]) -> None:
+        """A stored event handled again (a payload that no longer parses fails like any step)."""
+        frame = str(payload.get("frame", ""))
+        data = payload.get("data") or {}
+        if payload.get("kind") == "card":
+            await self._card(parse_card_action(data, frame))
+        else:
+            await self._message(parse_message(data, frame))
+
     # ---- messages -------------------------------------------------------------------------
     async def on_message(self, m: IncomingDingTalkMessage) -> None:
+        if not m.message_id or not m.sender_key:
+            return  # the guard: nothing to key it on, or nobody to answer
         key = f"m:{m.message_id}"
-        if not m.message_id or key in self._seen:
-            self.duplicates += bool(m.message_id)
-            return
-        if not m.sender_key:
-            return  # the guard: nobody to answer
+        payload = {"kind": "message", "frame": m.frame_id, "data": dict(m.raw)}
+        if await self._first_time(key, payload):
+            await self._run(key, self._message(m))
+
+    async def _message(self, m: IncomingDingTalkMessage) -> None:
         inbound = self._inbound(m)
         outcome = await self._route(inbound, m)
-        self._seen.add(key)
-        self.handled += 1
         await self.reply(inbound.chat, outcome.messages)
 
     def _inbound(self, m: IncomingDingTalkMessage) -> Inbound:
@@ -133,9 +205,13 @@ class DingTalkInbound:
 
     # ---- card presses ---------------------------------------------------------------------
     async def on_card_action(self, a: CardAction) -> None:
-        key = f"c:{a.frame_id}"
-        if not a.frame_id or key in self._seen or not a.user_id:
+        if not a.frame_id or not a.user_id:
             return
+        key = f"c:{a.frame_id}"
+        if await self._first_time(key, {"kind": "card", "frame": a.frame_id, "data": dict(a.raw)}):
+            await self._run(key, self._card(a))
+
+    async def _card(self, a: CardAction) -> None:
         sender = await known_sender(self.router.ctx, Channel.DINGTALK, a.user_id)
         group = a.space_type == "IM_GROUP"
         chat = Address(Channel.DINGTALK, a.space_id) if group else sender.private_chat
@@ -148,8 +224,6 @@ class DingTalkInbound:
             words_as_commands=True,
         )
         result = await self.router.press(inbound, a.payload or None)
-        self._seen.add(key)
-        self.handled += 1
         await self.answer_press(inbound, a.out_track_id, result)
 
     async def answer_press(self, inbound: Inbound, out_track_id: str, result: ActionResult) -> None:

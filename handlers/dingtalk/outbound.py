@@ -26,9 +26,11 @@ from scheduler.delivery import ChannelLimits, Delivered, DeliveryResult, Permane
 from .api import Conversation, DingTalkApi, RobotMessage, UploadedMedia
 from .limits import DINGTALK_API_QPS, DINGTALK_LIMITS
 from .render import (
+    ACTION_CARD_MAX_BUTTONS,
     NeutralMessage,
     from_message,
     title_of,
+    to_action_card,
     to_card_data,
     to_markdown,
     to_plain_text,
@@ -125,6 +127,10 @@ class DingTalkOutbound:
             return await self.api.send_card(target, uuid.uuid4().hex, card)
         await self._pace(target.kind)
         neutral = from_message(message, numbered=True)
+        labels = [a.label for a in message.choices()]
+        if target.kind == "private" and 0 < len(labels) <= ACTION_CARD_MAX_BUTTONS:
+            # No card template: a tap on a button sends the choice's number (numbered reply).
+            return await self.api.send(target, to_action_card(neutral, labels))
         return await self.api.send(target, to_robot_message(neutral))
 
     async def edit(self, out_track_id: str, message: Message, status: str = "") -> DeliveryResult:

@@ -242,3 +242,30 @@ def from_message(message: Message, *, numbered: bool = False) -> NeutralMessage:
             lines.append([Span(NUMBERED_HINT.format(n=n, label=action.label))])
         actions = ()
     return NeutralMessage(tuple(tuple(line) for line in lines), actions)
+
+
+# A button of a robot ActionCard opens a URL; DingTalk's client URL ``dtmd://dingtalkclient/
+# sendMessage?content=…`` makes the tap send that text into the chat as the person (used by
+# DingTalk's own samples). In a one-to-one chat with the robot the text reaches it, so a button
+# that sends "2" answers a numbered question. In a group it would not (the robot only gets
+# messages that @-mention it): groups keep the typed "@robot 2".
+SEND_MESSAGE_URL = "dtmd://dingtalkclient/sendMessage?content="
+ACTION_CARD_MAX_BUTTONS = 5  # sampleActionCard (1 button), sampleActionCard2…5 (2…5, vertical)
+
+
+def to_action_card(message: NeutralMessage, labels: list[str]) -> RobotMessage:
+    """A robot ActionCard whose buttons send the choice's number ("1", "2", …) when tapped.
+
+    Params as in "企业机器人发送消息的消息类型": sampleActionCard {title, text, singleTitle,
+    singleURL}; sampleActionCardN {title, text, actionTitle1, actionURL1, …}.
+    """
+    if not 1 <= len(labels) <= ACTION_CARD_MAX_BUTTONS:
+        raise ValueError(f"an ActionCard has 1 to {ACTION_CARD_MAX_BUTTONS} buttons")
+    params = {"title": title_of(message), "text": to_markdown(message)}
+    urls = [SEND_MESSAGE_URL + quote(str(n)) for n in range(1, len(labels) + 1)]
+    if len(labels) == 1:
+        params |= {"singleTitle": labels[0], "singleURL": urls[0]}
+        return RobotMessage("sampleActionCard", params)
+    for n, (label, url) in enumerate(zip(labels, urls, strict=True), 1):
+        params |= {f"actionTitle{n}": label, f"actionURL{n}": url}
+    return RobotMessage(f"sampleActionCard{len(labels)}", params)

@@ -135,6 +135,14 @@ class WeChatEndpoint:
         reply = await self._dispatch(inbound)
         if isinstance(reply, web.Response):
             return reply
+        if reply is not None and request.transport is None:
+            # WeChat hung up before the answer was ready (it pushes again after 5 s without
+            # one): nobody will read this reply, so it goes the late way.
+            log.info("wechat: %s: the push's connection closed first", inbound.idempotency_key)
+            done: asyncio.Future[PassiveReply | None] = asyncio.get_running_loop().create_future()
+            done.set_result(reply)
+            self._adopt(inbound, done)
+            return web.Response(body=SUCCESS, content_type="text/plain")
         if reply is None:
             return web.Response(body=SUCCESS, content_type="text/plain")
         document = reply_xml(

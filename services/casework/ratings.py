@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -22,11 +23,14 @@ from services.kernel import audit, outbox
 from services.kernel.access import Actor, Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.results import ActionResult, refused
-from storage.models import Opinion, Rating, Task
+from storage.models import Opinion, Rating, Task, UTCDateTime
 from storage.upsert import insert_for
 from texts.common import NOT_ALLOWED
 
 RATING_EXPIRES_AFTER = timedelta(days=7)
+# Opinion.status == closed, written as the partial index ix_opinions_closed states it (SQLite
+# uses a partial index only for a query that repeats its condition).
+WAITING_FOR_RATING = text("opinions.status = 'closed'")
 
 
 async def rating_press(
@@ -112,15 +116,30 @@ def shape_ok(action: str, args: tuple[int, ...]) -> bool:
     return action == "v" and len(args) == 2 and args[1] in RATINGS
 
 
-def _latest_task_id() -> Any:
-    """The opinion's last task: after 不满意 → reopened → closed again, the one owed a rating."""
+def _expired_statement() -> Any:
+    """Closed opinions whose last task closed before :cutoff; built once (the tick runs it)."""
     later = aliased(Task)
-    return (
+    # The opinion's last task: after 不满意 → reopened → closed again, the one owed a rating.
+    latest = (
         select(func.max(later.id))
         .where(later.opinion_id == Opinion.id)
         .correlate(Opinion)
         .scalar_subquery()
     )
+    return (
+        select(Opinion, Task)
+        .join(Task, Task.id == latest)
+        .where(
+            WAITING_FOR_RATING,
+            Task.status == TaskStatus.CLOSED,
+            Task.closed_at <= bindparam("cutoff", type_=UTCDateTime()),
+        )
+        .limit(EXPIRE_BATCH)
+    )
+
+
+EXPIRE_BATCH = 50  # opinions per transaction: the chat gets the connection in between
+_EXPIRED = _expired_statement()
 
 
 async def expire_ratings(ctx: ServiceContext) -> int:
@@ -132,18 +151,19 @@ async def expire_ratings(ctx: ServiceContext) -> int:
     """
     cutoff = ctx.clock.now() - RATING_EXPIRES_AFTER
     expired = 0
+    while True:
+        done, seen = await _expire_batch(ctx, cutoff)
+        expired += done
+        if seen < EXPIRE_BATCH:
+            return expired
+        await asyncio.sleep(0)
+
+
+async def _expire_batch(ctx: ServiceContext, cutoff: datetime) -> tuple[int, int]:
+    """One batch; returns (expired, rows looked at)."""
+    expired = 0
     async with ctx.sessions.begin() as s:
-        rows = (
-            await s.execute(
-                select(Opinion, Task)
-                .join(Task, Task.id == _latest_task_id())
-                .where(
-                    Opinion.status == Status.CLOSED,
-                    Task.status == TaskStatus.CLOSED,
-                    Task.closed_at <= cutoff,
-                )
-            )
-        ).all()
+        rows = (await s.execute(_EXPIRED, {"cutoff": cutoff})).all()
         for op, task in rows:
             try:
                 await audit.transition(
@@ -160,4 +180,4 @@ async def expire_ratings(ctx: ServiceContext) -> int:
             now = ctx.clock.now()
             await _insert_rating(s, op.id, task.id, op.resident_id, RatingValue.UNRATED, now)
             expired += 1
-    return expired
+    return expired, len(rows)

@@ -73,6 +73,8 @@ async def settle(
             )
             what = {Action.RATE: RATED, Action.SUPERVISE: SUPERVISED}.get(action, REOPENED)
     label = rt.RATING_LABELS[value]
+    if what in (REOPENED, SUPERVISED):  # open again: a candidate for duplicate suggestions
+        ctx.duplicates.add(op.station_id, op.id, op.text)
     if what == REOPENED:
         card = await triage_card(s, ctx, op, st.reopened(op.ref_no))
         await tell_staff(s, op.station_id, f"staff:reopen:{task.id}", card, now, op.id)

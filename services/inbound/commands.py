@@ -56,6 +56,7 @@ ALIASES = {
     "回访": "calls",
     "认领": "claim",
     "办理设置": "settings",
+    "未送达": "unreached",
     "绑定": "bind_staff",
     "添加工作人员": "add_staff",
     "生成邀请码": "invite",
@@ -63,6 +64,7 @@ ALIASES = {
     "添加部门": "dept_add",
     "单位列表": "units",
     "发通知": "notify",
+    "权责清单": "duty",
 }
 GROUP_HINT = frozenset({"start", "help", "my", "status"})
 
@@ -162,6 +164,10 @@ async def _units(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.casework.list_units(i.sender))
 
 
+async def _duty(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.duty(i.sender, c.rest))
+
+
 async def _bind(r: Router, i: Inbound, c: Call) -> Outcome:
     if not i.is_group:
         return Outcome.of(Message(st.bind_unit_only_group()))
@@ -235,6 +241,12 @@ async def _unsubscribe(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.meetings.subscribe(i.sender, False))
 
 
+async def _unreached(r: Router, i: Inbound, c: Call) -> Outcome:
+    from services.kernel.held import unreached
+
+    return Outcome.of(await unreached(r.ctx, i.sender))
+
+
 COMMANDS: dict[str, tuple[Where, Handler]] = {
     "start": (Where.PRIVATE, _start),
     "help": (Where.PRIVATE, _help),
@@ -248,6 +260,7 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "group_add": (Where.ANY, _group_add),
     "dept_add": (Where.ANY, _dept_add),
     "units": (Where.ANY, _units),
+    "duty": (Where.ANY, _duty),
     "bind": (Where.ANY, _bind),
     "tasks": (Where.ANY, _tasks),
     "stats": (Where.ANY, _stats),
@@ -264,4 +277,5 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "calls": (Where.ANY, _calls),
     "claim": (Where.PRIVATE, _claim),
     "settings": (Where.ANY, _settings),
+    "unreached": (Where.ANY, _unreached),
 }

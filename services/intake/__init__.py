@@ -6,8 +6,10 @@ face handlers and tests call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from domain.channels import Address, Sender
-from domain.message import Message
+from domain.message import Message, Rich
 from services.intake import edits, lists, media, receipt, text
 from services.intake.common import PromptHook
 from services.intake.detail import Media
@@ -22,8 +24,12 @@ class IntakeService:
         self.ctx = ctx
         self.prompts = prompts
 
-    async def start(self, sender: Sender, code: str | None) -> Message:
-        return await lists.start(self.ctx, sender, code)
+    async def start(
+        self, sender: Sender, code: str | None, welcome: Callable[[str], Rich] | None = None
+    ) -> Message:
+        if welcome is None:
+            return await lists.start(self.ctx, sender, code)
+        return await lists.start(self.ctx, sender, code, welcome)
 
     async def submit_text(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import ColumnElement, func, or_, select
 
 import texts.casework_resident as rk
@@ -17,8 +19,16 @@ from services.kernel.people import default_station, station_by_code, station_of,
 from storage.models import CoSigner, Opinion, Task
 
 
-async def start(ctx: ServiceContext, sender: Sender, code: str | None) -> Message:
-    """Greet; a deep-link code binds the resident to that station."""
+async def start(
+    ctx: ServiceContext,
+    sender: Sender,
+    code: str | None,
+    welcome: Callable[[str], Rich] = rt.welcome,
+) -> Message:
+    """Greet; a deep-link code binds the resident to that station.
+
+    `welcome(station_name)`: the greeting in the channel's words (WeChat has a menu, no slashes).
+    """
     async with ctx.sessions.begin() as s:
         user = await upsert_user(s, sender)
         prefix = None
@@ -32,7 +42,7 @@ async def start(ctx: ServiceContext, sender: Sender, code: str | None) -> Messag
             user.station_id = station.id
         else:
             station = await station_of(s, ctx, user)
-        text = rt.welcome(station.name)
+        text = welcome(station.name)
         return Message(prefix + "\n\n" + text if prefix else text)
 
 

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import Clock, SystemClock
 from domain.workdays import WorkCalendar
 from services.kernel.actions import ActionCodec
+from services.kernel.duplicates import OpenOpinions
 from services.kernel.policy import CaseworkPolicy
+from services.kernel.routes import StationRoutes
 
 
 class ThemeResult(Protocol):
@@ -59,8 +61,12 @@ class Limits:
     max_chars: int = 2000
     # A typed-answer prompt (a reason, a note, a result) older than this is not applied.
     prompt_ttl: timedelta = timedelta(minutes=60)
+    # /stats and /briefing: how long the text waits for its chart; past it the text goes alone
+    # and the chart follows through the outbox. None: always wait (the chart comes with it).
+    chart_wait: float | None = None
 
 
+OUT_OF_SCOPE_ID = "other"  # domain.classifier.taxonomy.OTHER_ID, unless a taxonomy marks another
 AdminIds = frozenset[tuple[str, str]]  # (channel, external id)
 
 
@@ -78,11 +84,26 @@ class ServiceContext:
     actions: ActionCodec = field(default_factory=ActionCodec)
     # Casework defaults (time limits, rates, 回访, noise); stations may override them.
     casework: CaseworkPolicy = field(default_factory=CaseworkPolicy)
+    # Each station's open opinions, indexed for duplicate suggestions (built on first use).
+    duplicates: OpenOpinions = field(default_factory=OpenOpinions)
+    # Each station's routing model (权责清单 + past assignments), for 交办 suggestions.
+    routes: StationRoutes = field(default_factory=StationRoutes)
 
     async def prepare(self) -> ServiceContext:
         """Load what lives in the database (the signing secret); call once before serving."""
         await self.actions.load(self.sessions)
         return self
+
+    def out_of_scope(self, category: str) -> bool:
+        """Whether a theme id is the taxonomy's 其他（非本专题）: outside the campaign's statistics."""
+        return category in self.out_of_scope_ids()
+
+    def out_of_scope_ids(self) -> frozenset[str]:
+        return frozenset(
+            t.id
+            for t in self.classifier.themes
+            if t.id == OUT_OF_SCOPE_ID or getattr(t, "out_of_scope", False)
+        )
 
     def theme_label(self, category: str) -> str:
         for theme in self.classifier.themes:

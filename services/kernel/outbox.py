@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -20,11 +20,13 @@ from domain.states import MessageKind, OutboxStatus
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, Station, Unit, User
 from storage.queries.outbox import (
+    ACTIVE,
     CLAIMED_COLUMNS,
     due_condition,
     insert_once,
     insert_once_returning,
     pick_due,
+    recent_sends,
 )
 from storage.upsert import prebuilt_for
 
@@ -169,10 +171,14 @@ async def claim_due(
         "channels": sorted(c.value for c in channels),
         "per_chat": per_chat,
         "limit": limit,
+        "owner": owner,
     }
     async with ctx.sessions.begin() as s:
         pick = _PICK
         if s.get_bind().dialect.name == "postgresql":
+            # One claim at a time across dispatchers (SQLite: the write lock), so two never
+            # take rows of the same chat at once (storage.queries.outbox.held_elsewhere).
+            await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
             pick = pick.with_for_update(skip_locked=True)
         ids = list((await s.execute(pick, params)).scalars())
         if not ids:
@@ -208,6 +214,25 @@ async def claim_due(
     ]
     claimed.sort(key=lambda c: (c.due_at, c.id))
     return claimed
+
+
+CLAIM_LOCK = 0x6F75_7462_6F78  # "outbox"
+_RECENT = recent_sends()
+
+
+async def recent_sends_to(
+    ctx: ServiceContext, channel: Channel, chats: Collection[str], window: timedelta
+) -> dict[str, list[float]]:
+    """How many seconds ago each chat was written to within `window`, by any dispatcher."""
+    if not chats:
+        return {}
+    now = ctx.clock.now()
+    params = {"channel": channel.value, "chats": sorted(chats), "since": now - window}
+    ages: dict[str, list[float]] = {chat: [] for chat in chats}
+    async with ctx.sessions() as s:
+        for chat_id, sent_at in await s.execute(_RECENT, params):
+            ages[chat_id].append((now - sent_at).total_seconds())
+    return ages
 
 
 async def finish(
@@ -264,7 +289,7 @@ async def pending_channels(ctx: ServiceContext) -> set[str]:
     """Channels that have rows waiting (to tell about rows no configured channel can send)."""
     async with ctx.sessions() as s:
         rows = await s.execute(
-            select(Outbox.channel).where(Outbox.status == OutboxStatus.PENDING).distinct()
+            select(Outbox.channel).where(ACTIVE, Outbox.status == OutboxStatus.PENDING).distinct()
         )
         return set(rows.scalars())
 

@@ -212,13 +212,18 @@ class _Checked:
     total: int
 
 
-def check_rows(
-    ctx: ServiceContext,
-    station_id: int,
+def _text_of(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone number Excel turned into 13800138000.0
+    return str(value).strip()
+
+
+def _locate_header(
     table: list[tuple[int, list[object]]],
-    progress: Progress | None = None,
-) -> _Checked:
-    """Validate every row; nothing is written here. Raises ImportFileError for a bad file."""
+) -> tuple[dict[str, int], list[str], list[tuple[int, list[object]]]]:
+    """(column of each field, ignored headers, the data rows); ImportFileError for a bad file."""
     body = [(n, cells) for n, cells in table if not _blank(cells)]
     if not body:
         raise ImportFileError(tr.import_empty())
@@ -231,68 +236,93 @@ def check_rows(
     missing = [FIELD_COLUMN[k] for k in ("date", "text") if k not in columns]
     if missing:
         raise ImportFileError(tr.import_missing_columns(missing, found))
-    body = body[header_at:]
-    data = body[1:]
+    data = body[header_at + 1 :]
     if not data:
         raise ImportFileError(tr.import_empty())
+    return columns, ignored, data
 
-    themes = {t.name: t.id for t in ctx.classifier.themes}
-    themes |= {t.id.lower(): t.id for t in ctx.classifier.themes}
-    today = ctx.clock.now().astimezone(ctx.tz).date()
-    limits = ctx.limits
-    rows: list[ImportRow] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    duplicates = 0
 
-    def cell(cells: list[object], key: str) -> object:
-        idx = columns.get(key)
+@dataclass
+class _RowCheck:
+    """One data row's checks; `problems` empty means it can be imported."""
+
+    ctx: ServiceContext
+    columns: dict[str, int]
+    themes: dict[str, str]
+    today: date
+
+    def cell(self, cells: list[object], key: str) -> object:
+        idx = self.columns.get(key)
         return cells[idx] if idx is not None and idx < len(cells) else None
 
-    def text_of(value: object) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # a phone number Excel turned into 13800138000.0
-        return str(value).strip()
-
-    for done, (n, cells) in enumerate(data, 1):
-        problems: list[str] = []
-        raw_date = cell(cells, "date")
-        when = parse_date_cell(raw_date)
+    def when(self, cells: list[object], problems: list[str]) -> date | datetime | None:
+        raw = self.cell(cells, "date")
+        when = parse_date_cell(raw)
         if when is None:
-            problems.append(tr.bad_date(text_of(raw_date)))
-        else:
-            day = when.date() if isinstance(when, datetime) else when
-            if day > today:
-                problems.append(tr.future_date(day))
-            elif day.year < 2000:
-                problems.append(tr.bad_date(text_of(raw_date)))
-        text = text_of(cell(cells, "text"))
+            problems.append(tr.bad_date(_text_of(raw)))
+            return None
+        day = when.date() if isinstance(when, datetime) else when
+        if day > self.today:
+            problems.append(tr.future_date(day))
+        elif day.year < 2000:
+            problems.append(tr.bad_date(_text_of(raw)))
+        return when
+
+    def text(self, cells: list[object], problems: list[str]) -> str:
+        text, limits = _text_of(self.cell(cells, "text")), self.ctx.limits
         if not text:
             problems.append(tr.missing_text())
         elif len(text) > limits.max_chars:
             problems.append(tr.text_too_long(len(text), limits.max_chars))
         elif len(text) < limits.min_chars or meaningful_chars(text) < 2:
             problems.append(tr.text_too_short(limits.min_chars))
-        name = text_of(cell(cells, "name")) or None
-        contact = text_of(cell(cells, "contact")) or None
-        source = text_of(cell(cells, "source")) or None
-        for column, value, limit in (
-            ("反映人", name, MAX_NAME),
-            ("联系方式", contact, MAX_CONTACT),
-            ("来源", source, MAX_SOURCE),
+        return text
+
+    def fields(self, cells: list[object], problems: list[str]) -> tuple[str | None, ...]:
+        """(name, contact, source), each checked against its length."""
+        values = []
+        for key, column, limit in (
+            ("name", "反映人", MAX_NAME),
+            ("contact", "联系方式", MAX_CONTACT),
+            ("source", "来源", MAX_SOURCE),
         ):
+            value = _text_of(self.cell(cells, key)) or None
             if value is not None and len(value) > limit:
                 problems.append(tr.field_too_long(column, limit))
-        raw_theme = text_of(cell(cells, "theme"))
-        theme = None
-        if raw_theme:
-            theme = themes.get(raw_theme) or themes.get(raw_theme.lower())
-            if theme is None:
-                problems.append(
-                    tr.unknown_theme(raw_theme, [t.name for t in ctx.classifier.themes])
-                )
+            values.append(value)
+        return tuple(values)
+
+    def theme(self, cells: list[object], problems: list[str]) -> str | None:
+        raw = _text_of(self.cell(cells, "theme"))
+        if not raw:
+            return None
+        theme = self.themes.get(raw) or self.themes.get(raw.lower())
+        if theme is None:
+            problems.append(tr.unknown_theme(raw, [t.name for t in self.ctx.classifier.themes]))
+        return theme
+
+
+def check_rows(
+    ctx: ServiceContext,
+    station_id: int,
+    table: list[tuple[int, list[object]]],
+    progress: Progress | None = None,
+) -> _Checked:
+    """Validate every row; nothing is written here. Raises ImportFileError for a bad file."""
+    columns, ignored, data = _locate_header(table)
+    themes = {t.name: t.id for t in ctx.classifier.themes}
+    themes |= {t.id.lower(): t.id for t in ctx.classifier.themes}
+    check = _RowCheck(ctx, columns, themes, ctx.clock.now().astimezone(ctx.tz).date())
+    rows: list[ImportRow] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for done, (n, cells) in enumerate(data, 1):
+        problems: list[str] = []
+        when = check.when(cells, problems)
+        text = check.text(cells, problems)
+        name, contact, source = check.fields(cells, problems)
+        theme = check.theme(cells, problems)
         if progress is not None and (done % 100 == 0 or done == len(data)):
             progress(tr.CLI_STAGE_CHECK, done, len(data))
         if problems:

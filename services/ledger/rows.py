@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reports as tr
@@ -63,110 +65,220 @@ def clean(value: str) -> str:
     return str(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which opinions a ledger holds: a station, optionally received in [lo, hi)."""
+
+    station_id: int
+    lo: datetime | None = None
+    hi: datetime | None = None
+
+    def where(self) -> list[Any]:
+        conds: list[Any] = [Opinion.station_id == self.station_id]
+        if self.lo is not None:
+            conds.append(Opinion.created_at >= self.lo)
+        if self.hi is not None:
+            conds.append(Opinion.created_at < self.hi)
+        return conds
+
+
+OPINION_COLUMNS = (
+    Opinion.id,
+    Opinion.ref_no,
+    Opinion.created_at,
+    Opinion.resident_id,
+    Opinion.on_behalf_of,
+    Opinion.anonymous,
+    Opinion.theme,
+    Opinion.text,
+    Opinion.status,
+    Opinion.satisfaction,
+)
+TASK_COLUMNS = (
+    Task.opinion_id,
+    Task.status,
+    Task.assignee_unit_id,
+    Task.assignee_user_id,
+    Task.due_date,
+    Task.outcome,
+)
+CHUNK = 1000  # opinions per round trip: their ids are bound as parameters, far below 32767
+
+
+async def count_ledger_rows(s: AsyncSession, scope: Scope) -> int:
+    return int((await s.execute(select(func.count()).where(*scope.where()))).scalar_one())
+
+
+async def stream_ledger_rows(
+    ctx: ServiceContext, scope: Scope, real_names: bool, chunk: int = CHUNK
+) -> AsyncIterator[list[LedgerRow]]:
+    """The ledger's rows oldest first, `chunk` opinions at a time, each chunk read in its own
+    short transaction (keyset pagination on (created_at, id)): memory stays flat however large
+    the station, and a long export never holds the database from the bot's writers."""
+    async with ctx.sessions() as s:
+        units = await _unit_names(s, scope.station_id)
+    after: tuple[datetime, int] | None = None
+    while True:
+        async with ctx.sessions() as s:
+            ops = await _opinions_after(s, scope, after, chunk)
+            if not ops:
+                return
+            rows = await _rows(s, ctx, ops, units, real_names)
+        after = (ops[-1].created_at, ops[-1].id)
+        yield rows
+
+
 async def load_ledger_rows(
     s: AsyncSession, ctx: ServiceContext, station_id: int, real_names: bool
 ) -> list[LedgerRow]:
-    """Every opinion of the station as a ledger row, oldest first."""
-    ops = list(
-        (
-            await s.execute(
-                select(Opinion)
-                .where(Opinion.station_id == station_id)
-                .order_by(Opinion.created_at, Opinion.id)
+    """Every opinion of the station as a ledger row, oldest first, in the caller's session."""
+    scope, units = Scope(station_id), await _unit_names(s, station_id)
+    rows: list[LedgerRow] = []
+    after: tuple[datetime, int] | None = None
+    while ops := await _opinions_after(s, scope, after, CHUNK):
+        rows += await _rows(s, ctx, ops, units, real_names)
+        after = (ops[-1].created_at, ops[-1].id)
+    return rows
+
+
+async def _unit_names(s: AsyncSession, station_id: int) -> dict[int, str]:
+    found = await s.execute(select(Unit.id, Unit.name).where(Unit.station_id == station_id))
+    return {uid: name for uid, name in found}
+
+
+async def _opinions_after(
+    s: AsyncSession, scope: Scope, after: tuple[datetime, int] | None, chunk: int
+) -> Sequence[Any]:
+    q = select(*OPINION_COLUMNS).where(*scope.where())
+    if after is not None:
+        q = q.where(
+            or_(
+                Opinion.created_at > after[0],
+                and_(Opinion.created_at == after[0], Opinion.id > after[1]),
             )
-        ).scalars()
-    )
-    tasks = list(
-        (
-            await s.execute(select(Task).where(Task.station_id == station_id).order_by(Task.id))
-        ).scalars()
-    )
-    latest: dict[int, Task] = {}
-    latest_closed: dict[int, Task] = {}
+        )
+    return (await s.execute(q.order_by(Opinion.created_at, Opinion.id).limit(chunk))).all()
+
+
+@dataclass
+class _Chunk:
+    """What one chunk of opinions refers to, each fetched with one statement."""
+
+    latest: dict[int, Any]
+    latest_closed: dict[int, Any]
+    people: dict[int, Any]
+    notes: dict[int, list[str]]
+    contacts: dict[int, str]
+
+
+async def _related(s: AsyncSession, ctx: ServiceContext, ops: Sequence[Any]) -> _Chunk:
+    ids = [op.id for op in ops]
+    latest: dict[int, Any] = {}
+    latest_closed: dict[int, Any] = {}
+    tasks = await s.execute(select(*TASK_COLUMNS).where(Task.opinion_id.in_(ids)).order_by(Task.id))
     for t in tasks:
         latest[t.opinion_id] = t
         if t.status == TaskStatus.CLOSED:
             latest_closed[t.opinion_id] = t
     user_ids = {op.resident_id for op in ops if op.resident_id is not None}
-    user_ids |= {t.assignee_user_id for t in tasks if t.assignee_user_id is not None}
-    users = (
-        {u.id: u for u in (await s.execute(select(User).where(User.id.in_(user_ids)))).scalars()}
+    user_ids |= {t.assignee_user_id for t in latest.values() if t.assignee_user_id is not None}
+    people = (
+        {
+            u.id: u
+            for u in await s.execute(
+                select(User.id, User.first_name, User.last_name, User.username, User.phone).where(
+                    User.id.in_(user_ids)
+                )
+            )
+        }
         if user_ids
         else {}
     )
-    units = {
-        u.id: u
-        for u in (await s.execute(select(Unit).where(Unit.station_id == station_id))).scalars()
-    }
     notes: dict[int, list[str]] = defaultdict(list)
     contacts: dict[int, str] = {}
     events = await s.execute(
         select(OpinionEvent.opinion_id, OpinionEvent.action, OpinionEvent.at, OpinionEvent.note)
-        .join(Opinion, Opinion.id == OpinionEvent.opinion_id)
         .where(
-            Opinion.station_id == station_id,
+            OpinionEvent.opinion_id.in_(ids),
             OpinionEvent.action.in_(("progress", IMPORT_DETAIL_ACTION)),
         )
         .order_by(OpinionEvent.at, OpinionEvent.id)
     )
-    for opinion_id, action, at, note in events.all():
+    for opinion_id, action, at, note in events:
         if action == "progress" and note:
             notes[opinion_id].append(tr.progress_line(at.astimezone(ctx.tz).date(), note))
         elif action == IMPORT_DETAIL_ACTION and note:
             contact = _detail_field(note, "联系方式")
             if contact:
                 contacts[opinion_id] = contact
+    return _Chunk(latest, latest_closed, people, notes, contacts)
 
-    rows: list[LedgerRow] = []
-    for op in ops:
-        resident = users.get(op.resident_id) if op.resident_id is not None else None
-        name = resident.display_name if resident else op.on_behalf_of
-        if real_names:
-            shown = name or tr.ANONYMOUS
-        elif op.anonymous and resident is not None:
-            shown = tr.ANONYMOUS
-        else:
-            shown = mask_name(name)
-        contact = ""
-        if real_names:
-            contact = (resident.phone if resident and resident.phone else "") or contacts.get(
-                op.id, ""
-            )
-        task = latest.get(op.id)
-        assignee = ""
-        if task is not None:
-            if task.assignee_unit_id is not None and task.assignee_unit_id in units:
-                assignee = units[task.assignee_unit_id].name
-            elif task.assignee_user_id is not None and task.assignee_user_id in users:
-                assignee = users[task.assignee_user_id].display_name
-            if task.status == TaskStatus.BOUNCED:
-                assignee = tr.bounced_assignee(assignee)
-        closed = latest_closed.get(op.id)
-        outcome = (
-            OUTCOME_LABELS.get(closed.outcome, closed.outcome) if closed and closed.outcome else ""
+
+def _display_name(u: Any) -> str:
+    """As User.display_name, from the columns."""
+    name = " ".join(p for p in (u.first_name, u.last_name) if p).strip()
+    if not name and u.username:
+        name = "@" + u.username
+    return name or f"用户{u.id}"
+
+
+async def _rows(
+    s: AsyncSession,
+    ctx: ServiceContext,
+    ops: Sequence[Any],
+    units: dict[int, str],
+    real_names: bool,
+) -> list[LedgerRow]:
+    c = await _related(s, ctx, ops)
+    return [_row(ctx, op, c, units, real_names) for op in ops]
+
+
+def _row(
+    ctx: ServiceContext, op: Any, c: _Chunk, units: dict[int, str], real_names: bool
+) -> LedgerRow:
+    resident = c.people.get(op.resident_id) if op.resident_id is not None else None
+    name = _display_name(resident) if resident else op.on_behalf_of
+    if real_names:
+        shown = name or tr.ANONYMOUS
+    elif op.anonymous and resident is not None:
+        shown = tr.ANONYMOUS
+    else:
+        shown = mask_name(name)
+    contact = ""
+    if real_names:
+        contact = (resident.phone if resident and resident.phone else "") or c.contacts.get(
+            op.id, ""
         )
-        rows.append(
-            LedgerRow(
-                ref_no=op.ref_no,
-                received=op.created_at.astimezone(ctx.tz).replace(tzinfo=None),
-                resident=shown,
-                contact=contact,
-                theme=op.theme,
-                theme_label=ctx.theme_label(op.theme),
-                text=op.text,
-                assignee=assignee,
-                # A bounced task's deadline no longer binds anyone.
-                deadline=task.due_date
-                if task is not None and task.status != TaskStatus.BOUNCED
-                else None,
-                status=status_name(op.status),
-                progress="\n".join(notes.get(op.id, [])),
-                outcome=outcome or "",
-                satisfaction=tr.satisfaction_label(op.satisfaction),
-                satisfaction_key=op.satisfaction,
-            )
-        )
-    return rows
+    task = c.latest.get(op.id)
+    assignee = ""
+    if task is not None:
+        if task.assignee_unit_id is not None and task.assignee_unit_id in units:
+            assignee = units[task.assignee_unit_id]
+        elif task.assignee_user_id is not None and task.assignee_user_id in c.people:
+            assignee = _display_name(c.people[task.assignee_user_id])
+        if task.status == TaskStatus.BOUNCED:
+            assignee = tr.bounced_assignee(assignee)
+    closed = c.latest_closed.get(op.id)
+    outcome = (
+        OUTCOME_LABELS.get(closed.outcome, closed.outcome) if closed and closed.outcome else ""
+    )
+    return LedgerRow(
+        ref_no=op.ref_no,
+        received=op.created_at.astimezone(ctx.tz).replace(tzinfo=None),
+        resident=shown,
+        contact=contact,
+        theme=op.theme,
+        theme_label=ctx.theme_label(op.theme),
+        text=op.text,
+        assignee=assignee,
+        # A bounced task's deadline no longer binds anyone.
+        deadline=task.due_date if task is not None and task.status != TaskStatus.BOUNCED else None,
+        status=status_name(op.status),
+        progress="\n".join(c.notes.get(op.id, [])),
+        outcome=outcome or "",
+        satisfaction=tr.satisfaction_label(op.satisfaction),
+        satisfaction_key=op.satisfaction,
+    )
 
 
 def _detail_field(note: str, name: str) -> str:

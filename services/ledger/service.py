@@ -10,11 +10,14 @@ all; a stable key per row makes a second import of the same file add nothing.
 from __future__ import annotations
 
 import asyncio
+import io
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +26,7 @@ import texts.reports as tr
 from domain.channels import Address, Sender
 from domain.lifecycle import Status
 from domain.message import Message
+from domain.periods import Period, parse_period
 from domain.refs import format_ref
 from domain.states import EventKind, MessageKind, OpinionSource
 from services.kernel import outbox
@@ -41,10 +45,77 @@ from services.ledger.importer import (
     read_table,
 )
 from services.ledger.rates_sheet import rates_rows
-from services.ledger.rows import REAL_NAME_WORDS, Export, LedgerRow, load_ledger_rows
-from services.ledger.workbook import build_workbook
+from services.ledger.rows import (
+    REAL_NAME_WORDS,
+    Export,
+    Scope,
+    count_ledger_rows,
+    stream_ledger_rows,
+)
+from services.ledger.workbook import LedgerWriter
 from services.reports.service import staff_station
 from storage.models import Opinion, OpinionEvent, Station
+
+Verdict = tuple[str, float, list[str], bool, bool]  # theme, confidence, terms, review, confirmed
+
+
+def _imported_opinion(
+    station: Station, row: ImportRow, verdict: Verdict, year: int, seq: int, now: datetime
+) -> Opinion:
+    theme, conf, terms, review, confirmed = verdict
+    return Opinion(
+        station_id=station.id,
+        ref_no=format_ref(station.ref_prefix, year, seq),
+        year=year,
+        seq=seq,
+        resident_id=None,
+        source=OpinionSource.IMPORT,
+        on_behalf_of=row.name,
+        contact=row.contact,
+        import_key=row.key,
+        text=row.text,
+        theme=theme,
+        theme_confidence=conf,
+        theme_terms=terms,
+        needs_review=review,
+        theme_confirmed=confirmed,
+        anonymous=row.name is None,
+        status=Status.RECEIVED,
+        created_at=row.received,
+        updated_at=now,
+    )
+
+
+def _import_events(op: Opinion, row: ImportRow, filename: str, now: datetime) -> list[OpinionEvent]:
+    return [
+        OpinionEvent(
+            opinion_id=op.id, action=EventKind.IMPORT, to_status=op.status, note=row.key, at=now
+        ),
+        OpinionEvent(
+            opinion_id=op.id,
+            action=EventKind.IMPORT_DETAIL,
+            note=detail_note(row, filename),
+            at=now,
+        ),
+    ]
+
+
+def _temp_beside(path: Path) -> str:
+    """A temporary file in the target's directory: a half-written workbook never replaces a
+    good one, and the final rename stays on one file system."""
+    parent = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".ledger-", suffix=".xlsx")
+    os.close(fd)
+    return tmp
+
+
+def _remove(path: str) -> None:
+    Path(path).unlink(missing_ok=True)
+
+
+# /export in a chat sends at most this many opinions: a workbook of 20,000 rows is about 2 MB and
+# is written in a few seconds; a larger ledger is exported by period or with `liaison-bot export`.
+CHAT_EXPORT_MAX = 20_000
 
 
 @dataclass
@@ -55,43 +126,72 @@ class LedgerService:
         return [t.name for t in self.ctx.classifier.themes]
 
     async def export(self, sender: Sender, raw: str = "", chat: Address | None = None) -> Export:
-        """`/export [实名]` for staff: the whole ledger as .xlsx (names masked unless asked)."""
-        words = set(raw.split())
-        if words - REAL_NAME_WORDS:
-            return Export(Message(tr.export_usage()))
-        real_names = bool(words & REAL_NAME_WORDS)
+        """`/export [实名] [期间]` for staff: the ledger as .xlsx (names masked unless asked), at
+        most CHAT_EXPORT_MAX opinions; a larger ledger is exported by period or on the server."""
+        words = raw.split()
+        real_names = any(w in REAL_NAME_WORDS for w in words)
+        today = self.ctx.clock.now().astimezone(self.ctx.tz).date()
+        rest = " ".join(w for w in words if w not in REAL_NAME_WORDS)
+        period = parse_period(rest, today, Period.all_time())
+        if period is None:
+            return Export(Message(tr.export_usage(CHAT_EXPORT_MAX)))
         async with self.ctx.sessions.begin() as s:
             station = await staff_station(s, self.ctx, sender, chat)
             if station is None:
                 return Export(Message(tr.only_staff()))
             if chat is not None and chat != sender.private_chat and chat != staff_chat(station):
                 return Export(Message(tr.export_wrong_chat()))
-            rows = await load_ledger_rows(s, self.ctx, station.id, real_names)
-            rates = await rates_rows(s, self.ctx, station.id)
+            scope = Scope(station.id, *period.bounds(self.ctx.tz))
+            total = await count_ledger_rows(s, scope)
             name = station.name
-        data, filename = await self._workbook(name, rows, real_names, None, rates)
-        return Export(Message(tr.export_caption(len(rows), real_names)), data, filename, len(rows))
+        if total > CHAT_EXPORT_MAX:
+            return Export(Message(tr.export_too_many(total, CHAT_EXPORT_MAX)))
+        buf = io.BytesIO()
+        count = await self._write(name, scope, real_names, buf, total, None)
+        caption = tr.export_caption(count, real_names)
+        if period != Period.all_time():
+            caption = caption + tr.export_period(period.label())
+        return Export(Message(caption), buf.getvalue(), self._filename(), count)
 
-    async def _workbook(
+    def _filename(self) -> str:
+        return tr.export_filename(self.ctx.clock.now().astimezone(self.ctx.tz).date())
+
+    async def _write(
         self,
         station_name: str,
-        rows: list[LedgerRow],
+        scope: Scope,
         real_names: bool,
+        target: str | IO[bytes],
+        total: int,
         progress: Progress | None,
-        rates: list[list[Any]] | None = None,
-    ) -> tuple[bytes, str]:
-        now = self.ctx.clock.now().astimezone(self.ctx.tz)
-        data = await asyncio.to_thread(
-            build_workbook,
-            station_name,
-            now.replace(tzinfo=None),
-            rows,
-            real_names,
-            self._theme_order(),
-            progress,
-            rates,
-        )
-        return data, tr.export_filename(now.date())
+    ) -> int:
+        """Stream the ledger into `target`: rows read a chunk at a time, written in a worker
+        thread (openpyxl write-only), so neither the rows nor the workbook sit in memory."""
+        writer = LedgerWriter(real_names, self._theme_order())
+        done = 0
+        writing: asyncio.Future[None] | None = None
+        try:
+            # Two stages: the next chunk is read while the worker thread writes this one.
+            async for rows in stream_ledger_rows(self.ctx, scope, real_names):
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(writer.add, rows))
+                done += len(rows)
+                if progress is not None and done < total:
+                    progress(tr.CLI_STAGE_EXPORT, done, total)
+            if writing is not None:
+                await writing
+        except BaseException:
+            if writing is not None and not writing.done():
+                await asyncio.wait({writing})
+            writer.discard()
+            raise
+        now = self.ctx.clock.now().astimezone(self.ctx.tz).replace(tzinfo=None)
+        rates = await rates_rows(self.ctx, scope.station_id, scope.lo, scope.hi)
+        await asyncio.to_thread(writer.finish, station_name, now, target, rates)
+        if progress is not None:
+            progress(tr.CLI_STAGE_EXPORT, done, done)
+        return done
 
     async def export_station(
         self,
@@ -100,13 +200,33 @@ class LedgerService:
         progress: Progress | None = None,
     ) -> tuple[bytes, str, int]:
         """The same workbook for the command line (the operator is trusted): bytes, name, count."""
+        buf = io.BytesIO()
+        _, count = await self.export_station_to(buf, station_code, real_names, progress)
+        return buf.getvalue(), self._filename(), count
+
+    async def export_station_to(
+        self,
+        target: Path | IO[bytes] | None,
+        station_code: str | None = None,
+        real_names: bool = False,
+        progress: Progress | None = None,
+    ) -> tuple[Path | None, int]:
+        """The whole ledger into a file (default: 台账-YYYY-MM-DD.xlsx here), replaced only once
+        complete, or into a binary stream; OSError when the file cannot be written."""
         async with self.ctx.sessions.begin() as s:
             station = await self._station(s, station_code)
-            rows = await load_ledger_rows(s, self.ctx, station.id, real_names)
-            rates = await rates_rows(s, self.ctx, station.id)
-            name = station.name
-        data, filename = await self._workbook(name, rows, real_names, progress, rates)
-        return data, filename, len(rows)
+            scope, name = Scope(station.id), station.name
+            total = await count_ledger_rows(s, scope)
+        if target is not None and not isinstance(target, Path):
+            return None, await self._write(name, scope, real_names, target, total, progress)
+        path = target or Path(self._filename())
+        tmp = await asyncio.to_thread(_temp_beside, path)
+        try:
+            count = await self._write(name, scope, real_names, tmp, total, progress)
+            await asyncio.to_thread(os.replace, tmp, path)
+        finally:
+            await asyncio.to_thread(_remove, tmp)
+        return path, count
 
     async def _station(self, s: AsyncSession, code: str | None) -> Station:
         if code:
@@ -211,55 +331,18 @@ class LedgerService:
             # Checked again inside the write transaction: another import may have run meanwhile.
             known = await existing_keys(s, [r.key for r in rows])
             created: list[Opinion] = []
-            for i, (row, (theme, conf, terms, review, confirmed)) in enumerate(
-                zip(rows, verdicts, strict=True), 1
-            ):
+            for i, (row, verdict) in enumerate(zip(rows, verdicts, strict=True), 1):
                 if row.key in known:
                     continue
                 known.add(row.key)
                 seq = await next_seq(s, station.id, year)
-                op = Opinion(
-                    station_id=station.id,
-                    ref_no=format_ref(station.ref_prefix, year, seq),
-                    year=year,
-                    seq=seq,
-                    resident_id=None,
-                    source=OpinionSource.IMPORT,
-                    on_behalf_of=row.name,
-                    contact=row.contact,
-                    import_key=row.key,
-                    text=row.text,
-                    theme=theme,
-                    theme_confidence=conf,
-                    theme_terms=terms,
-                    needs_review=review,
-                    theme_confirmed=confirmed,
-                    anonymous=row.name is None,
-                    status=Status.RECEIVED,
-                    created_at=row.received,
-                    updated_at=now,
-                )
+                op = _imported_opinion(station, row, verdict, year, seq, now)
                 s.add(op)
                 await s.flush()
-                s.add_all(
-                    [
-                        OpinionEvent(
-                            opinion_id=op.id,
-                            action=EventKind.IMPORT,
-                            to_status=op.status,
-                            note=row.key,
-                            at=now,
-                        ),
-                        OpinionEvent(
-                            opinion_id=op.id,
-                            action=EventKind.IMPORT_DETAIL,
-                            note=detail_note(row, filename),
-                            at=now,
-                        ),
-                    ]
-                )
+                s.add_all(_import_events(op, row, filename, now))
                 created.append(op)
                 refs.append(op.ref_no)
+                self.ctx.duplicates.add(station.id, op.id, op.text)
                 if progress is not None and (i % 50 == 0 or i == len(rows)):
                     progress(tr.CLI_STAGE_SAVE, i, len(rows))
             if notify_staff and created and staff_chat(station) is not None:

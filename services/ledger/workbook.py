@@ -1,34 +1,29 @@
-"""The ledger workbook: 汇总, 全部意见, then one sheet per theme."""
+"""The ledger workbook: 汇总, 全部意见, then one sheet per theme, written as the rows stream."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import IO
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
-import texts.rates as rtx
 import texts.reports as tr
 from domain.lifecycle import Status
 from services.ledger.rows import LedgerRow, clean
+from services.ledger.xlsx import Sheet, Style, cells_xml, save
 from texts.common import status_name
 
 Progress = Callable[[str, int, int], None]
 
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-HEADER_FONT = Font(bold=True)
-WRAP = Alignment(wrap_text=True, vertical="top")
-TOP = Alignment(vertical="top")
 # Column widths in Excel character units: (minimum, maximum).
 WIDTH_LIMITS = {"意见内容": (30, 60), "办理进展": (24, 50)}
 DEFAULT_WIDTH_LIMITS = (8, 30)
+DATE_COLUMNS = {"受理日期": Style.DATETIME, "办理期限": Style.DATE}
 INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -54,32 +49,52 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
-def _set(ws: Worksheet, row: int, col: int, value: object) -> Any:
-    if isinstance(value, str):
-        value = clean(value)
-    cell = ws.cell(row=row, column=col, value=value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # a resident's "=HYPERLINK(...)" stays text, never a formula
-    return cell
+@dataclass
+class Tally:
+    """What the summary sheet counts, gathered while the rows stream past."""
+
+    total: int = 0
+    themes: Counter[str] = field(default_factory=Counter)
+    cross: Counter[tuple[str, str]] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    satisfaction: Counter[str] = field(default_factory=Counter)
+
+    def add(self, r: LedgerRow) -> None:
+        self.total += 1
+        self.themes[r.theme_label] += 1
+        self.cross[(r.theme_label, r.status)] += 1
+        self.statuses[r.status] += 1
+        if r.satisfaction_key:
+            self.satisfaction[r.satisfaction_key] += 1
 
 
-def _write_ledger_sheet(
-    ws: Worksheet, rows: Sequence[LedgerRow], real_names: bool, progress: Progress | None
-) -> None:
-    header = list(tr.LEDGER_HEADER)
-    if real_names:
-        header.insert(header.index("反映人") + 1, tr.CONTACT_HEADER)
-    for col, name in enumerate(header, 1):
-        cell = _set(ws, 1, col, name)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(vertical="center")
-    widths = [_display_width(h) for h in header]
-    for i, r in enumerate(rows, 2):
-        values: list[object] = [r.ref_no, r.received, r.resident]
+class LedgerWriter:
+    """Rows go to 全部意见 and to their theme's sheet as they come (each sheet streams to a
+    temporary file, services.ledger.xlsx); the summary is written last and put first, the theme
+    sheets in the taxonomy's order. Column widths follow the first chunk of rows."""
+
+    def __init__(self, real_names: bool, theme_order: Sequence[str]) -> None:
+        self.header = list(tr.LEDGER_HEADER)
         if real_names:
+            self.header.insert(self.header.index("反映人") + 1, tr.CONTACT_HEADER)
+        self.real_names = real_names
+        self.theme_order = list(theme_order)
+        self.used = {tr.SUMMARY_SHEET, tr.ALL_SHEET}
+        self.all: Sheet | None = None
+        self.by_theme: dict[str, Sheet] = {}
+        self.widths: list[float] = []
+        self.styles = [
+            DATE_COLUMNS.get(name, Style.WRAP if name in WIDTH_LIMITS else Style.TOP)
+            for name in self.header
+        ]
+        self.tally = Tally()
+
+    def values(self, r: LedgerRow) -> list[object]:
+        values: list[object] = [r.ref_no, r.received, r.resident]
+        if self.real_names:
             values.append(r.contact)
-        values += [
+        return [
+            *values,
             r.theme_label,
             r.text,
             r.assignee,
@@ -89,84 +104,108 @@ def _write_ledger_sheet(
             r.outcome,
             r.satisfaction,
         ]
-        for col, value in enumerate(values, 1):
-            cell = _set(ws, i, col, value)
-            if isinstance(value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            name = header[col - 1]
-            cell.alignment = WRAP if name in WIDTH_LIMITS else TOP
-            widths[col - 1] = max(widths[col - 1], _display_width(value))
-        if progress is not None and (i - 1) % 200 == 0:
-            progress(tr.CLI_STAGE_EXPORT, i - 1, len(rows))
-    for col, name in enumerate(header, 1):
-        lo, hi = WIDTH_LIMITS.get(name, DEFAULT_WIDTH_LIMITS)
-        ws.column_dimensions[get_column_letter(col)].width = min(max(widths[col - 1] + 2, lo), hi)
-    ws.freeze_panes = "B2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows) + 1, 1)}"
+
+    def add(self, rows: Sequence[LedgerRow]) -> None:
+        if self.all is None:
+            self.widths = self._widths(rows)
+            self.all = self._sheet(tr.ALL_SHEET)
+        for r in rows:
+            self.tally.add(r)
+            values = [clean(v) if isinstance(v, str) else v for v in self.values(r)]
+            cells = cells_xml(values, self.styles)  # formatted once, written to both sheets
+            self.all.write_row(cells)
+            sheet = self.by_theme.get(r.theme_label)
+            if sheet is None:
+                title = _sheet_title(r.theme_label, self.used)
+                sheet = self.by_theme[r.theme_label] = self._sheet(title)
+            sheet.write_row(cells)
+
+    def _sheet(self, title: str) -> Sheet:
+        sheet = Sheet(title, self.widths, freeze="B2")
+        sheet.append(self.header, Style.HEADER)
+        return sheet
+
+    def _widths(self, rows: Sequence[LedgerRow]) -> list[float]:
+        widths = [_display_width(h) for h in self.header]
+        for r in rows:
+            for i, value in enumerate(self.values(r)):
+                widths[i] = max(widths[i], _display_width(value))
+        out: list[float] = []
+        for name, w in zip(self.header, widths, strict=True):
+            lo, hi = WIDTH_LIMITS.get(name, DEFAULT_WIDTH_LIMITS)
+            out.append(min(max(w + 2, lo), hi))
+        return out
+
+    def finish(
+        self,
+        station_name: str,
+        generated: datetime,
+        target: str | IO[bytes],
+        rates: Sequence[Sequence[object]] | None = None,
+    ) -> None:
+        """Write the summary (and the 三率 sheet) and save the workbook into `target`."""
+        if self.all is None:
+            self.add([])
+        assert self.all is not None
+        order = {label: i for i, label in enumerate(self.theme_order)}
+        labels = sorted(self.by_theme, key=lambda t: (order.get(t, len(order)), t))
+        last = get_column_letter(len(self.header))
+        for sheet in (self.all, *self.by_theme.values()):
+            sheet.auto_filter = f"A1:{last}{max(sheet.rows, 1)}"
+        summary = summary_sheet(station_name, generated, self.tally, self.real_names, labels)
+        sheets = [summary, self.all, *(self.by_theme[label] for label in labels)]
+        if rates is not None:
+            from services.ledger.rates_sheet import rates_sheet
+
+            sheets.append(rates_sheet(rates))
+        save(sheets, target)
+
+    def discard(self) -> None:
+        """Remove the temporary files of a workbook that will not be saved."""
+        for sheet in (self.all, *self.by_theme.values()):
+            if sheet is not None:
+                sheet.discard()
 
 
-def _write_summary(
-    ws: Worksheet,
+def summary_sheet(
     station_name: str,
     generated: datetime,
-    rows: Sequence[LedgerRow],
+    tally: Tally,
     real_names: bool,
-    theme_order: Sequence[str],
-) -> None:
-    line = 1
-    for label, value in tr.summary_rows(station_name, generated, len(rows), real_names):
-        _set(ws, line, 1, label).font = HEADER_FONT
-        _set(ws, line, 2, value)
-        line += 1
-    line += 1
-    # Theme x status cross table, with totals.
-    statuses = [s.value for s in Status if any(r.status == status_name(s) for r in rows)]
-    themes: Counter[str] = Counter(r.theme_label for r in rows)
-    order = {label: i for i, label in enumerate(theme_order)}
-    theme_labels = sorted(themes, key=lambda t: (order.get(t, len(order)), t))
-    cross: Counter[tuple[str, str]] = Counter((r.theme_label, r.status) for r in rows)
-    header = [tr.SUMMARY_THEME_HEADER[0], *[status_name(s) for s in statuses], "合计"]
-    for col, name in enumerate(header, 1):
-        cell = _set(ws, line, col, name)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-    line += 1
+    theme_labels: Sequence[str],
+) -> Sheet:
+    """汇总: the station, the theme × status table with totals, and the satisfaction counts."""
+    statuses = [st.value for st in Status if tally.statuses[status_name(st)]]
+    header = [tr.SUMMARY_THEME_HEADER[0], *[status_name(st) for st in statuses], "合计"]
+    first = max([_display_width(tr.SUMMARY_RATE)] + [_display_width(t) for t in theme_labels]) + 2
+    ws = Sheet(tr.SUMMARY_SHEET, [first] + [12] * (len(header) - 1))
+    for label, value in tr.summary_rows(station_name, generated, tally.total, real_names):
+        ws.append([label, clean(value)], [Style.BOLD, Style.PLAIN])
+    ws.append([])
+    ws.append(header, Style.HEADER)
     for label in theme_labels:
-        _set(ws, line, 1, label)
-        for col, status in enumerate(statuses, 2):
-            _set(ws, line, col, cross[(label, status_name(status))])
-        _set(ws, line, len(header), themes[label])
-        line += 1
-    _set(ws, line, 1, "合计").font = HEADER_FONT
-    for col, status in enumerate(statuses, 2):
-        _set(ws, line, col, sum(1 for r in rows if r.status == status_name(status)))
-    _set(ws, line, len(header), len(rows))
-    line += 2
-    # Satisfaction of the opinions in the ledger (their latest rating).
-    sat = Counter(r.satisfaction_key for r in rows if r.satisfaction_key)
-    for col, name in enumerate(tr.SUMMARY_SATISFACTION_HEADER, 1):
-        cell = _set(ws, line, col, name)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-    line += 1
+        counts = [tally.cross[(label, status_name(st))] for st in statuses]
+        ws.append([clean(label), *counts, tally.themes[label]])
+    totals = [tally.statuses[status_name(st)] for st in statuses]
+    ws.append(["合计", *totals, tally.total], [Style.BOLD] + [Style.PLAIN] * (len(header) - 1))
+    ws.append([])
+    _write_satisfaction(ws, tally.satisfaction)
+    return ws
+
+
+def _write_satisfaction(ws: Sheet, sat: Counter[str]) -> None:
+    """Satisfaction of the opinions in the ledger (their latest rating) and the rate."""
+    ws.append(tr.SUMMARY_SATISFACTION_HEADER, Style.HEADER)
     for key, label in tr.SATISFACTION_LABELS.items():
-        _set(ws, line, 1, label)
-        _set(ws, line, 2, sat.get(key, 0))
-        line += 1
+        ws.append([label, sat.get(key, 0)])
     rated = sat["satisfied"] + sat["basic"] + sat["unsatisfied"]
-    _set(ws, line, 1, tr.SUMMARY_RATE).font = HEADER_FONT
     if rated:
-        rate = _set(ws, line, 2, (sat["satisfied"] + sat["basic"]) / rated)
-        rate.number_format = "0.0%"
+        ws.append(
+            [tr.SUMMARY_RATE, (sat["satisfied"] + sat["basic"]) / rated],
+            [Style.BOLD, Style.PERCENT],
+        )
     else:
-        _set(ws, line, 2, "—")
-    ws.column_dimensions["A"].width = (
-        max([_display_width(tr.SUMMARY_RATE)] + [_display_width(t) for t in theme_labels]) + 2
-    )
-    for col in range(2, len(header) + 1):
-        ws.column_dimensions[get_column_letter(col)].width = 12
+        ws.append([tr.SUMMARY_RATE, "—"], [Style.BOLD, Style.PLAIN])
 
 
 def build_workbook(
@@ -176,29 +215,12 @@ def build_workbook(
     real_names: bool,
     theme_order: Sequence[str],
     progress: Progress | None = None,
-    rates: Sequence[Sequence[Any]] | None = None,
 ) -> bytes:
-    """The .xlsx: 汇总, 全部意见, one sheet per theme (in the taxonomy's order), then 三率."""
-    wb = Workbook()
-    summary = wb.active
-    assert summary is not None
-    summary.title = tr.SUMMARY_SHEET
-    _write_summary(summary, station_name, generated, rows, real_names, theme_order)
-    used = {tr.SUMMARY_SHEET, tr.ALL_SHEET, rtx.RATES_SHEET}
-    _write_ledger_sheet(wb.create_sheet(tr.ALL_SHEET), rows, real_names, progress)
-    by_theme: dict[str, list[LedgerRow]] = defaultdict(list)
-    for r in rows:
-        by_theme[r.theme_label].append(r)
-    order = {label: i for i, label in enumerate(theme_order)}
-    for label in sorted(by_theme, key=lambda t: (order.get(t, len(order)), t)):
-        ws = wb.create_sheet(_sheet_title(label, used))
-        _write_ledger_sheet(ws, by_theme[label], real_names, None)
-    if rates is not None:
-        from services.ledger.rates_sheet import write_rates_sheet
-
-        write_rates_sheet(wb.create_sheet(rtx.RATES_SHEET), rates)
+    """The .xlsx: 汇总, 全部意见, then one sheet per theme (in the taxonomy's order)."""
+    writer = LedgerWriter(real_names, theme_order)
+    writer.add(rows)
     buf = io.BytesIO()
-    wb.save(buf)
+    writer.finish(station_name, generated, buf)
     if progress is not None:
         progress(tr.CLI_STAGE_EXPORT, len(rows), len(rows))
     return buf.getvalue()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
@@ -27,11 +28,27 @@ from services.kernel import outbox
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach, staff_chat
-from services.reminders.due import DueTask, TaskChats, due_tasks
+from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
-from storage.models import Meeting, Opinion, Outbox, Station, Task, Unit, UnitMember, User
+from storage.models import (
+    Meeting,
+    Opinion,
+    Outbox,
+    Station,
+    Task,
+    Unit,
+    UnitMember,
+    User,
+    UTCDateTime,
+)
 
-TASK_BATCH = 200  # tasks per transaction; the loop yields to the chat between batches
+TASK_BATCH = 50  # tasks per transaction; the loop yields to the chat between batches
+_TASKS = cast(Table, Task.__table__)
+_SET_NEXT = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task"))
+    .values(next_remind_at=bindparam("moment", type_=UTCDateTime()))
+)
 
 
 @dataclass(frozen=True)
@@ -129,39 +146,47 @@ class ReminderPlanner:
         yields between batches so the chat's statements get the connection in between."""
         eff = self._effective_day(now)
         added, seen = 0, set[int]()
+        directory: Directory | None = None
         while True:
             async with self.ctx.sessions.begin() as s:
                 rows = await due_tasks(s, now, TASK_BATCH)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
+                    directory = directory or await Directory.load(s)
                     seen.update(r.id for r in fresh)
-                    added += await self._plan_task_batch(s, fresh, eff)
+                    added += await self._plan_task_batch(s, directory, fresh, eff)
             if len(rows) < TASK_BATCH or not fresh:
                 return added
             await asyncio.sleep(0)
 
-    async def _plan_task_batch(self, s: AsyncSession, rows: list[DueTask], eff: date) -> int:
+    async def _plan_task_batch(
+        self, s: AsyncSession, directory: Directory, rows: list[DueTask], eff: date
+    ) -> int:
         nexts: list[dict[str, object]] = []
         staged: list[tuple[DueTask, tuple[str, date, int]]] = []
         for task in rows:
             if task.status != TaskStatus.OPEN:
-                nexts.append({"id": task.id, "next_remind_at": None})
+                nexts.append({"task": task.id, "moment": None})
                 continue
             start = task.assigned_at.astimezone(self.ctx.tz).date()
             nxt = self._next_stage_day(task.due_date, eff, start)
-            nexts.append({"id": task.id, "next_remind_at": self._at(nxt)})
+            nexts.append({"task": task.id, "moment": self._at(nxt)})
             stage = self._task_stage(task.due_date, eff, start)
             if stage is not None:
                 staged.append((task, stage))
-        chats = await TaskChats.load(s, [task for task, _ in staged])
+        reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
+        names_for = {t.assignee_user_id for t, _ in staged if t.id in reports}
+        chats = await TaskChats.load(
+            s, directory, [t for t, _ in staged], {i for i in names_for if i is not None}
+        )
         queued: list[outbox.Queued] = []
         for task, (name, day, overdue) in staged:
             text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
             for chat in chats.chats(task):
                 key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
                 queued.append(self._queued(key, chat, text, task, self._at(day)))
-            staff = chats.staff.get(task.station_id)
-            if overdue >= self.policy.report_after and staff is not None:
+            staff = chats.staff(task.station_id)
+            if task.id in reports and staff is not None:
                 report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
                 text = tr.overdue_report(
                     task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
@@ -169,8 +194,15 @@ class ReminderPlanner:
                 key = f"remind:task:{task.id}:report"
                 queued.append(self._queued(key, staff, text, task, self._at(report_day)))
         added = await outbox.enqueue_many(s, queued)
-        await s.execute(update(Task), nexts)  # by primary key, one executemany
+        await s.execute(_SET_NEXT, nexts)  # one executemany
         return added
+
+    def _report_owed(self, task: DueTask, overdue: int, eff: date) -> bool:
+        """Whether the 逾期通报 may still be missing: on the day it falls due, or whenever the task
+        was not planned on its schedule (after downtime, a change): the key makes it once."""
+        if overdue < self.policy.report_after:
+            return False
+        return overdue == self.policy.report_after or task.next_remind_at != self._at(eff)
 
     def _task_stage(
         self, due: date, eff: date, start: date | None = None

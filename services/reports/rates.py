@@ -19,13 +19,14 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain.periods import Period
 from domain.states import TaskStatus
 from services.kernel.context import ServiceContext
 from services.kernel.policy import CaseworkPolicy
 from services.kernel.settings import policy_for
-from storage.models import Opinion, Rating, Task, Unit, User
+from storage.models import CoSigner, Opinion, Rating, Task, Unit, User
 
 RATED_KEYS = ("satisfied", "basic", "unsatisfied")
 
@@ -39,14 +40,25 @@ def _in(column: Any, lo: datetime | None, hi: datetime | None) -> list[Any]:
     return conds
 
 
-def final_ratings() -> Any:
-    """The id of each case's final rating: the latest of its resident's (or recorded) ones."""
+def _cosigned(rating: Any) -> Any:
     return (
-        select(func.max(Rating.id))
-        .join(Opinion, Opinion.id == Rating.opinion_id)
-        .where(or_(Rating.user_id == Opinion.resident_id, Opinion.resident_id.is_(None)))
-        .group_by(Rating.opinion_id)
+        select(CoSigner.id)
+        .where(CoSigner.opinion_id == rating.opinion_id, CoSigner.user_id == rating.user_id)
+        .exists()
     )
+
+
+def is_final() -> Any:
+    """A rating row is its case's final rating: not a co-signer's, and no later rating of the
+    case (other than a co-signer's) supersedes it. Index lookups per rating (ratings and
+    cosigners by opinion), so a period's ratings are checked without scanning the table."""
+    later = aliased(Rating)
+    superseded = (
+        select(later.id)
+        .where(later.opinion_id == Rating.opinion_id, later.id > Rating.id, ~_cosigned(later))
+        .exists()
+    )
+    return and_(~_cosigned(Rating), ~superseded)
 
 
 async def final_rating_counts(
@@ -58,7 +70,7 @@ async def final_rating_counts(
         .join(Opinion, Opinion.id == Rating.opinion_id)
         .where(
             Opinion.station_id == station_id,
-            Rating.id.in_(final_ratings()),
+            is_final(),
             *_in(Rating.at, lo, hi),
         )
         .group_by(Rating.value)
@@ -186,7 +198,7 @@ async def compute_rates(
         select(unit, rep, _count_if(rated), _count_if(Rating.value.in_(("satisfied", "basic"))))
         .select_from(Rating)
         .join(Task, Task.id == Rating.task_id)
-        .where(here, Rating.id.in_(final_ratings()), *_in(Rating.at, lo, hi))
+        .where(here, is_final(), *_in(Rating.at, lo, hi))
         .group_by(unit, rep),
     )
     late = await _grouped(

@@ -19,15 +19,12 @@ from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import station_by_staff_chat
 from services.reports.briefing import briefing_inputs, finish_briefing
+from services.reports.hotissues import hot_issues_text
 from services.reports.stats import Report, Stats, collect_stats, local_today, render_chart
 from services.reports.stats import stats_text as render_stats_text
 from storage.models import Station
 
 log = logging.getLogger(__name__)
-
-# How long /stats waits for its chart (drawn in a worker thread, usually a few hundred ms) before
-# it answers with the text alone; the chart then follows through the outbox.
-CHART_WAIT = 3.0
 
 
 async def staff_station(
@@ -47,7 +44,9 @@ async def staff_station(
 class ReportsService:
     ctx: ServiceContext
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
-    chart_wait: float = CHART_WAIT
+    # Seconds the text waits for its chart (drawn in a worker thread, usually a few hundred ms);
+    # None: the context's limits.chart_wait (CHART_WAIT_SECONDS; None there: always wait).
+    chart_wait: float | None = None
     _later: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def stats(self, sender: Sender, raw: str, chat: Address | None = None) -> Report:
@@ -62,13 +61,19 @@ class ReportsService:
                 return Report(Message(tr.stats_usage()))
             stats = await collect_stats(s, self.ctx, station, period, self.calendar)
         to = chat or sender.private_chat
-        return await self._with_chart(Message(render_stats_text(stats)), stats, to)
+        text = render_stats_text(stats)
+        # Hot issues after the transaction: clustering must not hold SQLite's write lock.
+        hot = await hot_issues_text(self.ctx, station.id, period)
+        if hot is not None:
+            text = text + "\n\n" + hot
+        return await self._with_chart(Message(text), stats, to)
 
     async def _with_chart(self, reply: Message, stats: Stats, to: Address) -> Report:
         """The text and the chart if it is drawn within `chart_wait`; else the text now and the
         chart through the outbox as soon as it is drawn."""
         drawing = asyncio.ensure_future(render_chart(stats))
-        done, _ = await asyncio.wait({drawing}, timeout=self.chart_wait)
+        wait = self.chart_wait if self.chart_wait is not None else self.ctx.limits.chart_wait
+        done, _ = await asyncio.wait({drawing}, timeout=wait)
         if drawing in done:
             return Report(reply, drawing.result())
         later = asyncio.ensure_future(self._send_chart_later(drawing, stats, to))
@@ -93,7 +98,7 @@ class ReportsService:
                 due_at=now,
                 station_id=stats.station_id,
             )
-        log.info("chart for %s follows its text (drawn in over %.1f s)", to.key, self.chart_wait)
+        log.info("the chart for %s followed its text", to.key)
 
     async def briefing(self, sender: Sender, raw: str = "", chat: Address | None = None) -> Report:
         """`/briefing [period]` on demand; default: the current half month so far."""

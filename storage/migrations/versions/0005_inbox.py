@@ -1,10 +1,11 @@
-"""inbox: incoming platform events stored before they are acknowledged
+"""inbox: incoming platform events stored before they are acknowledged; outbox sends by chat
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 
-A new table only; nothing existing moves.
+A new table and a new index (a group's recent sends, for pacing shared by several dispatchers);
+nothing existing moves.
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "key", name=op.f("uq_inbox_channel_key")),
     )
     op.create_index("ix_inbox_due", "inbox", ["state", "lease_until"], unique=False)
+    op.create_index(
+        "ix_outbox_chat_sent", "outbox", ["channel", "chat_id", "sent_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_chat_sent", table_name="outbox")
     op.drop_index("ix_inbox_due", table_name="inbox")
     op.drop_table("inbox")
