@@ -8,7 +8,7 @@ STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 LOWEST ?= .venv-lowest
 UV = $(BIN)/uv
 
-.PHONY: install run test lint typecheck pytest pytest-lowest demo bench bench-scale clean
+.PHONY: install run test lint typecheck pytest pytest-lowest demo bench bench-scale bench-tick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: install
 # A city's worth of data (issue 12): 10k and 1M opinions on SQLite and PostgreSQL, about an hour.
 bench-scale: install
 	$(BIN)/python bench/scale.py
+
+# The clock at 10k and 1M opinions on SQLite and PostgreSQL (issue 12); not part of `make test`.
+bench-tick: install
+	$(BIN)/python bench/tick.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache

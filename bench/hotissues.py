@@ -11,10 +11,19 @@ holding most of it, its share of the issue (recall) and the issue's share of tha
 (purity). Time: the same month grown to 10,000 opinions with bench/similarity.py's synthetic
 texts, CPU time of `cluster()` (it segments only the ~350 texts it takes terms from) and,
 for comparison, of jieba segmenting the same texts.
+
+    python bench/hotissues.py --services
+
+The product's path, as the briefing job runs it: the 10,000 opinions stored in one month of a
+test database (SQLite in a temporary folder), then `services.reports.hotissues.hot_issues`
+(read the period's opinions, cluster in a worker thread, keep the result) timed cold and again
+(kept), and the whole `build_briefing` for comparison.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import random
 import statistics
@@ -119,12 +128,72 @@ def timing(texts: list[str], n: int) -> dict[str, Any]:
     }
 
 
+async def through_services(texts: list[str], n: int) -> dict[str, Any]:
+    from datetime import UTC, date, datetime
+
+    from domain.classifier import ThemeClassifier
+    from domain.periods import Period
+    from services.kernel.context import ServiceContext
+    from services.reports import build_briefing
+    from services.reports.hotissues import hot_issues
+    from storage.db import make_engine, make_sessionmaker
+    from storage.migrate import upgrade
+    from storage.models import Opinion, Station
+
+    big = (texts + synthetic(n))[:n]
+    with tempfile.TemporaryDirectory(prefix="hotissues-") as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/liaison.db"
+        await asyncio.to_thread(upgrade, url)
+        engine = make_engine(url)
+        ctx = ServiceContext(make_sessionmaker(engine), ThemeClassifier.load(None))
+        at = datetime(2026, 9, 10, 2, tzinfo=UTC)
+        async with ctx.sessions.begin() as s:
+            station = Station(code="bench", name="基准联络站", ref_prefix="LL")
+            s.add(station)
+            await s.flush()
+            rows = [
+                dict(
+                    station_id=station.id,
+                    ref_no=f"LL-2026-{i + 1:05d}",
+                    year=2026,
+                    seq=i + 1,
+                    text=t,
+                    theme="home_care",
+                    status="received",
+                    created_at=at,
+                    updated_at=at,
+                )
+                for i, t in enumerate(big)
+            ]
+            await s.execute(Opinion.__table__.insert(), rows)  # type: ignore[attr-defined]
+        period = Period.this_month(date(2026, 9, 20))
+        out: dict[str, Any] = {"opinions": n}
+        for name in ("hot_issues_cold", "hot_issues_kept"):
+            w0, c0 = time.perf_counter(), time.process_time()
+            found = await hot_issues(ctx, station.id, period)
+            out[name] = {
+                "wall_s": round(time.perf_counter() - w0, 3),
+                "cpu_s": round(time.process_time() - c0, 3),
+            }
+        out["biggest"] = [h.count for h in found]
+        w0 = time.perf_counter()
+        await build_briefing(ctx, station.id, period)
+        out["build_briefing_wall_s_issues_kept"] = round(time.perf_counter() - w0, 2)
+        await engine.dispose()
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--services", action="store_true", help="also time the briefing job's path")
+    args = p.parse_args(argv)
     init_jieba(Path(tempfile.mkdtemp(prefix="jieba-bench-")))
     texts, issue = month()
     out = {"quality": quality(texts, issue)}
     out["time_2000"] = timing(texts, 2000)
     out["time_10000"] = timing(texts, 10_000)
+    if args.services:
+        out["through_services_10000"] = asyncio.run(through_services(texts, 10_000))
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

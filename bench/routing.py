@@ -7,11 +7,22 @@ assignments.csv, 320 opinions each assigned by hand to the unit that should hand
 folds (seeded): each fold's opinions are the held-out "new" opinions, the other four folds are
 the station's past assignments. Three matchers: the duty list alone, past assignments alone,
 both. The opinion's theme is what the packaged classifier says (as at 交办 time).
+
+    python bench/routing.py --services
+
+The same folds through the product: per fold a fresh test database (SQLite in a temporary
+folder), the duty list loaded with `import_duty_file` (as `liaison-bot units import`), every
+past opinion submitted by a resident through intake and assigned by staff with the 交办 buttons,
+then each held-out opinion submitted and the 交办 menu opened: the units it lists first (👍,
+with their reasons) are the suggestions counted for top-1 / top-3.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import csv
+import itertools
 import json
 import random
 import statistics
@@ -32,6 +43,9 @@ DATA = ROOT / "bench" / "data" / "routing"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--services", action="store_true", help="also run the folds through the bot")
+    args = p.parse_args(argv)
     cache = Path(tempfile.mkdtemp(prefix="jieba-bench-"))
     init_jieba(cache)
     clf = ThemeClassifier.load(None, cache_dir=cache)
@@ -85,8 +99,98 @@ def main(argv: Sequence[str] | None = None) -> int:
             "我妈被人拉去听保健品讲座，花了一万多",
         )
     }
+    if args.services:
+        out["through_services"] = asyncio.run(through_services(clf, cases, folds))
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
+
+
+async def through_services(
+    clf: Any, cases: list[tuple[str, str, tuple[str, ...]]], folds: list[list[int]]
+) -> dict[str, Any]:
+    """Top-1 / top-3 of the 交办 menu's suggested units, fold by fold, in fresh databases."""
+    hits = {1: 0, 3: 0}
+    menu_ms: list[float] = []
+    for f, held in enumerate(folds):
+        past = [cases[i] for j, fold in enumerate(folds) if j != f for i in fold]
+        with tempfile.TemporaryDirectory(prefix="routing-") as tmp:
+            h1, h3, ms = await _fold(
+                clf, f"sqlite+aiosqlite:///{tmp}/liaison.db", past, [cases[i] for i in held]
+            )
+        hits[1] += h1
+        hits[3] += h3
+        menu_ms += ms
+    n = len(cases)
+    return {
+        "top1": round(hits[1] / n, 3),
+        "top3": round(hits[3] / n, 3),
+        "menu_ms_median": round(statistics.median(menu_ms), 1),
+    }
+
+
+async def _fold(
+    clf: Any,
+    url: str,
+    past: list[tuple[str, str, tuple[str, ...]]],
+    new: list[tuple[str, str, tuple[str, ...]]],
+) -> tuple[int, int, list[float]]:
+    from sqlalchemy import select
+
+    from domain.channels import Address, Channel, Sender
+    from services.casework import CaseworkService
+    from services.casework.duties import import_duty_file
+    from services.intake import IntakeService
+    from services.kernel.context import Limits, ServiceContext
+    from storage.db import make_engine, make_sessionmaker
+    from storage.migrate import upgrade
+    from storage.models import Opinion, Unit
+
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url)
+    ctx = await ServiceContext(
+        make_sessionmaker(engine),
+        clf,
+        limits=Limits(10**6, 1, 5000),
+        admin_ids=frozenset({("telegram", "1")}),
+    ).prepare()
+    admin, staff, res = (
+        Sender(Channel.TELEGRAM, str(i), n) for i, n in ((1, "站长"), (2, "工作人员"), (3, "居民"))
+    )
+    cw, intake = CaseworkService(ctx), IntakeService(ctx)
+    await cw.bind_staff_chat(admin, Address(Channel.TELEGRAM, "-100"), None)
+    await intake.start(staff, None)
+    await cw.add_staff(admin, "2", None)
+    await import_duty_file(ctx, (DATA / "权责清单.csv").read_bytes(), "权责清单.csv")
+    msg = itertools.count(1)
+    async with ctx.sessions() as s:
+        unit_id = {u.name: u.id for u in (await s.execute(select(Unit))).scalars()}
+
+    async def submit(text: str) -> int:
+        mid = str(next(msg))
+        await intake.submit_text(res, Address(Channel.TELEGRAM, "3"), mid, text, None)
+        async with ctx.sessions() as s:
+            return int(
+                (
+                    await s.execute(select(Opinion.id).where(Opinion.src_message_id == mid))
+                ).scalar_one()
+            )
+
+    for text, unit, _ in past:
+        await cw.triage_button(staff, "dl", (await submit(text), 2, unit_id[unit], 15))
+    h1 = h3 = 0
+    ms: list[float] = []
+    for text, unit, _ in new:
+        oid = await submit(text)
+        t0 = time.perf_counter()
+        menu = await cw.triage_button(staff, "as", (oid,))
+        ms.append((time.perf_counter() - t0) * 1000)
+        assert menu.edit is not None
+        shown = [a.label for a in menu.edit.choices() if a.label.startswith("👍")]
+        top = [label.split("：", 1)[1].split("（", 1)[0] for label in shown]
+        h1 += unit in top[:1]
+        h3 += unit in top[:3]
+    await engine.dispose()
+    return h1, h3, ms
 
 
 if __name__ == "__main__":

@@ -153,13 +153,28 @@ async def interactive(ctx: ServiceContext, built: sd.Built, reps: int) -> list[T
     ]
 
 
-async def aggregate(ctx: ServiceContext, reps: int) -> list[Timing]:
-    """/stats and /briefing for the staff chat."""
-    from services.reports import ReportsService
+async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Timing]:
+    """/stats and /briefing for the staff chat; the statistics alone, and the chart alone."""
+    from services.reports import Period, ReportsService, compute_stats
+    from services.reports.stats import render_chart
 
     reports = ReportsService(ctx)
     staff = Address(Channel.TELEGRAM, sd.STAFF_CHAT)
+    station = built.setup.station_id
+    month = Period.this_month(sd.NOW.astimezone(ctx.tz).date())
+    stats = await compute_stats(ctx, station, month)
     return [
+        await _timed(
+            Timing("stats SQL, this month"),
+            lambda i: compute_stats(ctx, station, month),
+            reps,
+        ),
+        await _timed(
+            Timing("stats SQL, all time"),
+            lambda i: compute_stats(ctx, station, Period.all_time()),
+            reps,
+        ),
+        await _timed(Timing("chart (worker thread)"), lambda i: render_chart(stats), reps),
         await _timed(
             Timing("/stats this month"), lambda i: reports.stats(sd.STAFF, "本月", staff), reps
         ),
@@ -232,17 +247,26 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 
 async def measure(
-    url: str, size: int, classifier: Any, reps: int, cli_export: Path | None
+    url: str,
+    size: int,
+    classifier: Any,
+    reps: int,
+    cli_export: Path | None,
+    reuse: bool = False,
 ) -> tuple[sd.Built, list[Timing]]:
-    """Build `size` opinions at `url` (migrated, empty) and time every function on it."""
+    """Build `size` opinions at `url` (migrated, empty; or `reuse` what an earlier
+    --build-only left there) and time every function on it."""
     clock = ManualClock(sd.NOW)
     ctx, engine = context(url, classifier, clock)
     try:
         await ctx.prepare()
-        built = await sd.build(ctx, clock, sd.Shape(size), _progress)
-        await analyze(url)
+        if reuse:
+            built = await sd.existing(ctx)
+        else:
+            built = await sd.build(ctx, clock, sd.Shape(size), _progress)
+            await analyze(url)
         timings = await interactive(ctx, built, reps)
-        timings += await aggregate(ctx, max(reps // 5, 2))
+        timings += await aggregate(ctx, built, max(reps // 5, 2))
         if cli_export is None:
             timings.append(await export_inprocess(ctx))
         timings += await clock_steps(ctx)
@@ -293,6 +317,18 @@ def database(engine: str, size: int, pg: str, workdir: Path) -> str:
     return url
 
 
+def kept(engine: str, size: int, pg: str, workdir: Path) -> str:
+    """The database an earlier --build-only left, migrated to head."""
+    from storage.migrate import upgrade
+
+    if engine == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / f'scale-{size}.db'}"
+    else:
+        url = f"{pg.rpartition('/')[0]}/liaison_reports_{size}"
+    upgrade(url)
+    return url
+
+
 def drop(engine: str, size: int, pg: str, workdir: Path) -> None:
     if engine == "sqlite":
         for suffix in ("", "-wal", "-shm"):
@@ -339,7 +375,14 @@ def main() -> None:
     parser.add_argument(
         "--build-only", action="store_true", help="build and keep the databases, time nothing"
     )
+    parser.add_argument(
+        "--reuse",
+        default="",
+        help="sizes whose databases an earlier --build-only kept (same --workdir): migrated to "
+        "head and timed again, not rebuilt, kept",
+    )
     args = parser.parse_args()
+    reuse = {int(x) for x in args.reuse.split(",") if x}
     from domain.classifier import ThemeClassifier, init_jieba
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="liaison-scale-"))
@@ -349,7 +392,15 @@ def main() -> None:
     runs: list[Run] = []
     for engine in args.engines.split(","):
         for size in (int(x) for x in args.sizes.split(",")):
-            print(f"{engine}: building {size:,} opinions …", file=sys.stderr, flush=True)
+            print(f"{engine}: {size:,} opinions …", file=sys.stderr, flush=True)
+            if size in reuse:
+                url = kept(engine, size, args.pg, workdir)
+                built, timings = asyncio.run(
+                    measure(url, size, classifier, args.reps, workdir, reuse=True)
+                )
+                runs.append(Run(engine, size, built, timings))
+                report(runs[-1:])
+                continue
             url = database(engine, size, args.pg, workdir)
             if args.build_only:
                 asyncio.run(build_only(url, size, classifier))

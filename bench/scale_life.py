@@ -287,6 +287,18 @@ class Generator:
             closed,
             oid,
         )
+        return self.rate(rows, op, task, closed, last_round)
+
+    def rate(
+        self,
+        rows: Rows,
+        op: dict[str, Any],
+        task: dict[str, Any],
+        closed: datetime,
+        last_round: bool,
+    ) -> datetime | None:
+        """The resident's rating (or 未评价 after seven days); unsatisfied reopens the case."""
+        rng, oid = self.rng, op["id"]
         value = rng.choices([v for v, _ in RATINGS], [w for _, w in RATINGS])[0]
         if value == "unsatisfied" and last_round:
             value = "basic"

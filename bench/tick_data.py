@@ -79,7 +79,7 @@ async def make_setup(ctx: ServiceContext, clock: ManualClock) -> Setup:
     async with ctx.sessions() as s:
         station = (await s.execute(select(Station))).scalar_one()
         found = await s.execute(select(Identity.external_id, Identity.user_id))
-        ids = {e: u for e, u in found.tuples()}
+        ids = {e: u for e, u in found.all()}
         units = list((await s.execute(select(Unit.id).order_by(Unit.id))).scalars())
     clock.set(NOW)
     return Setup(station.id, [ids[str(500 + i)] for i in range(REPS)], units)

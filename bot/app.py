@@ -68,6 +68,8 @@ class Core:
     async def start(self) -> None:
         """Before serving: the signing secret from the database, the bulk bot's connection."""
         await self.ctx.prepare()
+        indexed = await self.ctx.duplicates.warm(self.ctx.sessions)
+        log.info("duplicate finder: %d open opinions indexed", indexed)
         await self.bulk_bot.initialize()
 
     async def tick(self) -> None:
@@ -82,12 +84,17 @@ class Core:
         return ClockTick(
             [
                 ("expire ratings", self.casework.expire_ratings),
+                ("open opinions", self.catch_up_duplicates),
                 ("plan", self.planner.plan),
                 ("drain", self.dispatcher.tick),
                 *((f"{c.name} inbox", c.tick) for c in self.side),
                 ("prune outbox", self.prune_outbox),
             ]
         )
+
+    async def catch_up_duplicates(self) -> int:
+        """Open opinions other processes took in, into this process's duplicate finder."""
+        return await self.ctx.duplicates.catch_up(self.ctx.sessions)
 
     async def prune_outbox(self) -> int:
         return await prune_outbox(self.ctx, self.outbox_retention)

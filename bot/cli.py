@@ -143,10 +143,11 @@ def parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help="migrate the database (default: to head)")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
-    from bot import classifier_cli, reports_cli, wechat_cli
+    from bot import classifier_cli, reports_cli, units_cli, wechat_cli
 
     classifier_cli.register(sub)
     reports_cli.register(sub)
+    units_cli.register(sub)
     wechat_cli.register(sub)
     return p
 

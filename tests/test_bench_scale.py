@@ -60,6 +60,11 @@ def _check_results(by_name: dict[str, scale.Timing], opinions: int) -> None:
     assert by_name["assign"].result.edit is not None and not by_name["assign"].result.alert
     assert "收到意见" in plain("/stats this month") and "收到意见" in plain("/stats all time")
     assert "工作简报" in plain("/briefing")
+    assert (
+        by_name["stats SQL, all time"].result.received
+        >= by_name["stats SQL, this month"].result.received
+    )
+    assert by_name["chart (worker thread)"].result.startswith(b"\x89PNG")
     data, filename, count = by_name["export (in process)"].result
     assert data.startswith(b"PK") and filename.endswith(".xlsx") and count == opinions
     assert by_name["expire_ratings"].result >= 0

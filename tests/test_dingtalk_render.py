@@ -177,3 +177,32 @@ def test_core_message_values_stay_text(name: str) -> None:
     numbered = to_plain_text(from_message(message, numbered=True))
     assert numbered.splitlines()[-2:] == ["回复 1 交办", f"回复 2 {label}"]
     assert from_message(message, numbered=True).actions == ()
+
+
+def test_action_card_buttons_send_the_numbers() -> None:
+    """Without a card template, a one-to-one question is an ActionCard: sampleActionCard for
+    one choice, sampleActionCardN for N (2–5), each button sending its number when tapped."""
+    from urllib.parse import unquote
+
+    from domain.message import Action as CoreAction
+    from domain.message import Message, t
+    from handlers.dingtalk.render import SEND_MESSAGE_URL, from_message, to_action_card
+
+    def card(n: int) -> tuple[str, dict[str, str]]:
+        choices = tuple(CoreAction(f"选项{i}", f"p:{i}.sig") for i in range(1, n + 1))
+        message = Message(t("请选择"), (choices,))
+        sent = to_action_card(from_message(message, numbered=True), [a.label for a in choices])
+        return sent.msg_key, dict(sent.params)
+
+    key, params = card(1)
+    assert key == "sampleActionCard" and params["singleTitle"] == "选项1"
+    assert params["singleURL"] == SEND_MESSAGE_URL + "1"
+    for n in (2, 5):
+        key, params = card(n)
+        assert key == f"sampleActionCard{n}"
+        for i in range(1, n + 1):
+            assert params[f"actionTitle{i}"] == f"选项{i}"
+            assert unquote(params[f"actionURL{i}"].partition("content=")[2]) == str(i)
+        assert f"回复 {n} 选项{n}" in params["text"]  # typing the number works too
+    with pytest.raises(ValueError):
+        card(6)

@@ -232,3 +232,44 @@ def test_full_casework_loop(tmp_path: Path, bot_db: str) -> None:
             assert events.count("rate_unsatisfied") == 1 and events.count("rate") == 1
         finally:
             bot.stop()
+
+
+def test_suggested_duplicate_merged_with_one_tap(tmp_path: Path, bot_db: str) -> None:
+    """The triage card of a second wording names the first ("可能与 … 重复（相似 0.xx）") and
+    merges it with one tap; the second resident is told, the original gains a co-signer."""
+    neighbour = 102
+    with FakeBotApi(TOKEN) as fake:
+        for uid, name in (
+            (ADMIN, "站长"),
+            (STAFF, "小张"),
+            (RESIDENT, "王阿姨"),
+            (neighbour, "李大爷"),
+        ):
+            fake.add_user(uid, name)
+        fake.add_group(STAFF_GROUP, "工作人员群")
+        bot = BotProcess(fake.base_url, tmp_path, admin_ids=str(ADMIN), database_url=bot_db)
+        bot.start()
+        try:
+            wait_started(fake, bot.alive)
+            c = Chat(fake)
+            c.say(ADMIN, "/bind_staff", chat=STAFF_GROUP)
+            c.say(STAFF, "/start")
+            c.say(ADMIN, f"/add_staff {STAFF}")
+            c.say(RESIDENT, "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。")
+            ref = re.search(r"LL-\d{4}-\d{5}", c.last(RESIDENT, "受理编号")["text"])
+            assert ref
+            first_card = c.last(STAFF_GROUP, ref.group(0))
+            assert "可能与" not in first_card["text"]
+            c.say(neighbour, "小区里没有老年食堂，老人们吃饭不方便，建议社区开个助餐点。")
+            card = c.last(STAFF_GROUP, "可能与")
+            assert re.search(rf"可能与 {ref.group(0)} 重复（相似 0\.\d\d）", card["text"])
+
+            c.press(STAFF, card, f"并入 {ref.group(0)}", chat=STAFF_GROUP)
+
+            assert "已合并到" in c.last(STAFF_GROUP, "已合并到")["text"]
+            assert "合并" in c.last(neighbour, "合并")["text"]
+            statuses = query(bot_db, "select status, duplicate_of_id from opinions order by id")
+            assert statuses[0][0] == "received" and statuses[1][0] == "duplicate"
+            assert query(bot_db, "select count(*) from cosigners") == [(1,)]
+        finally:
+            bot.stop()

@@ -9,8 +9,10 @@ import re
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,8 @@ from tests.conftest import reset_pg_schema
 from tests.dingtalkproc import DingTalkPeople, buttons, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
+
+JSON = dict[str, Any]
 
 ADMIN, STAFF, REP, OUTSIDER, MEMBER = "20001", "20002", "20003", "20009", "20004"
 STAFF_GROUP, WORK_GROUP = "cidStaffGroup==", "cidWorkGroup=="
@@ -88,9 +92,14 @@ def setup_station(p: DingTalkPeople) -> None:
     p.wait(p.conv(REP), "欢迎")
 
 
+HOSTILE_NAME = "**王阿姨** [点我](http://evil.example) <b>x</b> #"
+
+
 def test_resident_on_telegram_staff_on_dingtalk(tmp_path: Path) -> None:
+    """A resident with a hostile display name: the triage card reaches the DingTalk staff group
+    with the name as text, never as markdown (no bold, no link, no HTML)."""
     with FakeBotApi(TOKEN) as tg, FakeDingTalk() as dt:
-        tg.add_user(RESIDENT, "王阿姨")
+        tg.add_user(RESIDENT, HOSTILE_NAME)
         people(dt)
         bot = start_both(tg, dt, tmp_path, admin_ids=f"dingtalk:{ADMIN}")
         try:
@@ -102,6 +111,10 @@ def test_resident_on_telegram_staff_on_dingtalk(tmp_path: Path) -> None:
             tg.wait_until_idle(timeout=30, quiet=0.4)
             card = p.wait(p.conv(group=STAFF_GROUP), "新意见")
             assert card["api"] == "card" and "📤 交办" in buttons(card)
+            markdown = card["data"]["markdown"]
+            for raw in ("**王阿姨**", "[点我]", "](http", "<b>", " #"):
+                assert raw not in markdown, markdown
+            assert HOSTILE_NAME in unicodedata.normalize("NFKC", markdown)
         finally:
             bot.stop()
 
@@ -114,6 +127,52 @@ def query(db: Path | str, sql: str) -> list[tuple[object, ...]]:
     from tests.test_e2e_casework import query as by_url
 
     return [tuple(str(v) if isinstance(v, date) else v for v in r) for r in by_url(db, sql)]
+
+
+def outsider_changes_nothing(p: DingTalkPeople, db: str, card: JSON, start: int) -> list[str]:
+    """An outsider's presses on the triage card (real buttons and forged payloads): each is
+    refused to them alone and nothing changes; returns the refusals."""
+    op_id = query(db, "select id from opinions")[0][0]
+    before = query(db, "select status, theme, theme_confirmed from opinions")
+    p.press(OUTSIDER, card, "交办")
+    p.press(OUTSIDER, card, "不予受理")
+    for forged in (f"t:ok:{op_id}", f"t:rj:{op_id}.AAAAAAAAAAA", "garbage"):
+        p.press_payload(OUTSIDER, card, forged)
+    refusals = p.texts(p.conv(OUTSIDER), start)
+    assert len(refusals) == 5, refusals
+    assert sum("权限" in t for t in refusals) >= 4, refusals
+    assert query(db, "select status, theme, theme_confirmed from opinions") == before
+    assert query(db, "select count(*) from tasks") == [(0,)]
+    assert buttons(p.fake.card(card["outTrackId"])) == buttons(card)
+    return refusals
+
+
+def staff_assign(p: DingTalkPeople, db: str, card: JSON, start: int) -> None:
+    """Staff correct the theme and assign with 3 working days: the card changes in place."""
+    p.press(STAFF, card, "改分类")
+    p.press(STAFF, card, "医养结合")
+    assert query(db, "select theme, theme_confirmed from opinions") == [("medical_care", 1)]
+    p.press(STAFF, card, "交办")
+    p.press(STAFF, card, "刘代表")
+    p.press(STAFF, card, "3个工作日")
+    assigned = text_of(p.fake.card(card["outTrackId"]))
+    assert "已交办" in assigned and "2026-10-10" in assigned, assigned
+    assert query(db, "select due_date from tasks") == [("2026-10-10",)]
+    cards = [r for r in p.records(p.conv(group=STAFF_GROUP), start) if r["api"] == "card"]
+    assert len(cards) == 1  # edited in place, never re-sent
+
+
+def representative_closes(p: DingTalkPeople, start: int) -> None:
+    """The representative, one-to-one with the robot: acknowledge, progress, close (A)."""
+    rep = p.conv(REP)
+    task = p.wait(rep, "交办事项", start)
+    assert "王阿姨" not in text_of(task)  # anonymous by default
+    p.press(REP, task, "签收")
+    p.press(REP, task, "反馈进展")
+    p.say(REP, "已协调街道卫生院，每周二、四增派一名医生坐诊。")
+    p.press(REP, task, "办结")
+    p.press(REP, p.wait(rep, "哪一类", start), "A 已解决")
+    p.say(REP, "卫生服务站新招聘一名全科医生，工作日每天坐诊。")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -154,44 +213,9 @@ def test_casework_loop_across_channels(tmp_path: Path, bot_db: str) -> None:
             tg.wait_until_idle(timeout=30, quiet=0.4)
             card = p.wait(staff_group, "新意见", start)
 
-            # An outsider's presses (real buttons, and forged payloads) change nothing.
-            op_id = query(db, "select id from opinions")[0][0]
-            before = query(db, "select status, theme, theme_confirmed from opinions")
-            p.press(OUTSIDER, card, "交办")
-            p.press(OUTSIDER, card, "不予受理")
-            for forged in (f"t:ok:{op_id}", f"t:rj:{op_id}.AAAAAAAAAAA", "garbage"):
-                p.press_payload(OUTSIDER, card, forged)
-            refusals = p.texts(p.conv(OUTSIDER), start)
-            assert len(refusals) == 5, refusals
-            assert sum("权限" in t for t in refusals) >= 4, refusals
-            assert query(db, "select status, theme, theme_confirmed from opinions") == before
-            assert query(db, "select count(*) from tasks") == [(0,)]
-            assert buttons(dt.card(card["outTrackId"])) == buttons(card)
-
-            # Staff correct the theme and assign with 3 working days: the card changes in place.
-            p.press(STAFF, card, "改分类")
-            p.press(STAFF, card, "医养结合")
-            assert query(db, "select theme, theme_confirmed from opinions") == [("medical_care", 1)]
-            p.press(STAFF, card, "交办")
-            p.press(STAFF, card, "刘代表")
-            p.press(STAFF, card, "3个工作日")
-            assigned = text_of(dt.card(card["outTrackId"]))
-            assert "已交办" in assigned and "2026-10-10" in assigned, assigned
-            assert query(db, "select due_date from tasks") == [("2026-10-10",)]
-            cards_in_group = [r for r in p.records(staff_group, start) if r["api"] == "card"]
-            assert len(cards_in_group) == 1  # edited in place, never re-sent
-
-            # The representative, one-to-one with the robot: acknowledge, progress, close (A).
-            rep = p.conv(REP)
-            task = p.wait(rep, "交办事项", start)
-            assert "王阿姨" not in text_of(task)  # anonymous by default
-            p.press(REP, task, "签收")
-            p.press(REP, task, "反馈进展")
-            p.say(REP, "已协调街道卫生院，每周二、四增派一名医生坐诊。")
-            p.press(REP, task, "办结")
-            p.press(REP, p.wait(rep, "哪一类", start), "A 已解决")
-            p.say(REP, "卫生服务站新招聘一名全科医生，工作日每天坐诊。")
-
+            refusals = outsider_changes_nothing(p, db, card, start)
+            staff_assign(p, db, card, start)
+            representative_closes(p, start)
             # The resident hears all of it on Telegram, and rates it.
             tg.wait_until_idle(timeout=30, quiet=0.4)
             closed = tg.wait_for_message(RESIDENT, lambda m: "新招聘" in m["text"], timeout=30)
@@ -207,7 +231,7 @@ def test_casework_loop_across_channels(tmp_path: Path, bot_db: str) -> None:
             staff_texts = p.texts(staff_group, start)
             for needle in ("已由 刘代表 签收", "增派一名医生", "办结(A 类)", "群众评价:😊 满意"):
                 assert any(needle in t for t in staff_texts), (needle, staff_texts)
-            rep_texts = p.texts(rep, start)
+            rep_texts = p.texts(p.conv(REP), start)
             assert not any("王阿姨" in t for t in rep_texts), rep_texts
             assert p.texts(p.conv(OUTSIDER), start) == refusals
         finally:
@@ -227,13 +251,7 @@ def test_working_group_in_a_dingtalk_group_stats_and_export(tmp_path: Path) -> N
             p = DingTalkPeople(dt)
             setup_station(p)
             work = p.conv(group=WORK_GROUP)
-            p.say(STAFF, "添加工作组 执法检查组")
-            p.say(STAFF, "绑定群 执法检查组", group=WORK_GROUP)
-            p.wait(work, "执法检查组")
-            p.say(STAFF, "生成邀请码 执法检查组")
-            code = re.search(r"join ([0-9A-F]{8})", p.texts(p.conv(STAFF))[-1])
-            assert code, p.texts(p.conv(STAFF))
-            p.say(MEMBER, f"加入 {code.group(1)}")
+            bind_working_group(p)
             start = p.mark()
 
             tg.send_text(RESIDENT, "小区门口的早餐摊占道经营，早高峰电动车和行人挤在一起很危险。")
@@ -245,10 +263,11 @@ def test_working_group_in_a_dingtalk_group_stats_and_export(tmp_path: Path) -> N
             task = p.wait(work, "交办事项", start)
             assert "王阿姨" not in text_of(task)
 
-            before = query(db, "select * from tasks")
+            state = "select status, acknowledged_at, acknowledged_by_id, due_date from tasks"
+            before = query(db, state)
             p.press(REP, task, "签收")  # not a member of this group
             assert any("权限" in t or "无权" in t for t in p.texts(p.conv(REP), start))
-            assert query(db, "select * from tasks") == before
+            assert query(db, state) == before
             dt.expire_tokens()
             p.press(MEMBER, task, "签收")
             p.press(MEMBER, task, "反馈进展")
@@ -257,27 +276,48 @@ def test_working_group_in_a_dingtalk_group_stats_and_export(tmp_path: Path) -> N
             tg.wait_for_message(RESIDENT, lambda m: "早餐摊移到" in m["text"], timeout=30)
             assert len(dt.calls("accessToken")) >= 2  # renewed after the expiry
 
-            # 申请延期 in the group, the staff's decision in the staff group.
-            due_before = query(db, "select due_date from tasks")
-            p.press(MEMBER, task, "申请延期")
-            p.press(MEMBER, p.wait(work, "需要延长多久", start), "延长7个工作日")
-            p.say(MEMBER, "摊主需要时间找新摊位，街道正在协调。", group=WORK_GROUP)
-            decision = p.wait(p.conv(group=STAFF_GROUP), "延期申请", start)
-            p.press(MEMBER, decision, "同意延期")  # not staff: refused, nothing changes
-            assert query(db, "select due_date from tasks") == due_before
-            p.press(STAFF, decision, "同意延期")
-            assert query(db, "select due_date from tasks") != due_before
-            p.wait(work, "延期", start)
-
-            p.say(STAFF, "统计", group=STAFF_GROUP)
-            p.say(STAFF, "导出台账", group=STAFF_GROUP)
-            sent = p.records(p.conv(group=STAFF_GROUP), start)
-            keys = [r.get("msgKey") for r in sent]
-            assert "sampleImageMsg" in keys and "sampleFile" in keys, keys
-            image = next(r for r in sent if r.get("msgKey") == "sampleImageMsg")
-            assert dt.media(image["params"]["photoURL"])["data"].startswith(b"\x89PNG")
-            workbook = next(r for r in sent if r.get("msgKey") == "sampleFile")
-            assert workbook["params"]["fileName"].endswith(".xlsx")
-            assert dt.media(workbook["params"]["mediaId"])["data"].startswith(b"PK")
+            extension_decided(p, db, task, start)
+            stats_and_export(p, start)
         finally:
             bot.stop()
+
+
+def bind_working_group(p: DingTalkPeople) -> None:
+    """Staff add 执法检查组, bind its DingTalk group, and invite 老李, who joins it."""
+    p.say(STAFF, "添加工作组 执法检查组")
+    p.say(STAFF, "绑定群 执法检查组", group=WORK_GROUP)
+    p.wait(p.conv(group=WORK_GROUP), "执法检查组")
+    p.say(STAFF, "生成邀请码 执法检查组")
+    code = re.search(r"join ([0-9A-F]{8})", p.texts(p.conv(STAFF))[-1])
+    assert code, p.texts(p.conv(STAFF))
+    p.say(MEMBER, f"加入 {code.group(1)}")
+
+
+def extension_decided(p: DingTalkPeople, db: Path, task: JSON, start: int) -> None:
+    """申请延期 in the working group; the staff's decision in the staff group (a member's
+    press on the decision is refused and changes nothing)."""
+    work = p.conv(group=WORK_GROUP)
+    due_before = query(db, "select due_date from tasks")
+    p.press(MEMBER, task, "申请延期")
+    p.press(MEMBER, p.wait(work, "需要延长多久", start), "延长7个工作日")
+    p.say(MEMBER, "摊主需要时间找新摊位，街道正在协调。", group=WORK_GROUP)
+    decision = p.wait(p.conv(group=STAFF_GROUP), "延期申请", start)
+    p.press(MEMBER, decision, "同意延期")
+    assert query(db, "select due_date from tasks") == due_before
+    p.press(STAFF, decision, "同意延期")
+    assert query(db, "select due_date from tasks") != due_before
+    p.wait(work, "延期", start)
+
+
+def stats_and_export(p: DingTalkPeople, start: int) -> None:
+    """/stats sends its chart and /export its workbook, each uploaded as media first."""
+    p.say(STAFF, "统计", group=STAFF_GROUP)
+    p.say(STAFF, "导出台账", group=STAFF_GROUP)
+    sent = p.records(p.conv(group=STAFF_GROUP), start)
+    keys = [r.get("msgKey") for r in sent]
+    assert "sampleImageMsg" in keys and "sampleFile" in keys, keys
+    image = next(r for r in sent if r.get("msgKey") == "sampleImageMsg")
+    assert p.fake.media(image["params"]["photoURL"])["data"].startswith(b"\x89PNG")
+    workbook = next(r for r in sent if r.get("msgKey") == "sampleFile")
+    assert workbook["params"]["fileName"].endswith(".xlsx")
+    assert p.fake.media(workbook["params"]["mediaId"])["data"].startswith(b"PK")

@@ -5,7 +5,10 @@ twice message handled once), a group the robot was removed from (staff told once
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -18,11 +21,11 @@ from services.kernel.context import ServiceContext
 from services.meetings import MeetingService
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
-from tests.botproc import TOKEN
+from tests.botproc import ROOT, TOKEN
 from tests.conftest import TZ
-from tests.dingtalkproc import DingTalkPeople, start_both, text_of
+from tests.dingtalkproc import DingTalkPeople, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
-from tests.fakedingtalk import FakeDingTalk
+from tests.fakedingtalk import FakeDingTalk, FakeLimits
 
 ADMIN = Sender(Channel.DINGTALK, "20001", "站长")
 STAFF_GROUP = "cidStaffGroup=="
@@ -202,3 +205,56 @@ def test_robot_removed_from_group_staff_told_once(
             assert len(told) == 1 and "组0" in told[0], people.texts(staff)
         finally:
             bot.stop()
+
+
+def test_throttled_sends_are_retried_and_nothing_is_lost(
+    tmp_path: Path, classifier: ThemeClassifier
+) -> None:
+    """DingTalk allowing far fewer calls than we pace for (3 a second per API): the refusals
+    (403 QpsLimitForApi) are retried after their wait; every notice arrives exactly once."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
+    cids = seed(url, classifier, groups=3, notices=5, opinions=0)
+    convs = {f"group:{c}" for c in cids}
+    total = len(cids) * 5
+    with FakeBotApi(TOKEN) as tg, fake_dingtalk(cids) as dt:
+        dt.set_limits(FakeLimits(api_qps=3))
+        admin = f"dingtalk:{ADMIN.external_id}"
+        bot = start_both(tg, dt, tmp_path, admin_ids=admin, database_url=url)
+        try:
+            wait_until(dt, lambda: sum(delivered(dt, convs).values()) >= total, 120)
+            tg.wait_until_idle(timeout=10, quiet=1.5)
+        finally:
+            bot.stop()
+        counts = delivered(dt, convs)
+    assert dt.throttled > 0  # the limit was really hit
+    assert len(counts) == total and sum(counts.values()) == total
+
+
+def test_dispatch_worker_sends_dingtalk_rows(tmp_path: Path, classifier: ThemeClassifier) -> None:
+    """`liaison-bot dispatch --until-idle` (the clock without receiving) serves DingTalk too."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
+    cids = seed(url, classifier, groups=2, notices=3, opinions=0)
+    convs = {f"group:{c}" for c in cids}
+    with FakeBotApi(TOKEN) as tg, fake_dingtalk(cids) as dt:
+        env = {
+            **os.environ,
+            **dingtalk_env(dt),
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": tg.base_url,
+            "DATABASE_URL": url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "TICK_SECONDS": "0.2",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        counts = delivered(dt, convs)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("sent 6")
+    assert len(counts) == 6 and sum(counts.values()) == 6
+    assert dt.open_connections == 0 and dt.connection_count == 0  # no Stream: it only sends

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from tests.botproc import TOKEN
-from tests.dingtalkproc import DingTalkPeople, start_both
+from tests.dingtalkproc import DingTalkPeople, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
 from tests.test_e2e_dingtalk import (
@@ -60,11 +60,7 @@ def test_numbered_replies_and_a_send_only_group(tmp_path: Path) -> None:
             staff_group = p.conv(group=STAFF_GROUP)
             send_only = "webhook:执法组群"
             setup_station(p)
-            p.say(STAFF, "添加工作组 执法检查组")
-            p.say(STAFF, "绑定机器人 执法检查组 没有这个")
-            assert "执法组群" in p.texts(p.conv(STAFF))[-1]  # the usage names configured robots
-            p.say(STAFF, "绑定机器人 执法检查组 执法组群")
-            assert "执法检查组" in p.texts(p.conv(STAFF))[-1]
+            bind_send_only_group(p)
             start = p.mark()
 
             tg.send_text(RESIDENT, "小区门口的早餐摊占道经营，早高峰电动车和行人挤在一起很危险。")
@@ -77,13 +73,10 @@ def test_numbered_replies_and_a_send_only_group(tmp_path: Path) -> None:
             assert "权限" in p.texts(staff_group)[-1]
             assert query(db, "select status, theme, theme_confirmed from opinions") == before
 
-            p.say(
-                STAFF,
-                number_of(p.wait(staff_group, "新意见", start)["params"]["text"], "交办"),
-                group=STAFF_GROUP,
-            )
-            p.say(STAFF, number_of(p.texts(staff_group)[-1], "执法检查组"), group=STAFF_GROUP)
-            p.say(STAFF, number_of(p.texts(staff_group)[-1], "3个工作日"), group=STAFF_GROUP)
+            question = text_of(p.wait(staff_group, "新意见", start))  # not the refusal
+            for label in ("交办", "执法检查组", "3个工作日"):
+                p.say(STAFF, number_of(question, label), group=STAFF_GROUP)
+                question = p.texts(staff_group)[-1]
             task = p.wait(send_only, "交办事项", start)
             assert "王阿姨" not in task["body"]["markdown"]["text"]
             assert query(db, "select count(*) from tasks") == [(1,)]
@@ -92,21 +85,34 @@ def test_numbered_replies_and_a_send_only_group(tmp_path: Path) -> None:
             p.wait(send_only, "周五下午三点", start)
             assert dt.throttled == 0
 
-            # One-to-one without a template: an ActionCard whose buttons send the number.
-            tg.send_text(RESIDENT, "公交站的候车亭顶棚漏雨，下雨天老人只能站在雨里等车。")
-            tg.wait_until_idle(timeout=30, quiet=0.4)
-            p.wait(staff_group, "候车亭", start)
-            for label in ("交办", "刘代表", "3个工作日"):
-                text = p.texts(staff_group)[-1]
-                p.say(STAFF, number_of(text, label), group=STAFF_GROUP)
-            task = p.wait(p.conv(REP), "交办事项", start)
-            assert task["msgKey"].startswith("sampleActionCard"), task["msgKey"]
-            asked = f"select message_id from chat_questions where chat_id = '{REP}'"
-            dt.wait_for(lambda: query(db, asked) == [(task["processQueryKey"],)], 30)
-            p.say(REP, tap(task["params"], "签收"))
-            p.wait(p.conv(REP), "已签收", start)
-            assert query(db, "select count(*) from tasks where acknowledged_at is not null") == [
-                (1,)
-            ]
+            representative_taps(tg, p, db, start)
         finally:
             bot.stop()
+
+
+def bind_send_only_group(p: DingTalkPeople) -> None:
+    """绑定机器人: an unknown name gets the usage (naming the configured robots), a known one
+    binds the custom robot's group to the unit."""
+    p.say(STAFF, "添加工作组 执法检查组")
+    p.say(STAFF, "绑定机器人 执法检查组 没有这个")
+    assert "执法组群" in p.texts(p.conv(STAFF))[-1]
+    p.say(STAFF, "绑定机器人 执法检查组 执法组群")
+    assert "执法检查组" in p.texts(p.conv(STAFF))[-1]
+
+
+def representative_taps(tg: FakeBotApi, p: DingTalkPeople, db: Path, start: int) -> None:
+    """One-to-one without a template: the task is an ActionCard whose buttons send the number."""
+    staff_group = p.conv(group=STAFF_GROUP)
+    tg.send_text(RESIDENT, "公交站的候车亭顶棚漏雨，下雨天老人只能站在雨里等车。")
+    tg.wait_until_idle(timeout=30, quiet=0.4)
+    p.wait(staff_group, "候车亭", start)
+    for label in ("交办", "刘代表", "3个工作日"):
+        p.say(STAFF, number_of(p.texts(staff_group)[-1], label), group=STAFF_GROUP)
+    task = p.wait(p.conv(REP), "交办事项", start)
+    assert task["msgKey"].startswith("sampleActionCard"), task["msgKey"]
+    asked = f"select message_id from chat_questions where chat_id = '{REP}'"
+    p.fake.wait_for(lambda: query(db, asked) == [(task["processQueryKey"],)], 30)
+    p.say(REP, tap(task["params"], "签收"))
+    p.wait(p.conv(REP), "已签收", start)
+    acknowledged = "select count(*) from tasks where acknowledged_at is not null"
+    assert query(db, acknowledged) == [(1,)]

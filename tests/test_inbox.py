@@ -71,6 +71,20 @@ async def test_renewed_leases_are_not_claimed(ctx: ServiceContext, clock: Manual
     assert [c.key for c in await other.claim()] == ["7"]
 
 
+async def test_what_a_process_still_holds_is_not_handed_out_twice(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    """A stalled loop missed its renewal: the row is still being handled here, not queued
+    again; one this process lost track of (its finish failed) is taken up again."""
+    box = inbox(ctx, "me")
+    await box.store("1", {})
+    await box.store("2", {})
+    box.held.discard("2")  # as when recording it done failed
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert [c.key for c in await box.claim()] == ["2"]
+    assert box.held == {"1", "2"}
+
+
 async def test_a_failure_is_retried_then_given_up(ctx: ServiceContext, clock: ManualClock) -> None:
     box = inbox(ctx, "me")
     await box.store("9", {})

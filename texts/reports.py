@@ -141,6 +141,7 @@ def stats_text(
     today: date,
     *,
     overdue_total: int | None = None,
+    out_of_scope: int = 0,
 ) -> Rich:
     """`by_assignee` rows: (kind, name, assigned, closed, bounced, open overdue); `overdue` the
     lines shown, `overdue_total` how many there are (default: as many as lines)."""
@@ -152,6 +153,8 @@ def stats_text(
     ]
     if by_theme:
         lines.append("按主题：" + "，".join(f"{n} {c}" for n, c in by_theme))
+    if out_of_scope:
+        lines.append(out_of_scope_line(out_of_scope))
     if by_status:
         lines.append("按状态：" + "，".join(f"{n} {c}" for n, c in by_status))
     lines += [
@@ -192,6 +195,8 @@ def briefing_text(
     generated: datetime,
     *,
     overdue_total: int | None = None,
+    out_of_scope: int = 0,
+    hot_issues: Rich | None = None,
 ) -> Rich:
     """`growth` rows: (theme, this period, previous period); `overdue_total` as in stats_text."""
     n_overdue = len(overdue) if overdue_total is None else max(overdue_total, len(overdue))
@@ -209,6 +214,8 @@ def briefing_text(
         ),
         satisfaction,
     ]
+    if out_of_scope:
+        lines.append(out_of_scope_line(out_of_scope))
     if growth:
         lines.append(
             "增长较多的主题："
@@ -223,6 +230,8 @@ def briefing_text(
         lines += list(overdue[:MAX_LIST])
         if n_overdue > MAX_LIST:
             lines[-1] += _more(n_overdue, MAX_LIST)
+    if hot_issues is not None:
+        lines += ["", hot_issues]
     lines += ["", t("<i>生成于 {when:%Y-%m-%d %H:%M}，数据来自联络站台账。</i>", when=generated)]
     return Rich.join("\n", lines)
 
@@ -459,3 +468,28 @@ def export_wrong_chat() -> Rich:
     return t(
         "台账含有群众的意见，只能在工作人员群或与我的私聊中导出。请到工作人员群或私聊中发送 /export。"
     )
+
+
+# ---- out-of-scope opinions and hot issues (issue 16) ---------------------------------------------
+
+
+def out_of_scope_line(n: int) -> str:
+    return f"其中非本专题 {n} 件（照常办理，不计入专题统计）"
+
+
+def hot_issues_block(issues: Sequence[tuple[int, str, str, Sequence[str]]]) -> Rich:
+    """`issues` rows: (count, example's reference, example text, telling words)."""
+    lines: list[Rich | str] = [t("<b>本期热点问题（每月一题）</b>")]
+    for n, (count, ref, example, terms) in enumerate(issues, start=1):
+        words = f"{'、'.join(terms)}：" if terms else ""
+        lines.append(
+            t(
+                "{n}. {count} 件相似意见　{words}{example}（例：<code>{ref}</code>）",
+                n=n,
+                count=count,
+                words=words,
+                example=_snip(example),
+                ref=ref,
+            )
+        )
+    return Rich.join("\n", lines)

@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,18 @@ def cut(text: str, hmm: bool = False) -> list[str]:
     """jieba precise-mode segmentation with the user dictionary (punctuation included)."""
     if hmm or not fast:
         return list(tokenizer().cut(text, HMM=hmm))
+    return list(_cut_recent(text))
+
+
+def forget() -> None:
+    """Drop the remembered segmentations (a benchmark timing each text as new calls this)."""
+    _cut_recent.cache_clear()
+
+
+@lru_cache(maxsize=16)
+def _cut_recent(text: str) -> tuple[str, ...]:
+    """The fast path, remembering the last few texts: a new opinion is segmented by the
+    classifier, then by the duplicate finder and the routing model (the same words)."""
     if _tokenizer is None:
         init_jieba(None)
     out: list[str] = []
@@ -108,7 +121,7 @@ def cut(text: str, hmm: bool = False) -> list[str]:
                     out.append(x)
                 else:
                     out += x
-    return out
+    return tuple(out)
 
 
 fast = True  # False: use jieba's Tokenizer.cut itself (bench/classify.py compares both)

@@ -128,13 +128,17 @@ class DingTalkInbound:
         await self.store.renew()
         events = await self.store.claim()
         for event in events:
-            frame = str(event.payload.get("frame", ""))
-            data = event.payload.get("data") or {}
-            if event.payload.get("kind") == "card":
-                await self._run(event.key, self._card(parse_card_action(data, frame)))
-            else:
-                await self._run(event.key, self._message(parse_message(data, frame)))
+            await self._run(event.key, self._replay(event.payload))
         return len(events)
+
+    async def _replay(self, payload: dict[str, Any]) -> None:
+        """A stored event handled again (a payload that no longer parses fails like any step)."""
+        frame = str(payload.get("frame", ""))
+        data = payload.get("data") or {}
+        if payload.get("kind") == "card":
+            await self._card(parse_card_action(data, frame))
+        else:
+            await self._message(parse_message(data, frame))
 
     # ---- messages -------------------------------------------------------------------------
     async def on_message(self, m: IncomingDingTalkMessage) -> None:

@@ -70,11 +70,16 @@ class InboxProcessor(BaseUpdateProcessor):
         self.failures[update.update_id] = repr(error)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # Cancelled (a stop): the row stays held, released on stop or taken over after its lease.
         try:
             await self.inner.do_process_update(update, coroutine)
-        finally:
+        except Exception as exc:  # PTB hands handler errors to the error handlers: rare
             if isinstance(update, Update):
+                self.failures[update.update_id] = repr(exc)
                 await self._finish(update)
+            raise
+        if isinstance(update, Update):
+            await self._finish(update)
 
     async def _finish(self, update: Update) -> None:
         error = self.failures.pop(update.update_id, None)

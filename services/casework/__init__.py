@@ -42,6 +42,12 @@ class CaseworkService:
     async def add_unit(self, sender: Sender, kind: UnitKind | str, name: str) -> Message:
         return await setup.add_unit(self.ctx, sender, UnitKind(kind), name)
 
+    async def duty(self, sender: Sender, raw: str) -> Message:
+        """`/duty [单位 事项、事项]`: the station's 权责清单, or a unit's matters added to it."""
+        from services.casework.duties import duty_command
+
+        return await duty_command(self.ctx, sender, raw)
+
     async def list_units(self, sender: Sender) -> Message:
         return await setup.list_units(self.ctx, sender)
 

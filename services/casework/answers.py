@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import texts.assignee as at
 import texts.resident as rt
 import texts.staff as st
-from domain.lifecycle import Action, IllegalTransition, Status
+from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Message
 from domain.refs import normalize_ref
@@ -23,12 +23,13 @@ from domain.states import (
     RatingValue,
     TaskStatus,
 )
+from services.casework.merge import can_merge, merge_into
 from services.kernel import audit, outbox
 from services.kernel.access import Actor
 from services.kernel.cards import triage_card
 from services.kernel.context import ServiceContext
-from services.kernel.notify import resident_chats, resident_ids, tell_residents, tell_staff
-from storage.models import CoSigner, Extension, Opinion, Rating, Task
+from services.kernel.notify import resident_chats, tell_residents, tell_staff
+from storage.models import Extension, Opinion, Rating, Task
 
 RATINGS = {1: RatingValue.SATISFIED, 2: RatingValue.BASIC, 3: RatingValue.UNSATISFIED}
 
@@ -82,6 +83,7 @@ async def reject(a: Answer) -> Message:
         )
     except IllegalTransition:
         return await _refusal(a)
+    a.ctx.duplicates.forget(op.station_id, op.id)
     await tell_residents(
         a.s, op, f"res:rejected:{op.id}", Message(rt.rejected(op.ref_no, a.body)), now
     )
@@ -100,33 +102,16 @@ async def merge(a: Answer) -> Message:
                 select(Opinion).where(Opinion.station_id == op.station_id, Opinion.ref_no == ref)
             )
         ).scalar_one_or_none()
-    if original is None or original.id == op.id or original.status == Status.DUPLICATE:
+    if original is None or not can_merge(op, original):
         user = a.who.user
         user.pending_action = PromptKind.DUP_REF
         user.pending_opinion_id = op.id
         user.pending_since = now
         return Message(st.duplicate_ref_unknown(a.body[:40]))
     try:
-        await audit.transition(
-            a.s, op, Action.MERGE, a.who.id, now, note=original.ref_no, duplicate_of_id=original.id
-        )
+        await merge_into(a.s, a.ctx, a.who.id, op, original)
     except IllegalTransition:
         return await _refusal(a)
-    for uid in await resident_ids(a.s, op):
-        if uid != original.resident_id:
-            exists = (
-                await a.s.execute(
-                    select(CoSigner.id).where(
-                        CoSigner.opinion_id == original.id, CoSigner.user_id == uid
-                    )
-                )
-            ).scalar_one_or_none()
-            if exists is None:
-                a.s.add(
-                    CoSigner(opinion_id=original.id, user_id=uid, source_opinion_id=op.id, at=now)
-                )
-    told = Message(rt.merged(op.ref_no, original.ref_no))
-    await tell_residents(a.s, op, f"res:merged:{op.id}", told, now)
     return Message(st.merged(op.ref_no, original.ref_no))
 
 
@@ -199,6 +184,7 @@ async def close(a: Answer) -> Message:
         await audit.transition(a.s, op, Action.CLOSE, a.who.id, now, note=note, closed_at=now)
     except IllegalTransition:
         return await _refusal(a)
+    a.ctx.duplicates.forget(op.station_id, op.id)
     task.status = TaskStatus.CLOSED
     task.outcome = outcome
     task.result = a.body

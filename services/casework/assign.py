@@ -12,6 +12,7 @@ from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Actions, Message
 from domain.states import Role, TaskStatus
+from services.casework.duties import suggested_units
 from services.casework.tasks import assignee_actions
 from services.kernel import audit
 from services.kernel.access import Actor
@@ -26,6 +27,8 @@ KIND_REP, KIND_UNIT = 1, 2
 
 
 async def assignee_choices(s: AsyncSession, ctx: ServiceContext, op: Opinion) -> Actions:
+    """Representatives and units to choose from; the units that best match the opinion (权责清单,
+    past assignments) come first, each with its reason."""
     sign = ctx.actions.encode
     reps = (
         await s.execute(
@@ -43,13 +46,25 @@ async def assignee_choices(s: AsyncSession, ctx: ServiceContext, op: Opinion) ->
             select(Unit).where(Unit.station_id == op.station_id, Unit.active).order_by(Unit.id)
         )
     ).scalars()
+    suggested = await suggested_units(s, ctx, op)
+    first = {u.id for u, _ in suggested}
     rows: list[tuple[Choice, ...]] = [
+        (
+            Choice(
+                st.unit_suggested_label(u.kind, u.name, why.reason),
+                sign("t", "to", op.id, KIND_UNIT, u.id),
+            ),
+        )
+        for u, why in suggested
+    ]
+    rows += [
         (Choice(st.rep_label(r.display_name), sign("t", "to", op.id, KIND_REP, r.id)),)
         for r in reps
     ]
     rows += [
         (Choice(st.unit_label(u.kind, u.name), sign("t", "to", op.id, KIND_UNIT, u.id)),)
         for u in units
+        if u.id not in first
     ]
     if not rows:
         rows.append((Choice(st.BTN_NO_ASSIGNEES, sign("t", "bk", op.id)),))
@@ -112,6 +127,8 @@ async def assign(
     )
     s.add(task)
     await s.flush()
+    if unit is not None:
+        ctx.routes.learn(op.station_id, op.text, unit.name)
     resident = await s.get(User, op.resident_id) if op.resident_id else None
     shown = None if op.anonymous or resident is None else resident
     card = at.task_card(

@@ -107,6 +107,7 @@ async def _rate(
     label = rt.RATING_LABELS[value]
     edit = Message(rt.rated(op.ref_no, label))
     if unsatisfied and is_main:
+        ctx.duplicates.add(op.station_id, op.id, op.text)
         card = await triage_card(s, ctx, op, st.reopened(op.ref_no))
         await tell_staff(s, op.station_id, f"staff:reopen:{task.id}", card, now, op.id)
         prompt = Message(rt.unsatisfied_ask_comment(op.ref_no))

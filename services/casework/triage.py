@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.staff as st
 from domain.channels import Sender
-from domain.lifecycle import OPEN_FOR_TRIAGE, Action
+from domain.lifecycle import OPEN_FOR_TRIAGE, Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import PromptKind
 from services.casework.assign import DEADLINE_CHOICES, DEFAULT_DEADLINE, assign, assignee_choices
+from services.casework.merge import can_merge, merge_into
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
-from services.kernel.cards import triage_actions, triage_card
+from services.kernel.cards import duplicate_suggestions, triage_actions, triage_card
 from services.kernel.context import ServiceContext
 from services.kernel.results import ActionResult, refused
 from storage.models import Opinion, ThemeCorrection
@@ -56,7 +57,8 @@ async def triage_press(
 
 
 async def _back(p: Press) -> ActionResult:
-    return ActionResult(edit=Message(actions=triage_actions(p.ctx, p.op.id)))
+    duplicates = await duplicate_suggestions(p.s, p.ctx, p.op)
+    return ActionResult(edit=Message(actions=triage_actions(p.ctx, p.op.id, duplicates)))
 
 
 async def _confirm(p: Press) -> ActionResult:
@@ -155,6 +157,24 @@ async def _duplicate(p: Press) -> ActionResult:
     return await _ask(p, PromptKind.DUP_REF, st.ask_duplicate_ref(p.op.ref_no))
 
 
+async def _merge(p: Press) -> ActionResult:
+    """One tap on "并入 LL-…": the suggested original, checked again (it may have closed)."""
+    op = p.op
+    if op.status not in OPEN_FOR_TRIAGE:
+        return ActionResult((await audit.last_action_by(p.s, op, p.ctx.tz)).plain, alert=True)
+    original = await p.s.get(Opinion, p.args[1])
+    if original is None or not can_merge(op, original):
+        return refused(st.card_gone())
+    try:
+        await merge_into(p.s, p.ctx, p.who.id, op, original)
+    except IllegalTransition:
+        return ActionResult((await audit.last_action_by(p.s, op, p.ctx.tz)).plain, alert=True)
+    return ActionResult(
+        toast=st.merged(op.ref_no, original.ref_no).plain,
+        edit=Message(st.merged(op.ref_no, original.ref_no)),
+    )
+
+
 # (action, number of arguments including the opinion id) -> handler
 HANDLERS: dict[tuple[str, int], Handler] = {
     ("bk", 1): _back,
@@ -166,6 +186,7 @@ HANDLERS: dict[tuple[str, int], Handler] = {
     ("dl", 4): _assign,
     ("rj", 1): _reject,
     ("du", 1): _duplicate,
+    ("mg", 2): _merge,
 }
 
 

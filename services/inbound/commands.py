@@ -60,6 +60,7 @@ ALIASES = {
     "添加部门": "dept_add",
     "单位列表": "units",
     "发通知": "notify",
+    "权责清单": "duty",
 }
 GROUP_HINT = frozenset({"start", "help", "my", "status"})
 
@@ -138,6 +139,10 @@ async def _dept_add(r: Router, i: Inbound, c: Call) -> Outcome:
 
 async def _units(r: Router, i: Inbound, c: Call) -> Outcome:
     return Outcome.of(await r.casework.list_units(i.sender))
+
+
+async def _duty(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.duty(i.sender, c.rest))
 
 
 async def _bind(r: Router, i: Inbound, c: Call) -> Outcome:
@@ -232,6 +237,7 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "group_add": (Where.ANY, _group_add),
     "dept_add": (Where.ANY, _dept_add),
     "units": (Where.ANY, _units),
+    "duty": (Where.ANY, _duty),
     "bind": (Where.ANY, _bind),
     "tasks": (Where.ANY, _tasks),
     "stats": (Where.ANY, _stats),

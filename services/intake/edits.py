@@ -74,6 +74,8 @@ async def edit(
             op.theme_confidence = float(verdict.confidence)
             op.theme_terms = list(verdict.terms)
             op.needs_review = bool(verdict.needs_review)
+        if op.status in OPEN_FOR_TRIAGE:
+            ctx.duplicates.add(op.station_id, op.id, body)
         note = Message(st.opinion_edited(op.ref_no, old_text, body))
         key = f"staff:edit:{op.id}:{edit_date}"
         await tell_staff(s, op.station_id, key, note, now, op.id, MessageKind.STAFF_EDIT)

@@ -91,6 +91,7 @@ async def withdraw(ctx: ServiceContext, sender: Sender, opinion_id: int) -> Pair
         except IllegalTransition:
             keep = Message(actions=receipt_actions(ctx, op))
             return Message(rt.cannot_withdraw(op.ref_no, op.status)), keep
+        ctx.duplicates.forget(op.station_id, op.id)
         note = Message(st.withdrawn(op.ref_no))
         key = f"staff:withdraw:{op.id}"
         await tell_staff(s, op.station_id, key, note, now, op.id, MessageKind.STAFF_WITHDRAW)

@@ -50,6 +50,7 @@ class NewOpinion:
     """
 
     id: int
+    station_id: int
     ref_no: str
     text: str
     theme: str
@@ -206,6 +207,7 @@ async def create_opinion(
         n_files += 1
     if station.staff_chat_id is not None:
         await post_triage_card(s, ctx, station.id, op, op.created_at, n_files)
+    ctx.duplicates.add(station.id, op.id, body)
     text = rt.receipt(op.ref_no, ctx.theme_label(op.theme), op.anonymous)
     if op.source == OpinionSource.REPRESENTATIVE:
         text = text + "\n" + rt.relayed_note(op.on_behalf_of)

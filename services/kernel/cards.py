@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -10,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.resident as rt
 import texts.staff as st
+from domain.lifecycle import OPEN_FOR_TRIAGE
 from domain.message import Action, Actions, Message, Rich
 from domain.states import OpinionSource
 from services.kernel.context import ServiceContext
+from services.kernel.duplicates import Suggested
 from services.kernel.notify import tell_staff
 from storage.models import Attachment, User
 
@@ -23,6 +26,8 @@ class OpinionView(Protocol):
 
     @property
     def id(self) -> int: ...
+    @property
+    def station_id(self) -> int: ...
     @property
     def ref_no(self) -> str: ...
     @property
@@ -51,9 +56,16 @@ class OpinionView(Protocol):
     def created_at(self) -> datetime: ...
 
 
-def triage_actions(ctx: ServiceContext, opinion_id: int) -> Actions:
-    """The one-tap actions on a staff triage card (scope "t")."""
+def triage_actions(
+    ctx: ServiceContext, opinion_id: int, duplicates: Sequence[Suggested] = ()
+) -> Actions:
+    """The one-tap actions on a staff triage card (scope "t"); one merge button per likely
+    original ("t:mg:<opinion>:<original>")."""
     sign = ctx.actions.encode
+    merges = tuple(
+        (Action(st.btn_merge_into(d.ref_no), sign("t", "mg", opinion_id, d.id)),)
+        for d in duplicates
+    )
     return (
         (
             Action(st.BTN_CONFIRM_THEME, sign("t", "ok", opinion_id)),
@@ -64,7 +76,17 @@ def triage_actions(ctx: ServiceContext, opinion_id: int) -> Actions:
             Action(st.BTN_DUPLICATE, sign("t", "du", opinion_id)),
             Action(st.BTN_REJECT, sign("t", "rj", opinion_id)),
         ),
+        *merges,
     )
+
+
+async def duplicate_suggestions(
+    s: AsyncSession, ctx: ServiceContext, op: OpinionView
+) -> list[Suggested]:
+    """Likely originals among the station's open opinions, for an opinion staff still triage."""
+    if op.status not in OPEN_FOR_TRIAGE:
+        return []
+    return await ctx.duplicates.suggest(s, op.station_id, op.id, op.text)
 
 
 async def triage_card(
@@ -105,9 +127,14 @@ async def triage_card(
         op.anonymous and resident is not None,
         n_files,
     )
+    if ctx.out_of_scope(op.theme):
+        text = text + "\n" + st.out_of_scope_note()
+    duplicates = await duplicate_suggestions(s, ctx, op)
+    for d in duplicates:
+        text = text + "\n" + st.possible_duplicate(d.ref_no, d.score)
     if headline:
         text = headline + "\n\n" + text
-    return Message(text, triage_actions(ctx, op.id))
+    return Message(text, triage_actions(ctx, op.id, duplicates))
 
 
 async def post_triage_card(

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import Clock, SystemClock
 from domain.workdays import WorkCalendar
 from services.kernel.actions import ActionCodec
+from services.kernel.duplicates import OpenOpinions
+from services.kernel.routes import StationRoutes
 
 
 class ThemeResult(Protocol):
@@ -63,6 +65,7 @@ class Limits:
     chart_wait: float | None = None
 
 
+OUT_OF_SCOPE_ID = "other"  # domain.classifier.taxonomy.OTHER_ID, unless a taxonomy marks another
 AdminIds = frozenset[tuple[str, str]]  # (channel, external id)
 
 
@@ -78,11 +81,26 @@ class ServiceContext:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     # Signs every action payload; its secret is loaded from the database by `prepare()`.
     actions: ActionCodec = field(default_factory=ActionCodec)
+    # Each station's open opinions, indexed for duplicate suggestions (built on first use).
+    duplicates: OpenOpinions = field(default_factory=OpenOpinions)
+    # Each station's routing model (权责清单 + past assignments), for 交办 suggestions.
+    routes: StationRoutes = field(default_factory=StationRoutes)
 
     async def prepare(self) -> ServiceContext:
         """Load what lives in the database (the signing secret); call once before serving."""
         await self.actions.load(self.sessions)
         return self
+
+    def out_of_scope(self, category: str) -> bool:
+        """Whether a theme id is the taxonomy's 其他（非本专题）: outside the campaign's statistics."""
+        return category in self.out_of_scope_ids()
+
+    def out_of_scope_ids(self) -> frozenset[str]:
+        return frozenset(
+            t.id
+            for t in self.classifier.themes
+            if t.id == OUT_OF_SCOPE_ID or getattr(t, "out_of_scope", False)
+        )
 
     def theme_label(self, category: str) -> str:
         for theme in self.classifier.themes:

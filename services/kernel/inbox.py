@@ -94,12 +94,7 @@ class Inbox:
     async def claim(self, limit: int = 100) -> list[Stored]:
         """Lease due events (retries, and those of a process that died), oldest first."""
         now = self.ctx.clock.now()
-        params = {
-            "in_channel": self.channel.value,
-            "in_owner": self.owner,
-            "now": now,
-            "limit": limit,
-        }
+        params = {"in_channel": self.channel.value, "now": now, "limit": limit}
         async with self.ctx.sessions.begin() as s:
             pick = q.PICK_DUE
             if s.get_bind().dialect.name == "postgresql":
@@ -113,7 +108,9 @@ class Inbox:
                     {"ids": ids, "now": now, "in_owner": self.owner, "until": now + self.lease},
                 )
             ).all()
-        claimed = [Stored(r.key, r.payload, r.attempts) for r in rows]
+        # What this process still holds is being handled (a stalled loop missed a renewal):
+        # leased to us again, not handed out a second time.
+        claimed = [Stored(r.key, r.payload, r.attempts) for r in rows if r.key not in self.held]
         self.held.update(c.key for c in claimed)
         if claimed:
             log.info("inbox %s: %d event(s) to process again", self.channel.value, len(claimed))

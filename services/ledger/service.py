@@ -168,11 +168,23 @@ class LedgerService:
         thread (openpyxl write-only), so neither the rows nor the workbook sit in memory."""
         writer = LedgerWriter(real_names, self._theme_order())
         done = 0
-        async for rows in stream_ledger_rows(self.ctx, scope, real_names):
-            await asyncio.to_thread(writer.add, rows)
-            done += len(rows)
-            if progress is not None and done < total:
-                progress(tr.CLI_STAGE_EXPORT, done, total)
+        writing: asyncio.Future[None] | None = None
+        try:
+            # Two stages: the next chunk is read while the worker thread writes this one.
+            async for rows in stream_ledger_rows(self.ctx, scope, real_names):
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(writer.add, rows))
+                done += len(rows)
+                if progress is not None and done < total:
+                    progress(tr.CLI_STAGE_EXPORT, done, total)
+            if writing is not None:
+                await writing
+        except BaseException:
+            if writing is not None and not writing.done():
+                await asyncio.wait({writing})
+            writer.discard()
+            raise
         now = self.ctx.clock.now().astimezone(self.ctx.tz).replace(tzinfo=None)
         await asyncio.to_thread(writer.finish, station_name, now, target)
         if progress is not None:
@@ -328,6 +340,7 @@ class LedgerService:
                 s.add_all(_import_events(op, row, filename, now))
                 created.append(op)
                 refs.append(op.ref_no)
+                self.ctx.duplicates.add(station.id, op.id, op.text)
                 if progress is not None and (i % 50 == 0 or i == len(rows)):
                     progress(tr.CLI_STAGE_SAVE, i, len(rows))
             if notify_staff and created and staff_chat(station) is not None:

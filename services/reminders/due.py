@@ -3,17 +3,15 @@ chats of a batch of tasks in a few statements (not a lookup per task)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.channels import Address
-from services.kernel.notify import unit_chat
-from services.kernel.people import reach, staff_chat
+from domain.channels import Address, Channel
+from services.kernel.people import reach
 from storage.models import Opinion, Station, Task, Unit, User
 
 
@@ -59,33 +57,50 @@ async def due_tasks(s: AsyncSession, now: datetime, limit: int) -> list[DueTask]
     return [DueTask(**row._asdict()) for row in rows.all()]
 
 
+@dataclass(frozen=True)
+class Directory:
+    """Every unit's chat and name and every station's staff chat: a few dozen rows, read once
+    per tick and shared by its batches."""
+
+    units: dict[int, tuple[str, Address | None]]
+    staff: dict[int, Address | None]
+
+    @classmethod
+    async def load(cls, s: AsyncSession) -> Directory:
+        units = await s.execute(select(Unit.id, Unit.name, Unit.chat_channel, Unit.chat_id))
+        stations = await s.execute(select(Station.id, Station.staff_channel, Station.staff_chat_id))
+        return cls(
+            units={i: (name, _address(ch, chat)) for i, name, ch, chat in units.all()},
+            staff={i: _address(ch, chat) for i, ch, chat in stations.all()},
+        )
+
+
+def _address(channel: str | None, chat_id: str | None) -> Address | None:
+    return None if channel is None or chat_id is None else Address(Channel(channel), chat_id)
+
+
 @dataclass
 class TaskChats:
-    """Where a batch of tasks' reminders go, loaded at once."""
+    """Where a batch of tasks' reminders go: the people in one statement, the rest known."""
 
     people: dict[int, Address]
-    units: dict[int, Unit]
-    staff: dict[int, Address | None]
+    directory: Directory
     names: dict[int, str]
 
     @classmethod
-    async def load(cls, s: AsyncSession, tasks: Sequence[DueTask]) -> TaskChats:
+    async def load(
+        cls, s: AsyncSession, directory: Directory, tasks: Sequence[DueTask], names_for: set[int]
+    ) -> TaskChats:
         people = {t.assignee_user_id for t in tasks} | {t.acknowledged_by_id for t in tasks}
         user_ids = sorted(i for i in people if i is not None)
-        unit_ids = sorted({t.assignee_unit_id for t in tasks if t.assignee_unit_id is not None})
-        station_ids = sorted({t.station_id for t in tasks})
-        units = await _by_id(s, Unit, unit_ids)
-        stations = await _by_id(s, Station, station_ids)
-        names = {
-            u.id: u.display_name
-            for u in (await _by_id(s, User, [t.assignee_user_id for t in tasks])).values()
-        }
-        return cls(
-            people=await reach(s, user_ids),  # blocked identities are skipped
-            units=units,
-            staff={sid: staff_chat(st) for sid, st in stations.items()},
-            names=names,
-        )
+        names: dict[int, str] = {}
+        if names_for:
+            users = await s.execute(select(User).where(User.id.in_(sorted(names_for))))
+            names = {u.id: u.display_name for u in users.scalars()}
+        return cls(await reach(s, user_ids), directory, names)  # blocked identities skipped
+
+    def staff(self, station_id: int) -> Address | None:
+        return self.directory.staff.get(station_id)
 
     def chats(self, task: DueTask) -> list[Address]:
         """The assignee's private chat; a unit's bound chat and whoever signed for it."""
@@ -95,9 +110,9 @@ class TaskChats:
             if found is not None:
                 chats.append(found)
         if task.assignee_unit_id is not None:
-            chat = unit_chat(self.units.get(task.assignee_unit_id))
-            if chat is not None:
-                chats.append(chat)
+            unit = self.directory.units.get(task.assignee_unit_id)
+            if unit is not None and unit[1] is not None:
+                chats.append(unit[1])
             if task.acknowledged_by_id is not None:
                 ack = self.people.get(task.acknowledged_by_id)
                 if ack is not None and ack not in chats:
@@ -107,13 +122,5 @@ class TaskChats:
     def assignee_name(self, task: DueTask) -> str:
         if task.assignee_user_id is not None:
             return self.names.get(task.assignee_user_id, "—")
-        unit = self.units.get(task.assignee_unit_id) if task.assignee_unit_id else None
-        return unit.name if unit else "—"
-
-
-async def _by_id(s: AsyncSession, model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
-    wanted = sorted({i for i in ids if i is not None})
-    if not wanted:
-        return {}
-    rows = await s.execute(select(model).where(model.id.in_(wanted)))
-    return {row.id: row for row in rows.scalars()}
+        unit = self.directory.units.get(task.assignee_unit_id) if task.assignee_unit_id else None
+        return unit[0] if unit else "—"

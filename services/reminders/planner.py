@@ -28,7 +28,7 @@ from services.kernel import outbox
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach, staff_chat
-from services.reminders.due import DueTask, TaskChats, due_tasks
+from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
 from storage.models import (
     Meeting,
     Opinion,
@@ -144,18 +144,22 @@ class ReminderPlanner:
         yields between batches so the chat's statements get the connection in between."""
         eff = self._effective_day(now)
         added, seen = 0, set[int]()
+        directory: Directory | None = None
         while True:
             async with self.ctx.sessions.begin() as s:
                 rows = await due_tasks(s, now, TASK_BATCH)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
+                    directory = directory or await Directory.load(s)
                     seen.update(r.id for r in fresh)
-                    added += await self._plan_task_batch(s, fresh, eff)
+                    added += await self._plan_task_batch(s, directory, fresh, eff)
             if len(rows) < TASK_BATCH or not fresh:
                 return added
             await asyncio.sleep(0)
 
-    async def _plan_task_batch(self, s: AsyncSession, rows: list[DueTask], eff: date) -> int:
+    async def _plan_task_batch(
+        self, s: AsyncSession, directory: Directory, rows: list[DueTask], eff: date
+    ) -> int:
         nexts: list[dict[str, object]] = []
         staged: list[tuple[DueTask, tuple[str, date, int]]] = []
         for task in rows:
@@ -167,15 +171,19 @@ class ReminderPlanner:
             stage = self._task_stage(task.due_date, eff)
             if stage is not None:
                 staged.append((task, stage))
-        chats = await TaskChats.load(s, [task for task, _ in staged])
+        reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
+        names_for = {t.assignee_user_id for t, _ in staged if t.id in reports}
+        chats = await TaskChats.load(
+            s, directory, [t for t, _ in staged], {i for i in names_for if i is not None}
+        )
         queued: list[outbox.Queued] = []
         for task, (name, day, overdue) in staged:
             text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
             for chat in chats.chats(task):
                 key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
                 queued.append(self._queued(key, chat, text, task, self._at(day)))
-            staff = chats.staff.get(task.station_id)
-            if self._report_owed(task, overdue, eff) and staff is not None:
+            staff = chats.staff(task.station_id)
+            if task.id in reports and staff is not None:
                 report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
                 text = tr.overdue_report(
                     task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue

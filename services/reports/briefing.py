@@ -15,6 +15,7 @@ from domain.message import Rich
 from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
+from services.reports.hotissues import hot_issues_text
 from services.reports.stats import (
     BRIEFING_SECTIONS,
     Stats,
@@ -156,6 +157,7 @@ async def finish_briefing(
     # The chart is drawn while the keywords are found.
     drawing = asyncio.ensure_future(render_chart(stats) if draw else _no_chart())
     keywords = await asyncio.to_thread(top_keywords, texts)
+    hot = await hot_issues_text(ctx, stats.station_id, stats.period)
     growth = theme_growth(ctx, stats.theme_counts(), before) if stats.period.previous() else []
     text = tr.briefing_text(
         stats.station_name,
@@ -169,6 +171,8 @@ async def finish_briefing(
         keywords,
         ctx.clock.now().astimezone(ctx.tz),
         overdue_total=stats.overdue_total,
+        out_of_scope=stats.out_of_scope,
+        hot_issues=hot,
     )
     text = with_sections(text, stats)
     chart = await drawing

@@ -19,6 +19,7 @@ from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
 from services.kernel.people import station_by_staff_chat
 from services.reports.briefing import briefing_inputs, finish_briefing
+from services.reports.hotissues import hot_issues_text
 from services.reports.stats import Report, Stats, collect_stats, local_today, render_chart
 from services.reports.stats import stats_text as render_stats_text
 from storage.models import Station
@@ -60,7 +61,12 @@ class ReportsService:
                 return Report(Message(tr.stats_usage()))
             stats = await collect_stats(s, self.ctx, station, period, self.calendar)
         to = chat or sender.private_chat
-        return await self._with_chart(Message(render_stats_text(stats)), stats, to)
+        text = render_stats_text(stats)
+        # Hot issues after the transaction: clustering must not hold SQLite's write lock.
+        hot = await hot_issues_text(self.ctx, station.id, period)
+        if hot is not None:
+            text = text + "\n\n" + hot
+        return await self._with_chart(Message(text), stats, to)
 
     async def _with_chart(self, reply: Message, stats: Stats, to: Address) -> Report:
         """The text and the chart if it is drawn within `chart_wait`; else the text now and the

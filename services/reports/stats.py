@@ -29,6 +29,7 @@ from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
 from services.reports import aggregates as agg
 from services.reports import charts
+from services.reports.scope import split_scope
 from storage.models import Station
 from texts.common import status_name
 
@@ -108,6 +109,7 @@ class Stats:
     satisfaction: Satisfaction
     overdue_total: int = 0  # every open task past its due date, as of today
     sections: list[Section] = field(default_factory=list)
+    out_of_scope: int = 0  # received in the period, filed 其他（非本专题）: not in by_theme
 
     def theme_counts(self) -> dict[str, int]:
         return {theme: n for theme, _, n in self.by_theme}
@@ -216,6 +218,7 @@ async def collect_stats(
     lo, hi = period.bounds(ctx.tz)
     today = local_today(ctx)
     by_theme, by_status = _by_theme_and_status(ctx, await agg.received(s, station.id, lo, hi))
+    by_theme, out_of_scope = split_scope(ctx, by_theme)
     assigned, avg_assign = await agg.first_assignments(s, station.id, lo, hi)
     closed, avg_close = await agg.closures(s, station.id, lo, hi)
     by_assignee, overdue, overdue_total = await _assignees(s, station.id, lo, hi, today, calendar)
@@ -224,7 +227,7 @@ async def collect_stats(
         station_name=station.name,
         period=period,
         today=today,
-        received=sum(n for _, _, n in by_theme),
+        received=sum(n for _, _, n in by_theme) + out_of_scope,
         by_theme=by_theme,
         by_status=by_status,
         assigned=assigned,
@@ -236,6 +239,7 @@ async def collect_stats(
         overdue=overdue,
         satisfaction=Satisfaction(await agg.ratings(s, station.id, lo, hi)),
         overdue_total=overdue_total,
+        out_of_scope=out_of_scope,
     )
     return await add_sections(
         s, ctx, station, stats, STATS_SECTIONS if sections is None else sections
@@ -311,6 +315,7 @@ def stats_text(stats: Stats) -> Rich:
         satisfaction_line(stats),
         stats.today,
         overdue_total=stats.overdue_total,
+        out_of_scope=stats.out_of_scope,
     )
     if not stats.received:
         text = text + "\n\n" + tr.no_opinions_yet()

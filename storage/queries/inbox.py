@@ -30,13 +30,7 @@ def due_condition() -> Any:
             InboxEntry.state == InboxState.PENDING,
             or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until <= now),
         ),
-        and_(
-            InboxEntry.state == InboxState.PROCESSING,
-            InboxEntry.lease_until < now,
-            # Never our own: what this process still holds is being handled (a stalled loop
-            # that missed a renewal must not queue it a second time).
-            InboxEntry.lease_owner != bindparam("in_owner"),
-        ),
+        and_(InboxEntry.state == InboxState.PROCESSING, InboxEntry.lease_until < now),
     )
 
 

@@ -1,0 +1,88 @@
+"""Hot issues (每月一题) for /stats and the briefing: the period's opinions grouped into
+recurring issues (domain.hotissues), each with its count and one example.
+
+Clustering 10,000 opinions costs about 0.6 s of CPU, so it runs in a worker thread and its
+result is kept: the same opinions (ids and texts, hashed) give the same issues, so /stats
+asked again, or the briefing job after it, reuses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+import texts.reports as tr
+from domain.hotissues import cluster
+from domain.lifecycle import Status
+from domain.message import Rich
+from domain.periods import Period
+from services.kernel.context import ServiceContext
+from storage.models import Opinion
+
+SHOWN = 5  # issues shown
+MIN_SIZE = 3  # opinions for an issue to count as recurring
+_CACHE_SIZE = 32
+_cache: OrderedDict[bytes, tuple[HotIssue, ...]] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class HotIssue:
+    count: int
+    ref_no: str  # the example's
+    example: str
+    terms: tuple[str, ...]
+
+
+def _digest(rows: list[tuple[int, str, str]]) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for oid, _, text in rows:
+        h.update(oid.to_bytes(8, "little", signed=True))
+        h.update(text.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.digest()
+
+
+def _issues(rows: list[tuple[int, str, str]]) -> tuple[HotIssue, ...]:
+    found = cluster([t for _, _, t in rows], list(range(len(rows))), min_size=MIN_SIZE, limit=SHOWN)
+    return tuple(
+        HotIssue(c.count, rows[c.representative][1], rows[c.representative][2], c.terms)
+        for c in found
+    )
+
+
+async def hot_issues(ctx: ServiceContext, station_id: int, period: Period) -> tuple[HotIssue, ...]:
+    """The period's biggest recurring issues (merged duplicates left out), biggest first."""
+    lo, hi = period.bounds(ctx.tz)
+    query = select(Opinion.id, Opinion.ref_no, Opinion.text).where(
+        Opinion.station_id == station_id, Opinion.status != Status.DUPLICATE
+    )
+    if lo is not None:
+        query = query.where(Opinion.created_at >= lo)
+    if hi is not None:
+        query = query.where(Opinion.created_at < hi)
+    async with ctx.sessions() as s:
+        rows = [(int(i), r, t) for i, r, t in (await s.execute(query.order_by(Opinion.id))).all()]
+    if len(rows) < MIN_SIZE:
+        return ()
+    key = _digest(rows)
+    found = _cache.get(key)
+    if found is None:
+        found = await asyncio.to_thread(_issues, rows)
+        _cache[key] = found
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(key)
+    return found
+
+
+async def hot_issues_text(ctx: ServiceContext, station_id: int, period: Period) -> Rich | None:
+    """The block /stats and the briefing end with; None when nothing recurs."""
+    found = await hot_issues(ctx, station_id, period)
+    if not found:
+        return None
+    return tr.hot_issues_block([(h.count, h.ref_no, h.example, h.terms) for h in found])
