@@ -79,17 +79,26 @@ class WeChatInbound:
         self.reply_deadline = reply_deadline
         self.inbox = inbox
         self._answers: OrderedDict[str, list[Message]] = OrderedDict()
+        self._arrived: OrderedDict[str, float] = OrderedDict()  # when `store` began, per push
 
     # ---- the endpoint's two callbacks -----------------------------------------------------------
 
-    async def handle(self, push: wx.Inbound) -> PassiveReply | None:
-        """Store the push (durable inbox) before answering; answer within the deadline."""
-        started = time.monotonic()
-        key = push.idempotency_key[:128]
+    async def store(self, push: wx.Inbound) -> None:
+        """The endpoint's `store`: the push is in the durable inbox before anything is answered.
+
+        A re-delivery (already stored) is handled again too: intake is idempotent, and WeChat
+        pushes again only when our earlier answer did not reach it.
+        """
+        self._arrived[push.idempotency_key] = time.monotonic()
+        while len(self._arrived) > REMEMBERED:
+            self._arrived.popitem(last=False)
         if self.inbox is not None:
-            # A re-delivery is handled again too: intake is idempotent, and WeChat pushes
-            # again only when our earlier answer did not reach it.
-            await self.inbox.store(key, payload_of(push))
+            await self.inbox.store(push.idempotency_key[:128], payload_of(push))
+
+    async def handle(self, push: wx.Inbound) -> PassiveReply | None:
+        """Answer within the deadline (stored before, by `store`); mark the push done."""
+        started = self._arrived.pop(push.idempotency_key, None) or time.monotonic()
+        key = push.idempotency_key[:128]
         try:
             reply = await self._answer(push, started)
         except Exception as exc:
