@@ -16,12 +16,8 @@ import texts.common as ct
 import texts.resident as rt
 from domain.channels import Address, Sender
 from domain.message import FileRef, Message, Rich
-<<<<<<< HEAD
 from domain.text import storable
-from services.casework import CaseworkService, extensions, tasks, triage
-=======
 from services.casework import CaseworkService, calls, comments, extensions, tasks, triage
->>>>>>> casework
 from services.casework.prompts import earlier_reply
 from services.inbound.commands import COMMANDS, GROUP_HINT, Call, Where, parse
 from services.inbound.types import Inbound, Outcome

@@ -1,7 +1,7 @@
 """casework as 接诉即办 runs it: station settings, case kinds, 代录 claim codes, phone ratings
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0006
 Create Date: 2026-12-06
 
 Adds only nullable columns, so existing rows keep their meaning:
@@ -25,7 +25,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0007"
-down_revision: str | None = "0009"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
