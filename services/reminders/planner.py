@@ -31,6 +31,7 @@ from services.kernel.notify import unit_chat
 from services.kernel.people import reach
 from services.reminders.briefings import plan_briefings
 from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
+from services.reports.digest import plan_digests
 from storage.models import (
     Meeting,
     Opinion,
@@ -86,6 +87,7 @@ class ReminderPlanner:
         async with self.ctx.sessions.begin() as s:
             added += await self._plan_meetings(s, now)
         added += await self._plan_briefings(now)
+        added += await plan_digests(self.ctx, now, self.policy.send_time)  # folded noise
         return added
 
     # ---- 工作简报 ---------------------------------------------------------------------------
@@ -123,9 +125,10 @@ class ReminderPlanner:
             if task.status != TaskStatus.OPEN:
                 nexts.append({"task": task.id, "moment": None})
                 continue
-            nxt = self._next_stage_day(task.due_date, eff)
+            start = task.assigned_at.astimezone(self.ctx.tz).date()
+            nxt = self._next_stage_day(task.due_date, eff, start)
             nexts.append({"task": task.id, "moment": self._at(nxt)})
-            stage = self._task_stage(task.due_date, eff)
+            stage = self._task_stage(task.due_date, eff, start)
             if stage is not None:
                 staged.append((task, stage))
         reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
@@ -158,10 +161,18 @@ class ReminderPlanner:
             return False
         return overdue == self.policy.report_after or task.next_remind_at != self._at(eff)
 
-    def _task_stage(self, due: date, eff: date) -> tuple[str, date, int] | None:
-        """(stage, its day, overdue working days) of the latest reminder due by `eff`."""
+    def _task_stage(
+        self, due: date, eff: date, start: date | None = None
+    ) -> tuple[str, date, int] | None:
+        """(stage, its day, overdue working days) of the latest reminder due by `eff`.
+
+        No reminder is dated before the task existed: the first ("pre") comes at the earliest
+        the day after `start` (the day of 交办), and not at all when that is the due day.
+        """
         pre = self.calendar.sub_workdays(due, self.policy.days_before)
-        if eff < pre:
+        if start is not None and pre <= start:
+            pre = start + timedelta(days=1)
+        if eff < min(pre, due):
             return None
         if eff < due:
             return "pre", pre, 0
@@ -170,15 +181,15 @@ class ReminderPlanner:
             return "due", due, 0
         return "overdue", self.calendar.add_workdays(due, overdue).due, overdue
 
-    def _next_stage_day(self, due: date, eff: date) -> date:
+    def _next_stage_day(self, due: date, eff: date, start: date | None = None) -> date:
         """The first day after `eff` whose reminder differs from `eff`'s: the planner's next
         moment for the task. Before the deadline, the first day the stage changes; from the
         deadline on, each next working day (another overdue reminder)."""
         if eff >= due:
             return self.calendar.add_workdays(eff, 1).due
-        current = self._task_stage(due, eff)
+        current = self._task_stage(due, eff, start)
         day = eff + timedelta(days=1)
-        while day < due and self._task_stage(due, day) == current:
+        while day < due and self._task_stage(due, day, start) == current:
             day += timedelta(days=1)
         return day
 
