@@ -44,6 +44,7 @@ from services.ledger.importer import (
     existing_keys,
     read_table,
 )
+from services.ledger.rates_sheet import rates_rows
 from services.ledger.rows import (
     REAL_NAME_WORDS,
     Export,
@@ -186,7 +187,8 @@ class LedgerService:
             writer.discard()
             raise
         now = self.ctx.clock.now().astimezone(self.ctx.tz).replace(tzinfo=None)
-        await asyncio.to_thread(writer.finish, station_name, now, target)
+        rates = await rates_rows(self.ctx, scope.station_id, scope.lo, scope.hi)
+        await asyncio.to_thread(writer.finish, station_name, now, target, rates)
         if progress is not None:
             progress(tr.CLI_STAGE_EXPORT, done, done)
         return done
