@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scale_data as sd  # noqa: E402
+from bench.scale_db import analyze, database, drop, kept  # noqa: E402
 from domain.channels import Address, Channel  # noqa: E402
 from domain.clock import ManualClock  # noqa: E402
 from services.kernel.context import Limits, ServiceContext, StationDefaults  # noqa: E402
@@ -68,12 +69,6 @@ def context(url: str, classifier: Any, clock: ManualClock) -> tuple[ServiceConte
         admin_ids=frozenset({("telegram", sd.ADMIN.external_id)}),
     )
     return ctx, engine
-
-
-async def analyze(url: str) -> None:
-    """PostgreSQL: what autovacuum would have done by now (statistics, visibility map)."""
-    if url.startswith("postgresql"):
-        await _pg_admin(url, "VACUUM ANALYZE")
 
 
 async def _timed(t: Timing, fn: Callable[[int], Awaitable[Any]], reps: int) -> Timing:
@@ -297,55 +292,6 @@ async def build_only(url: str, size: int, classifier: Any) -> None:
         await engine.dispose()
     await analyze(url)
     print(f"built in {built.seconds:.0f} s: {built.counts}", file=sys.stderr)
-
-
-async def _pg_admin(admin_url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def database(engine: str, size: int, pg: str, workdir: Path) -> str:
-    """A fresh, migrated database for one run."""
-    from storage.migrate import upgrade
-
-    if engine == "sqlite":
-        path = workdir / f"scale-{size}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        name = f"liaison_reports_{size}"
-        asyncio.run(_pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        asyncio.run(_pg_admin(pg, f'CREATE DATABASE "{name}"'))
-        url = f"{pg.rpartition('/')[0]}/{name}"
-    upgrade(url)
-    return url
-
-
-def kept(engine: str, size: int, pg: str, workdir: Path) -> str:
-    """The database an earlier --build-only left, migrated to head."""
-    from storage.migrate import upgrade
-
-    if engine == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / f'scale-{size}.db'}"
-    else:
-        url = f"{pg.rpartition('/')[0]}/liaison_reports_{size}"
-    upgrade(url)
-    return url
-
-
-def drop(engine: str, size: int, pg: str, workdir: Path) -> None:
-    if engine == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{workdir / f'scale-{size}.db'}{suffix}").unlink(missing_ok=True)
-    else:
-        name = f"liaison_reports_{size}"
-        asyncio.run(_pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def report(runs: list[Run]) -> None:

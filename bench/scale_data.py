@@ -170,13 +170,25 @@ async def write(s: Any, rows: Rows) -> None:
         if raw is None:
             await conn.execute(insert(table), data)
             continue
-        cols = [c.name for c in table.columns]
-        is_json = [isinstance(c.type, JSON) for c in table.columns]
+        # Columns the generator leaves out (added by later migrations) get their scalar default,
+        # as executemany gives them; the rest are left to the database (NULL).
+        given = [c for c in table.columns if c.name in data[0]]
+        fixed = {
+            c.name: getattr(c.default, "arg", None)
+            for c in table.columns
+            if c.name not in data[0] and c.default is not None and c.default.is_scalar
+        }
+        cols = [c.name for c in given] + list(fixed)
+        is_json = [isinstance(c.type, JSON) for c in given]
+        tail = tuple(fixed.values())
         records = [
             tuple(
-                json.dumps(r[c], ensure_ascii=False) if j and r[c] is not None else r[c]
-                for c, j in zip(cols, is_json, strict=True)
+                json.dumps(r[c.name], ensure_ascii=False)
+                if j and r[c.name] is not None
+                else r[c.name]
+                for c, j in zip(given, is_json, strict=True)
             )
+            + tail
             for r in data
         ]
         await raw.copy_records_to_table(name, records=records, columns=cols)

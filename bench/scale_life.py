@@ -197,27 +197,7 @@ class Generator:
         unit = rng.random() < 0.8
         tid = self.c.take("tasks")
         due = self.due(when.astimezone(self.tz).date(), days)
-        task: dict[str, Any] = {
-            "id": tid,
-            "opinion_id": oid,
-            "station_id": self.setup.station_id,
-            "assignee_user_id": None if unit else rng.choice(self.setup.rep_ids),
-            "assignee_unit_id": rng.choice(self.setup.unit_ids) if unit else None,
-            "assigned_by_id": staff,
-            "assigned_at": when,
-            "working_days": days,
-            "due_date": due,
-            "deadline_uncertain": False,
-            "status": "open",
-            "acknowledged_at": None,
-            "acknowledged_by_id": None,
-            "closed_at": None,
-            "closed_by_id": None,
-            "outcome": None,
-            "result": None,
-            "bounce_reason": None,
-            "next_remind_at": None,  # closed and bounced tasks: nothing to plan
-        }
+        task = self._task_row(tid, oid, when, days, due, unit)
         rows.tasks.append(task)
         self.event(rows, oid, staff, "assign", op["status"], "assigned", when)
         op.update(status="assigned", assigned_at=when, updated_at=when)
@@ -250,6 +230,33 @@ class Generator:
             self.c.overdue_tasks += due < self.today
             return None
         return self.close(rows, op, task, closed, last_round)
+
+    def _task_row(
+        self, tid: int, oid: int, when: datetime, days: int, due: date, unit: bool
+    ) -> dict[str, Any]:
+        """An open task as the assign step writes it (a unit's or a representative's)."""
+        rng = self.rng
+        return {
+            "id": tid,
+            "opinion_id": oid,
+            "station_id": self.setup.station_id,
+            "assignee_user_id": None if unit else rng.choice(self.setup.rep_ids),
+            "assignee_unit_id": rng.choice(self.setup.unit_ids) if unit else None,
+            "assigned_by_id": self.setup.staff_id,
+            "assigned_at": when,
+            "working_days": days,
+            "due_date": due,
+            "deadline_uncertain": False,
+            "status": "open",
+            "acknowledged_at": None,
+            "acknowledged_by_id": None,
+            "closed_at": None,
+            "closed_by_id": None,
+            "outcome": None,
+            "result": None,
+            "bounce_reason": None,
+            "next_remind_at": None,  # closed and bounced tasks: nothing to plan
+        }
 
     def close(
         self,

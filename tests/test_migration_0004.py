@@ -56,7 +56,7 @@ def test_report_indexes_up_down_up(db_url: str) -> None:
     assert "ix_tasks_station_closed" in indexes(db_url)["tasks"]
     assert "ix_opinions_station_status" not in indexes(db_url)["opinions"]  # replaced
 
-    command.downgrade(alembic_config(db_url), "0002_channels")
+    command.downgrade(alembic_config(db_url), "0003")  # 0004's down_revision
     gone = indexes(db_url)
     assert not any(NEW[t] in found for t, found in gone.items())
     assert "ix_tasks_station_closed" not in gone["tasks"]

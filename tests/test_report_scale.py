@@ -141,3 +141,28 @@ async def test_ratings_of_another_station_are_not_counted(
         s.add(Rating(opinion_id=moved.id, task_id=task_id, value="satisfied", at=clock.now()))
     stats = await rp.compute_stats(ctx, sc.station_id, rp.Period.all_time())
     assert stats.satisfaction.count("satisfied") == 1
+
+
+async def test_hot_issues_of_a_large_period_come_from_a_sample(
+    ctx: ServiceContext, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.intake import IntakeService
+    from services.reports import hotissues as hi
+    from tests.support import bind_staff, tg
+    from tests.test_reports import ADMIN
+    from tests.test_reports_hotissues import MEALS
+
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)
+    intake = IntakeService(ctx)
+    for n in range(12):
+        who = tg(700 + n, f"居民{n}")
+        await intake.submit_text(who, chat(who.external_id), str(n), MEALS[n % 4], None)
+    async with ctx.sessions() as s:
+        station_id = (await s.execute(select(Station.id))).scalar_one()
+    month = rp.Period.this_month(clock.now().astimezone(ctx.tz).date())
+    whole = await hi.hot_issues(ctx, station_id, month)
+    assert [h.count for h in whole] == [12]
+    monkeypatch.setattr(hi, "SAMPLE", 4)  # 12 opinions: every 3rd id, counts times 3
+    sampled = await hi.hot_issues(ctx, station_id, month)
+    assert len(sampled) == 1 and sampled[0].count % 3 == 0 and 9 <= sampled[0].count <= 15
+    assert sampled[0].example in MEALS
