@@ -44,6 +44,14 @@ class Permanent:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """The chat lives at a new address now (a Telegram group upgraded to a supergroup): every
+    binding and queued message follows it, and this message is sent there."""
+
+    to: Address
+
+
+@dataclass(frozen=True)
 class Held:
     """The chat cannot be written to until the person writes again (WeChat's 48-hour window):
     keep the message and give it, summed up, with the answer to their next message.
@@ -53,7 +61,7 @@ class Held:
     notified: bool = False
 
 
-DeliveryResult = Delivered | Retry | Undeliverable | Permanent | Held
+DeliveryResult = Delivered | Retry | Undeliverable | Permanent | Moved | Held
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,22 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain.channels import Address, Channel
-from domain.states import OutboxStatus
+from domain.states import MessageKind, OutboxStatus
 from scheduler.delivery import (
     Delivered,
     Held,
+    Moved,
     OutboundChannel,
     Permanent,
     Retry,
     Undeliverable,
 )
+from scheduler.edits import send_edit
 from scheduler.pacing import ChatPacer
-from services.kernel import outbox, questions
+from services.kernel import chats, outbox, questions
 from services.kernel.context import ServiceContext
 from services.kernel.held import NOTIFIED
+from services.kernel.obsolete import drop_obsolete
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
@@ -112,12 +115,14 @@ class Dispatcher:
         rows = await outbox.claim_due(
             self.ctx, self.owner, self.batch, self.lease, self.outbound.keys()
         )
+        handled = len(rows)
+        rows = await drop_obsolete(self.ctx, rows, self.owner)  # reminders whose task moved on
         by_chat: dict[Address, list[outbox.Claimed]] = defaultdict(list)
         for row in rows:
             by_chat[row.to].append(row)
         await self._seed_groups(by_chat.keys())
         await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in by_chat.values()))
-        return len(rows)
+        return handled
 
     async def _seed_groups(self, chats: Iterable[Address]) -> None:
         """Pace each group by its sends in the table (other dispatchers' too), not ours alone."""
@@ -173,7 +178,13 @@ class Dispatcher:
         # this one message is doubled, as when the process dies mid-send).
         budget = (row.lease_until - self.margin / 2 - now).total_seconds()
         try:
-            result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
+            if row.kind == MessageKind.EDIT:  # an edit of a message sent earlier
+                edited = await send_edit(self.ctx, adapter, row, self.owner)
+                if edited is None:
+                    return
+                result = edited
+            else:
+                result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
         except TimeoutError:
             result = Retry(5.0, f"send took over {budget:.1f} s, the rest of the lease")
         delivered_at = self.ctx.clock.now()  # before our own writes: a quick reply is not older
@@ -190,9 +201,14 @@ class Dispatcher:
             return retry_at
         elif isinstance(result, Undeliverable):
             log.warning("outbox %s undeliverable: %s", row.key, result.reason)
-            await outbox.undeliverable(
+            lost = await outbox.undeliverable(
                 self.ctx, row, self.owner, result.reason, is_group=adapter.is_group(row.to)
             )
+            if lost is not None:  # the staff chat itself: its admins hear it in private
+                await chats.tell_admins_staff_chat_lost(self.ctx, lost, row.to, result.reason)
+        elif isinstance(result, Moved):
+            log.info("outbox %s: chat %s moved to %s", row.key, row.to.key, result.to.key)
+            await chats.moved(self.ctx, row.to, result.to)
         elif isinstance(result, Held):
             log.info("outbox %s held until the person writes: %s", row.key, result.reason)
             note = (NOTIFIED if result.notified else "") + result.reason

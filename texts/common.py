@@ -14,6 +14,7 @@ STATUS_NAMES: dict[str, str] = {
     Status.REJECTED: "不予受理",
     Status.DUPLICATE: "已合并",
     Status.WITHDRAWN: "已撤回",
+    Status.SUPERVISED: "督办中",
 }
 
 
@@ -23,7 +24,13 @@ def status_name(status: str) -> str:
 
 NOT_ALLOWED = "抱歉，您没有进行此操作的权限。"
 BUTTON_EXPIRED = "这个按钮已失效，请重新打开列表或发送 /help。"
-INTERNAL_ERROR = "系统暂时出了点问题，您的信息已保存，请稍后再试。"
+INTERNAL_ERROR = "系统暂时出了点问题，您的信息已保存，请稍后再试。"  # only when it is stored
+INTERNAL_ERROR_NOT_KEPT = "系统暂时出了点问题，刚才这条消息没有处理成功，请稍后再发一次。"
+INTERNAL_ERROR_RETRYING = (
+    "系统暂时出了点问题，刚才这条消息还没有登记，我们会自动再试。"
+    "如果几分钟后还没有收到回复，请再发一次。"
+)
+INTERNAL_ERROR_PRESS = "系统暂时出了点问题，这次操作没有完成，请稍后再试。"
 CHOOSE = "请选择："
 NUMBERED_HINT = "回复 {n} {label}"
 QUESTION_CHANGED = "您回复的选项对应的是之前的问题，问题已更新。请按最新一条消息的提示回复数字。"

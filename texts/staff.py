@@ -21,14 +21,16 @@ def new_opinion(
     resident_username: str | None,
     anonymous: bool,
     attachments: int = 0,
+    fresh: bool = True,
 ) -> Rich:
     who = resident_name
     if resident_username:
         who += f" (@{resident_username})"
     if anonymous:
         who += "（选择匿名：承办人不可见）"
-    return t(
-        "🆕 <b>新意见</b> <code>{ref}</code>\n"
+    title = t("🆕 <b>新意见</b>") if fresh else t("📄 <b>原意见</b>")
+    return title + t(
+        " <code>{ref}</code>\n"
         "分类：<b>{theme}</b>（置信度 {confidence:.0%}；依据：{reason}）{review}\n"
         "群众：{who}{extra}\n\n{text}",
         ref=ref_no,
@@ -438,3 +440,11 @@ def duty_imported(station: str, units: int, added: int, problems: Sequence[str])
 
 def duty_station_unknown(code: str) -> str:
     return f"没有找到代码为 {code} 的联络站，请检查 --station。"
+
+
+def staff_chat_lost(station_name: str) -> Rich:
+    return t(
+        "⚠️ 我已无法在“{station}”的工作人员群发消息（被移出群或被禁言），新意见的卡片暂时发不出去。\n"
+        "请把我重新拉进工作人员群，并由管理员在群里发送 /bind_staff；没发出的卡片会随后补发。",
+        station=station_name,
+    )

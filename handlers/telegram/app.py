@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import Forbidden
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Message, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 import texts.common as ct
-from handlers.telegram.inbound import on_edited, on_message, on_press
+from handlers.telegram.inbound import (
+    chat_of,
+    on_edited,
+    on_message,
+    on_my_member,
+    on_press,
+    router,
+)
 from services.inbound.router import Router
 
 log = logging.getLogger(__name__)
@@ -38,6 +52,7 @@ def register(app: Application, router: Router) -> None:  # type: ignore[type-arg
         MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, on_edited)
     )
     app.add_handler(CallbackQueryHandler(on_press))
+    app.add_handler(ChatMemberHandler(on_my_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(on_error)
 
 
@@ -46,17 +61,35 @@ async def publish_commands(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log every failure; tell a private-chat user that their input is safe and to retry."""
+    """Log every failure; tell the person, truthfully, whether what they sent is kept."""
     if isinstance(context.error, Forbidden):
         log.info("user blocked the bot: %s", context.error)
         return
     log.exception("error while handling an update", exc_info=context.error)
-    if (
-        isinstance(update, Update)
-        and update.effective_chat
-        and update.effective_chat.type == "private"
-    ):
-        try:
-            await context.bot.send_message(update.effective_chat.id, ct.INTERNAL_ERROR)
-        except Exception:  # the error path must not raise again
-            log.warning("could not tell the user about the error", exc_info=True)
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(ct.INTERNAL_ERROR_PRESS, show_alert=True)
+            return
+        chat, msg = update.effective_chat, update.effective_message
+        if chat is None or chat.type != "private" or msg is None:
+            return
+        if await _kept(context, msg):
+            text = ct.INTERNAL_ERROR
+        elif isinstance(context.error, BadRequest):  # the inbox does not try these again
+            text = ct.INTERNAL_ERROR_NOT_KEPT
+        else:  # the durable inbox handles the update again
+            text = ct.INTERNAL_ERROR_RETRYING
+        await context.bot.send_message(chat.id, text)
+    except Exception:  # the error path must not raise again
+        log.warning("could not tell the user about the error", exc_info=True)
+
+
+async def _kept(context: ContextTypes.DEFAULT_TYPE, msg: Message) -> bool:
+    """Whether the message is stored; when that cannot be known, it is not claimed."""
+    try:
+        return await router(context).intake.saved(chat_of(msg), str(msg.message_id))
+    except Exception:
+        log.warning("could not check whether message %s is stored", msg.message_id, exc_info=True)
+        return False

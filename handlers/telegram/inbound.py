@@ -106,6 +106,10 @@ def _is_command(msg: Message) -> bool:
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every new message: commands, texts, files; what is not handled gets its answer."""
     msg = update.effective_message
+    if msg is not None and msg.migrate_to_chat_id is not None:  # group → supergroup
+        new = Address(Channel.TELEGRAM, str(msg.migrate_to_chat_id))
+        await router(context).chat_moved(chat_of(msg), new)
+        return
     inbound = inbound_of(msg)
     if inbound is None or msg is None:
         return
@@ -156,3 +160,12 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     result = await router(context).press(inbound, query.data)
     await answer_press(query, context, result)
+
+
+async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot's own membership changed: removed from a group is worth telling its admins."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == "private":
+        return
+    if change.new_chat_member.status in ("left", "kicked"):
+        await router(context).chat_left(Address(Channel.TELEGRAM, str(change.chat.id)))

@@ -4,15 +4,23 @@ delivery outcomes."""
 from __future__ import annotations
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 from domain.channels import Address, Channel
 from domain.message import Message
-from handlers.telegram.render import keyboard, render_html
+from handlers.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, keyboard, render_html
 from scheduler.delivery import (
     ChannelLimits,
     Delivered,
     DeliveryResult,
+    Moved,
     Permanent,
     Retry,
     Undeliverable,
@@ -38,7 +46,8 @@ class TelegramOutbound:
         return to.id.startswith("-")
 
     async def send(self, to: Address, message: Message) -> DeliveryResult:
-        text = render_html(message.text)
+        limit = TEXT_LIMIT if message.file is None else CAPTION_LIMIT
+        text = render_html(message.text, limit)
         markup = keyboard(message.actions)
         try:
             if message.file is not None and message.file.kind == "image":
@@ -54,6 +63,8 @@ class TelegramOutbound:
                 )
             else:
                 sent = await self.bot.send_message(to.id, text, reply_markup=markup)
+        except ChatMigrated as exc:
+            return Moved(Address(Channel.TELEGRAM, str(exc.new_chat_id)))
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
@@ -67,3 +78,32 @@ class TelegramOutbound:
         except (TimedOut, NetworkError) as exc:
             return Retry(5.0, f"network: {exc}")
         return Delivered(str(sent.message_id))
+
+    async def edit(self, to: Address, message_id: str, message: Message) -> DeliveryResult:
+        """Replace an earlier message's text and keyboard (an outbox edit row)."""
+        markup = keyboard(message.actions)
+        try:
+            if message.text:
+                await self.bot.edit_message_text(
+                    render_html(message.text),
+                    chat_id=to.id,
+                    message_id=int(message_id),
+                    reply_markup=markup,
+                )
+            else:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=to.id, message_id=int(message_id), reply_markup=markup
+                )
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
+            return Retry(float(seconds), f"429 retry after {seconds}")
+        except Forbidden as exc:
+            return Undeliverable(str(exc))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return Delivered(message_id)
+            return Permanent(str(exc))
+        except (TimedOut, NetworkError) as exc:
+            return Retry(5.0, f"network: {exc}")
+        return Delivered(message_id)

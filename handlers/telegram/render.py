@@ -8,16 +8,46 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from domain.message import Actions, Message, Rich, Style
+from domain.message import Actions, Message, Rich, Span, Style
 
 
 def esc(value: str) -> str:
     return html.escape(value, quote=False)
 
 
-def render_html(text: Rich) -> str:
-    out: list[str] = []
+TEXT_LIMIT = 4096  # UTF-16 code units, as Telegram counts
+CAPTION_LIMIT = 1024
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(text: Rich, limit: int = TEXT_LIMIT) -> Rich:
+    """At most `limit` visible characters (Telegram refuses longer messages): cut, with "…"."""
+    if _units(text.plain) <= limit:
+        return text
+    room = limit - 1
+    spans: list[Span] = []
     for span in text.spans:
+        size = _units(span.text)
+        if size <= room:
+            spans.append(span)
+            room -= size
+            continue
+        cut = ""
+        for ch in span.text:
+            if _units(cut + ch) > room:
+                break
+            cut += ch
+        spans.append(Span(cut, span.style, span.url))
+        break
+    return Rich((*spans, Span("…")))
+
+
+def render_html(text: Rich, limit: int = TEXT_LIMIT) -> str:
+    out: list[str] = []
+    for span in fit(text, limit).spans:
         body = esc(span.text)
         if span.style is Style.PLAIN:
             out.append(body)

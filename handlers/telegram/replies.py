@@ -4,6 +4,7 @@ answers, edits in place and prompts (with ForceReply in groups)."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 from telegram import CallbackQuery, ForceReply, Message
 from telegram.error import BadRequest
@@ -11,7 +12,7 @@ from telegram.ext import ContextTypes
 
 from domain.message import Message as Neutral
 from domain.message import Rich, Span, Style
-from handlers.telegram.render import keyboard, render_html
+from handlers.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, keyboard, keyboard_dict, render_html
 from services.inbound.types import Outcome
 from services.kernel.results import ActionResult
 
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 async def send_outcome(msg: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome) -> None:
     """Text as a reply to the message (parse_mode HTML by default); files to the chat."""
     for item in outcome.messages:
-        text = render_html(item.text)
+        limit = TEXT_LIMIT if item.file is None else CAPTION_LIMIT
+        text = render_html(item.text, limit)
         markup = keyboard(item.actions)
         if item.file is None:
             await msg.reply_text(text, reply_markup=markup)
@@ -41,13 +43,55 @@ async def send_outcome(msg: Message, context: ContextTypes.DEFAULT_TYPE, outcome
             )
 
 
-async def _edit(message: Message, edit: Neutral) -> None:
+def _unchanged(message: Message, edit: Neutral) -> bool:
+    """The message already reads so (a double press): editing it would only earn a 400."""
+    shown = message.reply_markup.to_dict() if message.reply_markup else None
+    if shown != keyboard_dict(edit.actions):
+        return False
+    if not edit.text:
+        return True
+    current = message.text if message.text is not None else message.caption
+    return (current or "").strip() == edit.text.plain.strip()
+
+
+class EditMemory:
+    """The last edit this process made to each recent message. A double press sends two
+    queries that both carry the message as it was before the first edit: the second edit is
+    recognised here and not sent (Telegram would refuse it: "message is not modified")."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._last: OrderedDict[tuple[int, int], object] = OrderedDict()
+
+    def same(self, key: tuple[int, int], content: object) -> bool:
+        return self._last.get(key) == content
+
+    def remember(self, key: tuple[int, int], content: object) -> None:
+        self._last[key] = content
+        self._last.move_to_end(key)
+        while len(self._last) > self.size:
+            self._last.popitem(last=False)
+
+
+def _memory(context: ContextTypes.DEFAULT_TYPE) -> EditMemory:
+    found = context.bot_data.get("edit_memory")
+    if not isinstance(found, EditMemory):
+        found = context.bot_data["edit_memory"] = EditMemory()
+    return found
+
+
+async def _edit(message: Message, edit: Neutral, memory: EditMemory) -> None:
     """Replace a bot message in place; unchanged or too old to edit is not an error."""
+    key = (message.chat_id, message.message_id)
+    content = (render_html(edit.text) if edit.text else None, keyboard_dict(edit.actions))
+    if _unchanged(message, edit) or memory.same(key, content):
+        return
     try:
         if edit.text:
             await message.edit_text(render_html(edit.text), reply_markup=keyboard(edit.actions))
         else:
             await message.edit_reply_markup(reply_markup=keyboard(edit.actions))
+        memory.remember(key, content)
     except BadRequest as exc:
         if "not modified" not in str(exc):
             log.warning("could not edit message %s: %s", message.message_id, exc)
@@ -59,7 +103,7 @@ async def answer_press(
     await query.answer(result.toast, show_alert=result.alert)
     message = query.message if isinstance(query.message, Message) else None
     if result.edit is not None and message is not None:
-        await _edit(message, result.edit)
+        await _edit(message, result.edit, _memory(context))
     prompt = result.prompt
     if prompt is None:
         return

@@ -14,8 +14,9 @@ from domain.channels import Address, Sender
 from domain.message import Message, Rich
 from domain.states import InviteRole, Role, UnitKind
 from services.kernel.access import Need, actor
+from services.kernel.chats import resend_set_aside
 from services.kernel.context import ServiceContext
-from services.kernel.people import default_station, find_identity, station_by_code
+from services.kernel.people import default_station, find_identity, staff_chat, station_by_code
 from services.kernel.replan import replan_unit
 from storage.models import Invite, StationRole, Unit, UnitMember, User
 from texts.common import NOT_ALLOWED
@@ -58,14 +59,17 @@ async def bind_staff_chat(
             if station is None:
                 # Whether a code exists is for admins to know, not for anyone in any group.
                 if await who.is_admin_anywhere():
-                    return Message(st.station_unknown(code))
+                    return Message(st.station_unknown(code[:40]))
                 return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
         else:
             station = await who.station() if who.user.station_id else await default_station(s, ctx)
         if not await who.allows(Need.ADMIN, station_id=station.id):
             return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
+        before = staff_chat(station)
         station.staff_channel = chat.channel.value
         station.staff_chat_id = chat.id
+        if before is not None:
+            await resend_set_aside(s, ctx, station.id, before, chat)
         return Message(st.staff_bound(station.name))
 
 
@@ -105,7 +109,7 @@ async def create_invite(
         if unit_name:
             unit = await unit_by_name(s, station.id, unit_name)
             if unit is None:
-                return Message(st.unit_unknown(unit_name))
+                return Message(st.unit_unknown(unit_name[:40]))
         code = secrets.token_hex(4).upper()
         now = ctx.clock.now()
         s.add(
@@ -208,7 +212,7 @@ async def bind_unit_chat(ctx: ServiceContext, sender: Sender, chat: Address, nam
             return Message(st.only_staff())
         unit = await unit_by_name(s, station.id, name)
         if unit is None:
-            return Message(st.unit_unknown(name))
+            return Message(st.unit_unknown(name[:40]))
         unit.chat_channel = chat.channel.value
         unit.chat_id = chat.id
         await replan_unit(s, unit.id)  # reminders already due reach the new chat too

@@ -8,19 +8,21 @@ question asked in the chat. What comes back is channel-neutral; the adapter rend
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.common as ct
 import texts.resident as rt
+from domain.channels import Address, Sender
 from domain.message import FileRef, Message, Rich
-from services.casework import CaseworkService, extensions, tasks, triage
+from domain.text import storable
+from services.casework import CaseworkService, calls, comments, extensions, tasks, triage
 from services.casework.prompts import earlier_reply
 from services.inbound.commands import COMMANDS, GROUP_HINT, Call, Where, parse
 from services.inbound.types import Inbound, Outcome
 from services.intake import IntakeService, Media
-from services.kernel import questions
+from services.kernel import chats, questions
 from services.kernel.actions import Forged, Press
 from services.kernel.context import ServiceContext
 from services.kernel.results import ActionResult, refused
@@ -59,6 +61,7 @@ class Router:
 
     # ---- text ----------------------------------------------------------------------------
     async def text(self, inbound: Inbound, text: str) -> Outcome:
+        inbound, text = clean(inbound), storable(text)
         call = parse(inbound, text)
         if call is not None:
             return await self._command(inbound, call.name, call)
@@ -91,6 +94,9 @@ class Router:
     async def media(self, inbound: Inbound, item: Media) -> Outcome:
         if inbound.is_group:
             return Outcome()
+        inbound = clean(inbound)
+        if item.caption is not None:
+            item = replace(item, caption=storable(item.caption))
         reply = await self.intake.submit_media(
             inbound.sender, inbound.chat, inbound.message_id, item
         )
@@ -99,14 +105,25 @@ class Router:
     async def edit(self, inbound: Inbound, new_text: str, edit_date: int) -> Outcome:
         if inbound.is_group:
             return Outcome()
+        inbound, new_text = clean(inbound), storable(new_text)
         reply = await self.intake.edit(
             inbound.sender, inbound.chat, inbound.message_id, new_text, edit_date
         )
         return Outcome.of(reply)
 
+    # ---- chats that change ------------------------------------------------------------------
+    async def chat_moved(self, old: Address, new: Address) -> None:
+        """The platform says a chat has a new address (a group upgraded to a supergroup)."""
+        await chats.moved(self.ctx, old, new)
+
+    async def chat_left(self, chat: Address) -> None:
+        """The bot was removed from (or left) a group chat."""
+        await chats.lost(self.ctx, chat)
+
     # ---- actions ----------------------------------------------------------------------------
     async def press(self, inbound: Inbound, payload: str | None) -> ActionResult:
         """A button press (or a numbered reply): verified, then routed by scope."""
+        inbound = clean(inbound)
         decoded = self.ctx.actions.decode(payload, self.ctx.clock.now())
         if decoded is None:
             return refused(ct.BUTTON_EXPIRED)
@@ -149,6 +166,25 @@ class Router:
 
 async def _earlier(s: AsyncSession, inbound: Inbound) -> Message | None:
     return await earlier_reply(s, inbound.chat, inbound.message_id)
+
+
+def _clean_sender(who: Sender) -> Sender:
+    return replace(
+        who,
+        first_name=storable(who.first_name),
+        last_name=storable(who.last_name) if who.last_name else who.last_name,
+        username=storable(who.username) if who.username else who.username,
+    )
+
+
+def clean(inbound: Inbound) -> Inbound:
+    """Names and ids from a platform, storable (no NUL, no lone surrogates)."""
+    return replace(
+        inbound,
+        sender=_clean_sender(inbound.sender),
+        reply_to=_clean_sender(inbound.reply_to) if inbound.reply_to else None,
+        forwarded_from=storable(inbound.forwarded_from) if inbound.forwarded_from else None,
+    )
 
 
 def as_messages(result: ActionResult) -> list[Message]:
@@ -211,7 +247,22 @@ async def _rating(r: Router, i: Inbound, p: Press) -> ActionResult:
     return await r.casework.rating_button(i.sender, p.action, p.args)
 
 
+async def _comment(r: Router, i: Inbound, p: Press) -> ActionResult:
+    """rc:c / rc:n: a text after a rating was a comment, or a new opinion (then intake's)."""
+    result, new = await r.casework.comment_button(i.sender, p.action, p.args)
+    if new is None:
+        return result
+    receipt = await r.intake.submit_text(i.sender, i.chat, new.message_id, new.text, None)
+    return ActionResult(edit=receipt)
+
+
+async def _call(r: Router, i: Inbound, p: Press) -> ActionResult:
+    return await r.casework.call_button(i.sender, p.action, p.args)
+
+
 PRESSES: dict[str, Callable[[Router, Inbound, Press], Awaitable[ActionResult]]] = {
+    "cl": _call,
+    "rc": _comment,
     "o": _opinion,
     "my": _page,
     "t": _triage,
@@ -238,6 +289,10 @@ def _known(p: Press) -> bool:
         return extensions.shape_ok(p.action, p.args)
     if p.scope == "r":
         return p.action == "v" and len(p.args) == 2
+    if p.scope == "cl":
+        return calls.shape_ok(p.action, p.args)
+    if p.scope == "rc":
+        return comments.shape_ok(p.action, p.args)
     return False
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from domain.channels import Address, Sender
 from domain.message import Message, Rich
-from services.intake import edits, lists, media, receipt, text
+from services.intake import common, edits, lists, media, receipt, text
 from services.intake.common import PromptHook
 from services.intake.detail import Media
 from services.intake.text import NewOpinion, Source, opinion_row
@@ -63,6 +63,10 @@ class IntakeService:
 
     async def my_list(self, sender: Sender, page: int) -> Message:
         return await lists.my_list(self.ctx, sender, page)
+
+    async def saved(self, chat: Address, message_id: str) -> bool:
+        """Whether this message is stored (as an opinion, an attachment or a consumed answer)."""
+        return await common.is_stored(self.ctx, chat, message_id)
 
     async def status(self, sender: Sender, raw_ref: str) -> Message:
         return await lists.status(self.ctx, sender, raw_ref)

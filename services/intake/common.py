@@ -71,6 +71,12 @@ async def already_handled(
     return await earlier_answer(s, ctx, found(rows))
 
 
+async def is_stored(ctx: ServiceContext, chat: Address, message_id: str) -> bool:
+    params = {"src_channel": chat.channel.value, "chat": chat.id, "msg": message_id}
+    async with ctx.sessions() as s:
+        return found((await s.execute(HANDLED, params)).all()) is not None
+
+
 async def earlier_answer(
     s: AsyncSession, ctx: ServiceContext, where: tuple[str, int] | None
 ) -> Message | None:

@@ -31,6 +31,16 @@ async def _source(s: AsyncSession, chat: Address, message_id: str) -> Opinion | 
     ).scalar_one_or_none()
 
 
+async def _same_second(s: AsyncSession, opinion_id: int, edit_date: int) -> list[str]:
+    """The texts of the revisions already stored for this opinion and this second."""
+    found = await s.execute(
+        select(Revision.new_text).where(
+            Revision.opinion_id == opinion_id, Revision.edit_date == edit_date
+        )
+    )
+    return list(found.scalars())
+
+
 async def edit(
     ctx: ServiceContext,
     sender: Sender,
@@ -48,14 +58,8 @@ async def edit(
             return None
         if op.status in TERMINAL:
             return Message(rt.edit_too_late(op.ref_no))
-        known = (
-            await s.execute(
-                select(Revision.id).where(
-                    Revision.opinion_id == op.id, Revision.edit_date == edit_date
-                )
-            )
-        ).scalar_one_or_none()
-        if known is not None or body == op.text:
+        same_second = await _same_second(s, op.id, edit_date)
+        if body in same_second or body == op.text:  # a re-delivery, or nothing changed
             return Message(rt.edit_recorded(op.ref_no))
     problem = validate(ctx, body)
     if problem is not None:
@@ -65,7 +69,13 @@ async def edit(
         op = await _source(s, chat, message_id)
         assert op is not None
         now = ctx.clock.now()
-        s.add(Revision(opinion_id=op.id, old_text=op.text, new_text=body, edit_date=edit_date))
+        # Telegram dates edits to the second: a second edit within it is numbered, not dropped.
+        seq = len(await _same_second(s, op.id, edit_date))
+        s.add(
+            Revision(
+                opinion_id=op.id, old_text=op.text, new_text=body, edit_date=edit_date, seq=seq
+            )
+        )
         audit.record(s, op, EventKind.EDIT, None, now, op.text, keep_status=False)
         old_text = op.text
         op.text = body
@@ -77,6 +87,6 @@ async def edit(
         if op.status in OPEN_FOR_TRIAGE:
             ctx.duplicates.add(op.station_id, op.id, body)
         note = Message(st.opinion_edited(op.ref_no, old_text, body))
-        key = f"staff:edit:{op.id}:{edit_date}"
+        key = f"staff:edit:{op.id}:{edit_date}" + (f":{seq}" if seq else "")
         await tell_staff(s, op.station_id, key, note, now, op.id, MessageKind.STAFF_EDIT)
         return Message(rt.edit_recorded(op.ref_no))

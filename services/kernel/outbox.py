@@ -317,8 +317,11 @@ def on_commit_with_outbox(
 
 async def undeliverable(
     ctx: ServiceContext, row: Claimed, owner: str, reason: str, *, is_group: bool
-) -> None:
-    """Stop trying a chat that refused us (blocked, kicked); tell the station's staff once."""
+) -> int | None:
+    """Stop trying a chat that refused us (blocked, kicked); tell the station's staff once.
+
+    Returns the station's id when the chat that refused is that station's staff chat itself
+    (then only its admins, in private, can be told)."""
     from texts.reminders import undeliverable as notice
 
     now = ctx.clock.now()
@@ -341,10 +344,10 @@ async def undeliverable(
             )
         station = await s.get(Station, row.station_id) if row.station_id is not None else None
         if station is None or station.staff_chat_id is None or station.staff_channel is None:
-            return
+            return None
         staff = Address(Channel(station.staff_channel), station.staff_chat_id)
         if staff == to:
-            return
+            return station.id
         title = await _chat_title(s, to)
         await enqueue(
             s,
@@ -355,6 +358,7 @@ async def undeliverable(
             due_at=now,
             station_id=station.id,
         )
+    return None
 
 
 async def _chat_title(s: AsyncSession, to: Address) -> str:

@@ -25,6 +25,7 @@ from storage.models import REPLAN_AT, Announcement, Meeting, Station, Unit, User
 
 FIELD_NAMES = {"时间": "time", "地点": "place", "标题": "title", "重复": "rule", "工作组": "unit"}
 ALL_GROUPS = ("全部", "所有", "全体", "all")
+NOTIFY = re.compile(r"\s*(\S+)\s+(?:@\s*([^\s]+\s+\d{1,2}[:：]\d{2})\s+)?(.+)", re.S)
 
 
 def meeting_kind(title: str) -> MeetingKind:
@@ -52,7 +53,7 @@ class MeetingService:
         now = self.ctx.clock.now().astimezone(self.ctx.tz)
         m = re.fullmatch(r"(?:(\d{4})[-/年])?(\d{1,2})[-/月](\d{1,2})日?\s*(\d{1,2}):(\d{2})", text)
         if not m:
-            raise ValueError(tm.bad_time(raw))
+            raise ValueError(tm.bad_time(raw[:40]))
         year = int(m.group(1)) if m.group(1) else now.year
         try:
             when = datetime(
@@ -64,7 +65,7 @@ class MeetingService:
                 tzinfo=self.ctx.tz,
             )
         except ValueError:
-            raise ValueError(tm.bad_time(raw)) from None
+            raise ValueError(tm.bad_time(raw[:40])) from None
         if not m.group(1) and when < now:
             when = when.replace(year=year + 1)
         return when
@@ -87,30 +88,30 @@ class MeetingService:
 
     async def create(self, sender: Sender, spec: str) -> Reply:
         """`/meeting 组名 | 标题 | 时间 | 重复 | 地点` (重复 and 地点 optional)."""
-        parts = [p.strip() for p in spec.split("|")]
-        if len(parts) < 3 or not all(parts[:3]):
-            return Reply(tm.usage())
-        group, title, when_raw = parts[:3]
-        rule_raw = parts[3] if len(parts) > 3 else "一次"
-        place = parts[4] if len(parts) > 4 else ""
-        if len(title) > 100 or len(place) > 100:
-            return Reply(tm.too_long())
-        try:
-            when = self.parse_time(when_raw)
-            rule = parse_rule(rule_raw)
-        except (ValueError, RecurrenceError) as exc:
-            return _plain(str(exc))
         async with self.ctx.sessions.begin() as s:
             staff = await self._staff(s, sender)
-            if staff is None:
+            if staff is None:  # before anything typed is read: residents learn nothing more
                 return Reply(tm.only_staff())
             user, station = staff
+            parts = [p.strip() for p in spec.split("|")]
+            if len(parts) < 3 or not all(parts[:3]):
+                return Reply(tm.usage())
+            group, title, when_raw = parts[:3]
+            rule_raw = parts[3] if len(parts) > 3 else "一次"
+            place = parts[4] if len(parts) > 4 else ""
+            if len(title) > 100 or len(place) > 100:
+                return Reply(tm.too_long())
+            try:
+                when = self.parse_time(when_raw)
+                rule = parse_rule(rule_raw)
+            except (ValueError, RecurrenceError) as exc:
+                return _plain(str(exc))
             kind = meeting_kind(title)
             unit = None
             if group not in ("-", "无", "全站"):
                 unit = await self._unit(s, station.id, group)
                 if unit is None:
-                    return Reply(tm.unit_unknown(group))
+                    return Reply(tm.unit_unknown(group[:40]))
             elif kind != MeetingKind.RECEPTION:
                 return Reply(tm.needs_group())
             m = Meeting(
@@ -189,7 +190,7 @@ class MeetingService:
                 else:
                     unit = await self._unit(s, station_id, value)
                     if unit is None:
-                        return Reply(tm.unit_unknown(value))
+                        return Reply(tm.unit_unknown(value[:40]))
                     m.unit_id = unit.id
             except (ValueError, RecurrenceError) as exc:
                 return _plain(str(exc))
@@ -239,21 +240,21 @@ class MeetingService:
 
     async def announce(self, sender: Sender, spec: str) -> Reply:
         """`/notify 组名[,组名]|全部 [@时间] 内容`: now or at a set time, tracked per group."""
-        m = re.fullmatch(r"\s*(\S+)\s+(?:@\s*([^\s]+\s+\d{1,2}[:：]\d{2})\s+)?(.+)", spec, re.S)
-        if not m:
-            return Reply(tm.notify_usage())
-        targets_raw, when_raw, body = m.group(1), m.group(2), m.group(3).strip()
-        if len(body) > 3000:
-            return Reply(tm.too_long())
-        try:
-            send_at = self.parse_time(when_raw) if when_raw else self.ctx.clock.now()
-        except ValueError as exc:
-            return _plain(str(exc))
         async with self.ctx.sessions.begin() as s:
             staff = await self._staff(s, sender)
             if staff is None:
                 return Reply(tm.only_staff())
             user, station = staff
+            m = NOTIFY.fullmatch(spec)
+            if not m:
+                return Reply(tm.notify_usage())
+            targets_raw, when_raw, body = m.group(1), m.group(2), m.group(3).strip()
+            if len(body) > 3000:
+                return Reply(tm.too_long())
+            try:
+                send_at = self.parse_time(when_raw) if when_raw else self.ctx.clock.now()
+            except ValueError as exc:
+                return _plain(str(exc))
             if targets_raw in ALL_GROUPS:
                 units = list(
                     (
@@ -267,7 +268,7 @@ class MeetingService:
                 for name in re.split(r"[,，、]", targets_raw):
                     unit = await self._unit(s, station.id, name)
                     if unit is None:
-                        return Reply(tm.unit_unknown(name))
+                        return Reply(tm.unit_unknown(name[:40]))
                     units.append(unit)
             bound = [u for u in units if u.chat_id is not None]
             if not bound:

@@ -212,6 +212,7 @@ class ApiError(Exception):
         self.code = code
         self.description = description
         self.parameters = parameters
+        self.only_chat: int | None = None  # an injected failure for calls to this chat only
 
     def body(self) -> JSON:
         """The JSON body Telegram sends with this error."""
@@ -294,6 +295,7 @@ class _Chat:
     blocked: bool = False  # the user blocked the bot / the bot was kicked
     started: bool = True  # private chats: the user has talked to the bot
     left: bool = False  # groups: the bot left
+    migrated_to: int | None = None  # a group upgraded to this supergroup
     next_message_id: int = 1
     members: dict[int, JSON] = field(default_factory=dict)  # user id -> {"status": ..., extras}
 
@@ -641,7 +643,7 @@ class FakeBotApi:
             if method_raw.lower() not in self._method_names:
                 raise ApiError(404, "Not Found")
             with self._lock:
-                injected = self._pop_failure(name)
+                injected = self._pop_failure(name, params)
             if injected is not None:
                 raise injected
             if long_poll:
@@ -687,11 +689,16 @@ class FakeBotApi:
             body=stored.data, content_type=stored.mime_type or "application/octet-stream"
         )
 
-    def _pop_failure(self, name: str) -> ApiError | None:
+    def _pop_failure(self, name: str, params: JSON | None = None) -> ApiError | None:
         for key in (name.lower(), "*"):
             queue = self._failures.get(key)
-            if queue:
-                return queue.popleft()
+            if not queue:
+                continue
+            for error in list(queue):
+                chat = error.only_chat
+                if chat is None or str((params or {}).get("chat_id")) == str(chat):
+                    queue.remove(error)
+                    return error
         return None
 
     # ------------------------------------------------------------------ helpers for methods
@@ -712,6 +719,12 @@ class FakeBotApi:
         return found
 
     def _check_can_send(self, chat: _Chat) -> None:
+        if chat.migrated_to is not None:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
         if chat.type == "private":
             if chat.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -1768,8 +1781,11 @@ class FakeBotApi:
         code: int,
         description: str | None = None,
         retry_after: int | None = None,
+        *,
+        chat_id: int | None = None,
     ) -> None:
-        """Make the next call of ``method`` ("*" = any) fail with this error, without effect."""
+        """Make the next call of ``method`` ("*" = any) fail with this error, without effect;
+        with ``chat_id``, the next such call to that chat only."""
         if description is None:
             if code == 429:
                 description = f"Too Many Requests: retry after {retry_after or 1}"
@@ -1783,9 +1799,9 @@ class FakeBotApi:
         if code == 429 and params is None:
             params = {"retry_after": 1}
         with self._lock:
-            self._failures.setdefault(method.lower(), deque()).append(
-                ApiError(code, description, params)
-            )
+            error = ApiError(code, description, params)
+            error.only_chat = chat_id
+            self._failures.setdefault(method.lower(), deque()).append(error)
 
     def add_file(
         self,
@@ -2124,6 +2140,24 @@ class FakeBotApi:
                 )
                 self._push_update("message", _public(msg))
             return update
+
+    def migrate_group(
+        self, chat_id: int, new_chat_id: int, by_user: int, *, notify: bool = True
+    ) -> None:
+        """A group becomes a supergroup with a new id, as Telegram does it: sends to the old id
+        get 400 with ``migrate_to_chat_id``; a ``migrate_to_chat_id`` service message in the old
+        chat and a ``migrate_from_chat_id`` one in the new chat (unless ``notify`` is False)."""
+        with self._lock:
+            old = self._known_chat(chat_id)
+            user, _ = self._user_chat(by_user, chat_id)
+            new = _Chat(new_chat_id, "supergroup", old.title, members=copy.deepcopy(old.members))
+            self._chats[new_chat_id] = new
+            first = self._new_message(old, user, {"migrate_to_chat_id": new_chat_id})
+            old.migrated_to = new_chat_id
+            second = self._new_message(new, user, {"migrate_from_chat_id": chat_id})
+            if notify:  # False: as if the bot missed the service messages
+                self._push_update("message", _public(first))
+                self._push_update("message", _public(second))
 
     def remove_bot_from_group(self, chat_id: int, by_user: int) -> JSON:
         """A user removes the bot: a ``my_chat_member`` update; sends then get 403."""
