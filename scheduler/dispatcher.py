@@ -181,7 +181,7 @@ class Dispatcher:
             if row.kind == MessageKind.EDIT:  # an edit of a message sent earlier
                 edited = await send_edit(self.ctx, adapter, row, self.owner)
                 if edited is None:
-                    return
+                    return None
                 result = edited
             else:
                 result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
