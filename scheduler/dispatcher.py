@@ -15,7 +15,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from domain.channels import Address, Channel
 from domain.states import MessageKind, OutboxStatus
@@ -135,8 +135,14 @@ class Dispatcher:
                 self.pacers[channel].seed(groups[chat_id], chat_ages)
 
     async def _send_chat(self, rows: list[outbox.Claimed]) -> None:
+        refused_until: datetime | None = None
         for row in rows:
             try:
+                if refused_until is not None:
+                    # The chat just answered 429: its other rows wait as long, unsent (PTB's
+                    # limiter used to wait inside the lease; sending them anyway draws more).
+                    await outbox.release(self.ctx, row.id, self.owner, refused_until, "held back")
+                    continue
                 adapter = self.outbound[row.to.channel]
                 pacer = self.pacers[row.to.channel]
                 wait = pacer.delay(row.to, adapter.is_group(row.to))
@@ -152,17 +158,18 @@ class Dispatcher:
                     continue  # too late to send safely; the row is claimable again soon
                 await pacer.overall_slot()
                 pacer.record(row.to)
-                await self._send(adapter, row)
+                refused_until = await self._send(adapter, row)
             except Exception:  # one bad row must not stop the others; its lease will expire
                 log.exception("outbox %s: unexpected error", row.key)
 
-    async def _send(self, adapter: OutboundChannel, row: outbox.Claimed) -> None:
+    async def _send(self, adapter: OutboundChannel, row: outbox.Claimed) -> datetime | None:
+        """Send one row and record the outcome; when the chat asked us to wait, until when."""
         now = self.ctx.clock.now()
         if row.expires_at is not None and row.expires_at <= now:
             await outbox.finish(
                 self.ctx, row.id, self.owner, OutboxStatus.DROPPED, error="expired before sending"
             )
-            return
+            return None
         message = row.message
         if row.kind in LATE_KINDS and now - row.due_at > LATE_AFTER:
             message = replace(message, text=LATE_NOTE + message.text)
@@ -174,7 +181,7 @@ class Dispatcher:
             if row.kind == MessageKind.EDIT:  # an edit of a message sent earlier
                 edited = await send_edit(self.ctx, adapter, row, self.owner)
                 if edited is None:
-                    return
+                    return None
                 result = edited
             else:
                 result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
@@ -191,6 +198,7 @@ class Dispatcher:
         elif isinstance(result, Retry):
             retry_at = self.ctx.clock.now() + timedelta(seconds=max(result.seconds, 1.0))
             await outbox.release(self.ctx, row.id, self.owner, retry_at, result.reason)
+            return retry_at
         elif isinstance(result, Undeliverable):
             log.warning("outbox %s undeliverable: %s", row.key, result.reason)
             lost = await outbox.undeliverable(
@@ -210,3 +218,4 @@ class Dispatcher:
             await outbox.finish(
                 self.ctx, row.id, self.owner, OutboxStatus.FAILED, error=result.reason
             )
+        return None
