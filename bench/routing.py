@@ -88,9 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "top1_per_fold": [round(p[1], 3) for p in per]
         }
     out["rank_ms_median"] = round(statistics.median(rank_ms), 2)
-    model = RoutingModel.from_rules(duty.rules)
+    out["examples"] = examples(clf, duty.rules, cases)
+    if args.services:
+        out["through_services"] = asyncio.run(through_services(clf, cases, folds))
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+def examples(
+    clf: Any, rules: Sequence[Any], cases: list[tuple[str, str, tuple[str, ...]]]
+) -> dict[str, list[list[Any]]]:
+    model = RoutingModel.from_rules(rules)
     model.learn((t, u) for t, u, _ in cases)
-    out["examples"] = {
+    return {
         text: [[s.unit, s.score, s.reason] for s in model.rank(text, clf.classify(text).label)]
         for text in (
             "建议修一下东环路的路灯，晚上太黑",
@@ -99,10 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "我妈被人拉去听保健品讲座，花了一万多",
         )
     }
-    if args.services:
-        out["through_services"] = asyncio.run(through_services(clf, cases, folds))
-    print(json.dumps(out, ensure_ascii=False, indent=1))
-    return 0
 
 
 async def through_services(
@@ -128,12 +134,8 @@ async def through_services(
     }
 
 
-async def _fold(
-    clf: Any,
-    url: str,
-    past: list[tuple[str, str, tuple[str, ...]]],
-    new: list[tuple[str, str, tuple[str, ...]]],
-) -> tuple[int, int, list[float]]:
+async def _station(clf: Any, url: str) -> tuple[Any, Any, Any, Any, Any, dict[str, int]]:
+    """A fresh station in a migrated database: engine, context, casework, intake, staff, units."""
     from sqlalchemy import select
 
     from domain.channels import Address, Channel, Sender
@@ -143,7 +145,7 @@ async def _fold(
     from services.kernel.context import Limits, ServiceContext
     from storage.db import make_engine, make_sessionmaker
     from storage.migrate import upgrade
-    from storage.models import Opinion, Unit
+    from storage.models import Unit
 
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url)
@@ -153,27 +155,38 @@ async def _fold(
         limits=Limits(10**6, 1, 5000),
         admin_ids=frozenset({("telegram", "1")}),
     ).prepare()
-    admin, staff, res = (
-        Sender(Channel.TELEGRAM, str(i), n) for i, n in ((1, "站长"), (2, "工作人员"), (3, "居民"))
-    )
+    admin, staff = (Sender(Channel.TELEGRAM, str(i), n) for i, n in ((1, "站长"), (2, "工作人员")))
     cw, intake = CaseworkService(ctx), IntakeService(ctx)
     await cw.bind_staff_chat(admin, Address(Channel.TELEGRAM, "-100"), None)
     await intake.start(staff, None)
     await cw.add_staff(admin, "2", None)
     await import_duty_file(ctx, (DATA / "权责清单.csv").read_bytes(), "权责清单.csv")
-    msg = itertools.count(1)
     async with ctx.sessions() as s:
         unit_id = {u.name: u.id for u in (await s.execute(select(Unit))).scalars()}
+    return engine, ctx, cw, intake, staff, unit_id
+
+
+async def _fold(
+    clf: Any,
+    url: str,
+    past: list[tuple[str, str, tuple[str, ...]]],
+    new: list[tuple[str, str, tuple[str, ...]]],
+) -> tuple[int, int, list[float]]:
+    from sqlalchemy import select
+
+    from domain.channels import Address, Channel, Sender
+    from storage.models import Opinion
+
+    engine, ctx, cw, intake, staff, unit_id = await _station(clf, url)
+    res = Sender(Channel.TELEGRAM, "3", "居民")
+    msg = itertools.count(1)
 
     async def submit(text: str) -> int:
         mid = str(next(msg))
         await intake.submit_text(res, Address(Channel.TELEGRAM, "3"), mid, text, None)
         async with ctx.sessions() as s:
-            return int(
-                (
-                    await s.execute(select(Opinion.id).where(Opinion.src_message_id == mid))
-                ).scalar_one()
-            )
+            found = await s.execute(select(Opinion.id).where(Opinion.src_message_id == mid))
+            return int(found.scalar_one())
 
     for text, unit, _ in past:
         await cw.triage_button(staff, "dl", (await submit(text), 2, unit_id[unit], 15))

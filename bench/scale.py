@@ -186,8 +186,12 @@ async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Tim
 
 
 async def clock_steps(ctx: ServiceContext) -> list[Timing]:
-    """The tick's steps: the first plan() inserts what is due, the second finds nothing new."""
+    """The tick's steps (the clock's, as on main): the first plan() inserts what is due, the
+    second finds nothing new; each prune deletes one tick's batches of old sent rows."""
+    from datetime import timedelta
+
     from services.casework import CaseworkService
+    from services.kernel.retention import prune_outbox
     from services.reminders import ReminderPlanner
 
     planner = ReminderPlanner(ctx)
@@ -195,6 +199,11 @@ async def clock_steps(ctx: ServiceContext) -> list[Timing]:
         await _timed(Timing("expire_ratings"), lambda i: CaseworkService(ctx).expire_ratings(), 3),
         await _timed(Timing("plan (first)"), lambda i: planner.plan(), 1),
         await _timed(Timing("plan (again)"), lambda i: planner.plan(), 1),
+        await _timed(
+            Timing("prune outbox (one tick)"),
+            lambda i: prune_outbox(ctx, timedelta(days=90)),
+            3,
+        ),
     ]
 
 
@@ -253,6 +262,7 @@ async def measure(
     reps: int,
     cli_export: Path | None,
     reuse: bool = False,
+    export: bool = True,
 ) -> tuple[sd.Built, list[Timing]]:
     """Build `size` opinions at `url` (migrated, empty; or `reuse` what an earlier
     --build-only left there) and time every function on it."""
@@ -267,12 +277,12 @@ async def measure(
             await analyze(url)
         timings = await interactive(ctx, built, reps)
         timings += await aggregate(ctx, built, max(reps // 5, 2))
-        if cli_export is None:
+        if cli_export is None and export:
             timings.append(await export_inprocess(ctx))
         timings += await clock_steps(ctx)
     finally:
         await engine.dispose()
-    if cli_export is not None:
+    if cli_export is not None and export:
         timings.append(await asyncio.to_thread(export_cli, url, cli_export))
     return built, timings
 
@@ -381,6 +391,7 @@ def main() -> None:
         help="sizes whose databases an earlier --build-only kept (same --workdir): migrated to "
         "head and timed again, not rebuilt, kept",
     )
+    parser.add_argument("--no-export", action="store_true", help="leave the ledger export out")
     args = parser.parse_args()
     reuse = {int(x) for x in args.reuse.split(",") if x}
     from domain.classifier import ThemeClassifier, init_jieba
@@ -396,7 +407,7 @@ def main() -> None:
             if size in reuse:
                 url = kept(engine, size, args.pg, workdir)
                 built, timings = asyncio.run(
-                    measure(url, size, classifier, args.reps, workdir, reuse=True)
+                    measure(url, size, classifier, args.reps, workdir, True, not args.no_export)
                 )
                 runs.append(Run(engine, size, built, timings))
                 report(runs[-1:])
@@ -407,7 +418,9 @@ def main() -> None:
                 print(url)
                 continue
             try:
-                built, timings = asyncio.run(measure(url, size, classifier, args.reps, workdir))
+                built, timings = asyncio.run(
+                    measure(url, size, classifier, args.reps, workdir, False, not args.no_export)
+                )
             finally:
                 if not args.keep:
                     drop(engine, size, args.pg, workdir)

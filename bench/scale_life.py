@@ -24,6 +24,7 @@ from bench.scale_data import (
     resident_sender,
 )
 from domain.workdays import WorkCalendar
+from storage.models import REPLAN_AT
 
 
 class Generator:
@@ -215,6 +216,7 @@ class Generator:
             "outcome": None,
             "result": None,
             "bounce_reason": None,
+            "next_remind_at": None,  # closed and bounced tasks: nothing to plan
         }
         rows.tasks.append(task)
         self.event(rows, oid, staff, "assign", op["status"], "assigned", when)
@@ -243,6 +245,7 @@ class Generator:
                 return bounced + timedelta(hours=rng.uniform(1, 48))
         closed = ack + timedelta(days=rng.uniform(0.5, days * 1.3))
         if recent or closed >= NOW:
+            task["next_remind_at"] = REPLAN_AT  # as the assign step leaves it: plan me next tick
             self.c.open_tasks += 1
             self.c.overdue_tasks += due < self.today
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import tempfile
 import time
@@ -90,7 +91,8 @@ async def run(url: str, what: set[str], classifier: Any) -> None:
             print(f"# {name}: {time.perf_counter() - started:.3f} s", flush=True)
     cap.on = False
     for statement, params, spent in sorted(cap.seen.values(), key=lambda x: -x[2]):
-        print(f"\n-- {spent * 1000:.1f} ms\n{' '.join(statement.split())}\n-- params {params}")
+        shown = re.sub(r"(\?, )+\?", "?, …", " ".join(statement.split()))
+        print(f"\n-- {spent * 1000:.1f} ms\n{shown}")
         for line in await explain(engine, statement, params):
             print("   " + line)
     await engine.dispose()

@@ -125,25 +125,32 @@ async def mark_delivered(ctx: ServiceContext) -> int:
 
 
 async def my_latencies(
-    ctx: ServiceContext, busy: list[int], *, n: int = 0, until: Any = None, every: float = 0.02
+    ctx: ServiceContext, busy: list[int], *, n: int = 0, until: Any = None, every: float = 0.05
 ) -> list[float]:
-    """`/my` for residents in turn, open loop: one request due every `every` seconds; latency is
-    from when it was due (a loop blocked by the tick counts) to its answer. `n` requests, or
-    requests until `until` (a task) is done."""
+    """`/my` from residents in turn, open loop: a request arrives every `every` seconds and is
+    handled on its own task (as the bot handles updates concurrently); its latency runs from
+    its arrival (a loop blocked by the tick counts) to its answer. `n` requests, or requests
+    until `until` (a task) is done."""
     from services.intake import IntakeService
 
     intake = IntakeService(ctx)
     loop = asyncio.get_running_loop()
     out: list[float] = []
+
+    async def one(k: int, due: float) -> None:
+        await intake.my_list(td.resident(busy[k % len(busy)]), 1)
+        out.append(loop.time() - due)
+
+    pending: list[asyncio.Task[None]] = []
     start = loop.time()
     k = 0
     while (until is None and k < n) or (until is not None and not until.done()):
         due = start + k * every
         if due > loop.time():
             await asyncio.sleep(due - loop.time())
-        await intake.my_list(td.resident(busy[k % len(busy)]), 1)
-        out.append(loop.time() - due)
+        pending.append(asyncio.ensure_future(one(k, due)))
         k += 1
+    await asyncio.gather(*pending)
     return out
 
 

@@ -46,6 +46,16 @@ class NoSuggestions(OpenOpinions):
         return []
 
 
+async def _cards_with_suggestions(ctx: ServiceContext) -> int:
+    from sqlalchemy import select
+
+    from storage.models import Outbox
+
+    async with ctx.sessions() as s:
+        cards = (await s.execute(select(Outbox.message))).scalars().all()
+    return sum("可能与" in json.dumps(m, ensure_ascii=False) for m in cards)
+
+
 async def run(n_open: int, n_new: int, rounds: int) -> dict[str, Any]:
     from storage.db import make_engine, make_sessionmaker
     from storage.migrate import upgrade
@@ -54,7 +64,6 @@ async def run(n_open: int, n_new: int, rounds: int) -> dict[str, Any]:
     clf = ThemeClassifier.load(None)
     texts = synthetic(n_open + n_new * rounds * 2, seed=5)
     per: dict[str, list[float]] = {"with suggestions": [], "baseline": []}
-    suggested = 0
     msg = itertools.count(1)
     with tempfile.TemporaryDirectory(prefix="triage-") as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/liaison.db"
@@ -89,13 +98,7 @@ async def run(n_open: int, n_new: int, rounds: int) -> dict[str, Any]:
             for _ in range(n_new):
                 await submit(next(rest))
             per[name].append((time.process_time() - t0) / n_new * 1000)
-        async with ctx.sessions() as s:
-            from sqlalchemy import select
-
-            from storage.models import Outbox
-
-            cards = (await s.execute(select(Outbox.message))).scalars().all()
-            suggested = sum("可能与" in json.dumps(m, ensure_ascii=False) for m in cards)
+        suggested = await _cards_with_suggestions(ctx)
         indexed = len(real)
         await engine.dispose()
     mean = {k: statistics.mean(v) for k, v in per.items()}

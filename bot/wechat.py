@@ -116,7 +116,11 @@ class WeChatChannel:
 
     async def _listen(self, inbound: WeChatInbound) -> None:
         endpoint = WeChatEndpoint(
-            self.config, inbound.handle, on_late=inbound.on_late, clock=SystemClock()
+            self.config,
+            inbound.handle,
+            on_late=inbound.on_late,
+            clock=SystemClock(),
+            store=inbound.store,
         )
         app = web.Application(client_max_size=256 * 1024)
         endpoint.add_routes(app)

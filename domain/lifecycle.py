@@ -21,6 +21,7 @@ class Status(StrEnum):
     REJECTED = "rejected"  # 不予受理
     DUPLICATE = "duplicate"  # 已合并 into another opinion
     WITHDRAWN = "withdrawn"  # 已撤回 by the resident
+    SUPERVISED = "supervised"  # 督办: not satisfied again, staff (a leader) take it in hand
 
 
 class Action(StrEnum):
@@ -37,9 +38,10 @@ class Action(StrEnum):
     MERGE = "merge"
     WITHDRAW = "withdraw"
     RETHEME = "retheme"
+    SUPERVISE = "supervise"  # 不满意 again (CaseworkPolicy.supervise_after): a 督办 item
 
 
-OPEN_FOR_TRIAGE = frozenset({Status.RECEIVED, Status.REOPENED})
+OPEN_FOR_TRIAGE = frozenset({Status.RECEIVED, Status.REOPENED, Status.SUPERVISED})
 WITH_ASSIGNEE = frozenset({Status.ASSIGNED, Status.IN_PROGRESS})
 TERMINAL = frozenset({Status.RATED, Status.REJECTED, Status.DUPLICATE, Status.WITHDRAWN})
 
@@ -63,6 +65,10 @@ TRANSITIONS: dict[tuple[Action, Status], Status] = {
     (Action.RATE, Status.CLOSED): Status.RATED,
     (Action.RATE_UNSATISFIED, Status.CLOSED): Status.REOPENED,
     (Action.EXPIRE_RATING, Status.CLOSED): Status.RATED,
+    (Action.SUPERVISE, Status.CLOSED): Status.SUPERVISED,
+    (Action.ASSIGN, Status.SUPERVISED): Status.ASSIGNED,
+    (Action.REJECT, Status.SUPERVISED): Status.REJECTED,
+    (Action.RETHEME, Status.SUPERVISED): Status.SUPERVISED,
 }
 
 

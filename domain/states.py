@@ -72,6 +72,9 @@ class EventKind(StrEnum):
     MERGE = Action.MERGE.value
     WITHDRAW = Action.WITHDRAW.value
     RETHEME = Action.RETHEME.value
+    SUPERVISE = Action.SUPERVISE.value
+    PHONE_RATING = "phone_rating"  # staff recorded a rating given on the phone (回访)
+    CLAIM = "claim"  # a 代录 case claimed by its resident in the bot
 
 
 class Outcome(StrEnum):
@@ -128,6 +131,9 @@ class MessageKind(StrEnum):
     NOTICE = "notice"
     REMINDER = "reminder"
     BRIEFING = "briefing"
+    # An edit of a message sent earlier (its keyboard removed, a card updated in place); the
+    # row's key names the edited message's own outbox key after "|".
+    EDIT = "edit"
 
 
 class UnitKind(StrEnum):
@@ -146,3 +152,4 @@ class OpinionSource(StrEnum):
     RESIDENT = "resident"
     REPRESENTATIVE = "representative"  # 代表转交
     IMPORT = "import"  # a ledger file
+    RECORDED = "recorded"  # 代录: staff entered it for a resident who phoned or walked in

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from domain.channels import Address, Channel
-from domain.states import OutboxStatus
+from domain.states import MessageKind, OutboxStatus
 from scheduler.delivery import (
     Delivered,
     Held,
@@ -28,10 +28,12 @@ from scheduler.delivery import (
     Retry,
     Undeliverable,
 )
+from scheduler.edits import send_edit
 from scheduler.pacing import ChatPacer
 from services.kernel import chats, outbox, questions
 from services.kernel.context import ServiceContext
 from services.kernel.held import NOTIFIED
+from services.kernel.obsolete import drop_obsolete
 from texts.reminders import LATE_NOTE
 
 log = logging.getLogger(__name__)
@@ -113,12 +115,14 @@ class Dispatcher:
         rows = await outbox.claim_due(
             self.ctx, self.owner, self.batch, self.lease, self.outbound.keys()
         )
+        handled = len(rows)
+        rows = await drop_obsolete(self.ctx, rows, self.owner)  # reminders whose task moved on
         by_chat: dict[Address, list[outbox.Claimed]] = defaultdict(list)
         for row in rows:
             by_chat[row.to].append(row)
         await self._seed_groups(by_chat.keys())
         await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in by_chat.values()))
-        return len(rows)
+        return handled
 
     async def _seed_groups(self, chats: Iterable[Address]) -> None:
         """Pace each group by its sends in the table (other dispatchers' too), not ours alone."""
@@ -167,7 +171,13 @@ class Dispatcher:
         # this one message is doubled, as when the process dies mid-send).
         budget = (row.lease_until - self.margin / 2 - now).total_seconds()
         try:
-            result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
+            if row.kind == MessageKind.EDIT:  # an edit of a message sent earlier
+                edited = await send_edit(self.ctx, adapter, row, self.owner)
+                if edited is None:
+                    return
+                result = edited
+            else:
+                result = await asyncio.wait_for(adapter.send(row.to, message), timeout=budget)
         except TimeoutError:
             result = Retry(5.0, f"send took over {budget:.1f} s, the rest of the lease")
         delivered_at = self.ctx.clock.now()  # before our own writes: a quick reply is not older

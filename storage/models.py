@@ -87,6 +87,8 @@ class Station(Base):
     staff_channel: Mapped[str | None] = mapped_column(String(16))
     staff_chat_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Overrides of the casework policy (services.kernel.policy); NULL: the defaults.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class User(Base):
@@ -233,6 +235,8 @@ class Opinion(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     assigned_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # 代录: the code on the paper receipt with which the resident claims the case in the bot.
+    claim_code: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -443,6 +447,10 @@ class Task(Base):
     outcome: Mapped[str | None] = mapped_column(String(1))
     result: Mapped[str | None] = mapped_column(Text)
     bounce_reason: Mapped[str | None] = mapped_column(Text)
+    # 咨询 consult | 求助 help | 投诉 complaint | 建议 suggestion, chosen at 交办.
+    case_kind: Mapped[str | None] = mapped_column(String(16))
+    # 响应率: signed (签收) by this moment counts as a timely response; set at 交办.
+    respond_by: Mapped[datetime | None]
     # When the reminder planner next has something to do for this task (services.reminders):
     # new and changed open tasks get REPLAN_AT, closed ones NULL.
     next_remind_at: Mapped[datetime | None] = mapped_column(default=REPLAN_AT)
@@ -479,6 +487,8 @@ class Rating(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     value: Mapped[str] = mapped_column(String(16))  # satisfied|basic|unsatisfied|unrated
     comment: Mapped[str | None] = mapped_column(Text)
+    # A rating given on the phone (回访) and recorded by this staff member.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -597,7 +607,12 @@ class InboxEntry(Base):
     __tablename__ = "inbox"
     __table_args__ = (
         UniqueConstraint("channel", "key"),
-        Index("ix_inbox_due", "state", "lease_until"),
+        Index(
+            "ix_inbox_due",
+            "channel",
+            "lease_until",
+            **_partial("state IN ('pending', 'processing')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

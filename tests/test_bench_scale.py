@@ -69,3 +69,4 @@ def _check_results(by_name: dict[str, scale.Timing], opinions: int) -> None:
     assert data.startswith(b"PK") and filename.endswith(".xlsx") and count == opinions
     assert by_name["expire_ratings"].result >= 0
     assert by_name["plan (first)"].result > 0 and by_name["plan (again)"].result == 0
+    assert by_name["prune outbox (one tick)"].result >= 0

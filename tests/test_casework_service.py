@@ -114,7 +114,7 @@ async def test_full_lifecycle_with_reopen(ctx: ServiceContext, clock: ManualCloc
     closed = await cw.pending_text(REP, chat(REP.external_id), str(11), "助餐点已于10月8日开业")
     assert closed is not None and "办结" in closed.text
     res_msgs = await outbox_texts(ctx, RES.external_id)
-    assert any("A 已解决" in t and "开业" in t for t in res_msgs)
+    assert any("问题已解决" in t and "开业" in t for t in res_msgs)  # plain words, no code
 
     # Resident is unsatisfied: the case reopens to staff with a fresh triage card.
     rated = await cw.rating_button(RES, "v", (task.id, 3))

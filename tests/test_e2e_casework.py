@@ -218,12 +218,13 @@ def test_full_casework_loop(tmp_path: Path, bot_db: str) -> None:
             staff_texts = c.texts(STAFF_GROUP, start)
             # Triage cards are edited in place into the assignment record.
             assert sum("📤 已交办" in t for t in staff_texts) == 2
+            # Events fold into the case's card, edited in place (the default noise setting).
             for needle in (
-                "已由 刘代表 签收",
+                "签收（刘代表）",
                 "进展（刘代表）",
-                "办结（A 类）",
+                "🏁 办结（刘代表）：A",
                 "只增加了两天",
-                "群众评价：😊 满意",
+                "群众评价（王阿姨）：满意",
             ):
                 assert any(needle in t for t in staff_texts), (needle, staff_texts)
             assert c.texts(OUTSIDER, start) == []

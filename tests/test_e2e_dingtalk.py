@@ -310,7 +310,14 @@ def extension_decided(p: DingTalkPeople, db: Path, task: JSON, start: int) -> No
 
 
 def stats_and_export(p: DingTalkPeople, start: int) -> None:
-    """/stats sends its chart and /export its workbook, each uploaded as media first."""
+    """/stats sends its chart and /export its workbook, each uploaded as media first; /units,
+    /tasks (a member's, in the group) and /briefing answer where they were asked."""
+    p.say(STAFF, "单位列表", group=STAFF_GROUP)
+    p.wait(p.conv(group=STAFF_GROUP), "工作组与责任单位", start)
+    p.say(MEMBER, "待办", group=WORK_GROUP)
+    p.wait(p.conv(group=WORK_GROUP), "待办事项", start)
+    p.say(STAFF, "简报", group=STAFF_GROUP)
+    p.wait(p.conv(group=STAFF_GROUP), "工作简报", start)
     p.say(STAFF, "统计", group=STAFF_GROUP)
     p.say(STAFF, "导出台账", group=STAFF_GROUP)
     sent = p.records(p.conv(group=STAFF_GROUP), start)

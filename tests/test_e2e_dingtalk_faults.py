@@ -26,6 +26,9 @@ from tests.conftest import TZ
 from tests.dingtalkproc import DingTalkPeople, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk, FakeLimits
+from tests.test_e2e_dingtalk import bot_db
+
+__all__ = ["bot_db"]  # the SQLite/PostgreSQL fixture, shared with the casework loop
 
 ADMIN = Sender(Channel.DINGTALK, "20001", "站长")
 STAFF_GROUP = "cidStaffGroup=="
@@ -95,9 +98,9 @@ def fake_dingtalk(cids: list[str]) -> FakeDingTalk:
 
 
 def test_kill_9_with_cards_and_notices_in_flight(
-    tmp_path: Path, classifier: ThemeClassifier
+    tmp_path: Path, classifier: ThemeClassifier, bot_db: str
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
+    url = bot_db
     cids = seed(url, classifier, groups=4, notices=8, opinions=6)
     convs = {f"group:{c}" for c in [*cids, STAFF_GROUP]}
     total = len(cids) * 8 + 6

@@ -113,6 +113,13 @@ def representative_taps(tg: FakeBotApi, p: DingTalkPeople, db: Path, start: int)
     asked = f"select message_id from chat_questions where chat_id = '{REP}'"
     p.fake.wait_for(lambda: query(db, asked) == [(task["processQueryKey"],)], 30)
     p.say(REP, tap(task["params"], "签收"))
-    p.wait(p.conv(REP), "已签收", start)
+    signed = p.wait(p.conv(REP), "已签收", start)
     acknowledged = "select count(*) from tasks where acknowledged_at is not null"
     assert query(db, acknowledged) == [(1,)]
+    # 退回 with a reason: the staff group hears it, the task is bounced.
+    since = p.mark()
+    p.say(REP, tap(signed["params"], "退回"))
+    p.say(REP, "这件事属于公交公司管理，不在我的联系范围。")
+    p.wait(p.conv(REP), "已退回", since)
+    p.wait(staff_group, "公交公司", since)
+    assert ("bounced",) in query(db, "select status from tasks")

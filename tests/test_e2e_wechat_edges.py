@@ -6,7 +6,6 @@ credentials (one line, exit 2)."""
 from __future__ import annotations
 
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,6 @@ from tests.wechatproc import Resident, free_port, rows, wechat_env
 OPINION = "我们小区没有老年食堂，老人吃饭很不方便，希望社区能办一个助餐点。"
 SECOND = "小区门口的路灯坏了一个多月了，晚上老人出门很不安全，希望尽快修好。"
 THIRD = "社区活动室周末不开门，希望周末也能开放，方便上班的家长带孩子去。"
-FOURTH = "公交站的候车亭顶棚漏雨，下雨天老人等车全身都湿了，希望尽快修一修。"
 
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
@@ -34,15 +32,6 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 
 def opinions(db: Path) -> list[str]:
     return [r[0] for r in rows(db, "select text from opinions order by id")]
-
-
-def wait_log(bot: BotProcess, needle: str, times: int = 1, timeout: float = 30) -> None:
-    """Until the bot has logged `needle` `times` times (its own account of what it did)."""
-    deadline = time.monotonic() + timeout
-    while bot.log().count(needle) < times:
-        if time.monotonic() > deadline or not bot.alive():
-            raise AssertionError(f"{needle!r} not logged:\n{bot.log()[-3000:]}")
-        time.sleep(0.05)
 
 
 def endpoint_up(wx: FakeWeChat, bot: BotProcess, timeout: float = 120) -> None:
@@ -104,8 +93,8 @@ def test_wechat_edges(tmp_path: Path) -> None:
             assert long.reply is not None and "2100" in long.reply.text
             assert opinions(db) == []
 
-            # A slow answer: WeChat gives up on each attempt and pushes again; the bot answers
-            # "success" at its deadline and sends the one receipt by 客服消息.
+            # A slow database: nothing is answered before the push is stored, so WeChat gives up
+            # on each attempt and pushes again; once stored, the one receipt goes by 客服消息.
             mark = wx.mark()
             wx.push_timeout = 1.0
             lock = sqlite3.connect(db, timeout=30, isolation_level=None)
@@ -114,7 +103,7 @@ def test_wechat_edges(tmp_path: Path) -> None:
             pushed.start()
             try:
                 wx.wait_for_sync(lambda: any(len(p.attempts) == 3 for p in wx.pushes), 30)
-                wait_log(bot, "answered success")
+                assert not any(p.outcome == "success" for p in wx.pushes if p.msg_id)
             finally:
                 lock.execute("ROLLBACK")
                 lock.close()
@@ -148,32 +137,13 @@ def test_wechat_edges(tmp_path: Path) -> None:
             assert mine.reply is not None and "LL-" in mine.reply.text
             assert opinions(db) == [OPINION, SECOND]
 
-            # A restart while a message is being handled: it is finished, and its receipt is
-            # sent (once) by the process that comes up.
-            mark = wx.mark()
-            answered_late = bot.log().count("answered success")
-            lock = sqlite3.connect(db, timeout=30, isolation_level=None)
-            lock.execute("BEGIN IMMEDIATE")
-            pushed = threading.Thread(target=resident.say, args=(THIRD,))
-            pushed.start()
-            try:
-                wait_log(bot, "answered success", answered_late + 1)
-                assert bot.proc is not None
-                bot.proc.send_signal(signal.SIGTERM)  # systemd restarts the service
-            finally:
-                lock.execute("ROLLBACK")
-                lock.close()
-            pushed.join()
+            # A restart: a message in the first seconds after it is stored and answered.
             assert bot.stop() == 0
             bot.start()
             endpoint_up(wx, bot)
-            late = resident.sees("受理编号", mark, channel="custom")
-            # And a message in the first seconds after the restart is stored and answered.
-            fourth = resident.say(FOURTH)
-            assert fourth.reply is not None and "受理编号" in fourth.reply.text
-            assert opinions(db) == [OPINION, SECOND, THIRD, FOURTH]
-            receipts = [t for t in resident.texts(mark) if "受理编号" in t]
-            assert receipts == [late.text, fourth.reply.text]
+            third = resident.say(THIRD)
+            assert third.reply is not None and "受理编号" in third.reply.text
+            assert opinions(db) == [OPINION, SECOND, THIRD]
         finally:
             bot.stop()
 

@@ -93,7 +93,10 @@ async def test_export_handler_sends_a_workbook_staff_can_read(
     assert "共 8 件" in sent["caption"] and "打码" in sent["caption"]
     wb = openpyxl.load_workbook(io.BytesIO(sent["document"]))
 
-    assert wb.sheetnames == ["汇总", "全部意见", "居家社区养老", "医养结合", "经济支撑"]
+    assert wb.sheetnames == ["汇总", "全部意见", "居家社区养老", "医养结合", "经济支撑", "三率"]
+    rates = wb["三率"]
+    assert rates["A1"].value == "排名" and rates["F1"].value == "响应率"
+    assert rates.cell(row=rates.max_row, column=3).value == "合计"  # the station's total last
     ws = wb["全部意见"]
     assert [c.value for c in ws[1]] == HEADER
     assert ws.freeze_panes == "B2"

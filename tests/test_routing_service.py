@@ -68,13 +68,20 @@ async def test_past_assignments_teach_the_suggestions(ctx: ServiceContext) -> No
     new = await _submit(ctx, intake, "new", "幸福里小区快递柜又坏了，取不了快递。")
     labels = _labels((await cw.triage_button(STAFF, "as", (new.id,))).edit)
     assert labels[0].startswith("👍 责任单位：幸福里社区居委会（依据：以往交办 2 次")
+    # An assignment made now is learnt at once by the model this process keeps.
+    await cw.triage_button(STAFF, "dl", (new.id, 2, unit_id, 15))
+    again = await _submit(
+        ctx, intake, "again", "幸福里小区的快递柜坏了好几天了，老人取件很不方便。"
+    )
+    labels = _labels((await cw.triage_button(STAFF, "as", (again.id,))).edit)
+    assert labels[0].startswith("👍 责任单位：幸福里社区居委会（依据：以往交办 3 次")
 
     # A new process learns the same from the tables (bounced assignments are left out).
     from services.kernel.routes import StationRoutes
 
     ctx.routes = StationRoutes()
-    labels = _labels((await cw.triage_button(STAFF, "as", (new.id,))).edit)
-    assert labels[0].startswith("👍 责任单位：幸福里社区居委会（依据：以往交办 2 次")
+    labels = _labels((await cw.triage_button(STAFF, "as", (again.id,))).edit)
+    assert labels[0].startswith("👍 责任单位：幸福里社区居委会（依据：以往交办 3 次")
 
 
 async def test_duty_command_and_bad_files(ctx: ServiceContext) -> None:

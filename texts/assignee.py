@@ -118,8 +118,10 @@ def already_acknowledged(ref_no: str) -> str:
     return f"{ref_no} 已签收。"
 
 
-def acknowledged(ref_no: str) -> str:
-    return f"已签收 {ref_no}，期限从现在起计算。"
+def acknowledged(ref_no: str, due: date | None = None) -> str:
+    if due is None:
+        return f"已签收 {ref_no}。"
+    return f"已签收 {ref_no}，请在 {due:%Y-%m-%d} 前办结。"
 
 
 def empty_input() -> Rich:
@@ -186,6 +188,41 @@ def ack_first_rich() -> Rich:
 
 def task_not_open_rich(ref_no: str) -> Rich:
     return Rich.plain_text(task_not_open(ref_no))
+
+
+# ---- issue 15 --------------------------------------------------------------------------------
+
+
+def reopened_task(outcome: str | None, result: str | None, comment: str | None) -> Rich:
+    """The head of a task card for a case the resident was not satisfied with."""
+    head = t("⚠️ <b>重新办理：群众对上次的办理结果不满意</b>")
+    if outcome or result:
+        head = head + t(
+            "\n上次办理结果（{label}）：{result}",
+            label=OUTCOME_LABELS.get(outcome or "", outcome or "—"),
+            result=result or "—",
+        )
+    return head + t("\n群众意见：{comment}", comment=comment or "（未留言）")
+
+
+def outcome_chosen(ref_no: str, outcome: str) -> Rich:
+    return t("<code>{ref}</code> 办结类别：{label}", ref=ref_no, label=OUTCOME_LABELS[outcome])
+
+
+def outcome_already_chosen(ref_no: str, outcome: str) -> str:
+    return f"{ref_no} 已选择“{OUTCOME_LABELS[outcome]}”，请直接回复办理结果。"
+
+
+def extension_chosen(ref_no: str, days: int) -> Rich:
+    return t("<code>{ref}</code> 申请延长 {days} 个工作日", ref=ref_no, days=days)
+
+
+def extension_pending(ref_no: str) -> str:
+    return f"{ref_no} 已有一条延期申请在等待审批，请勿重复申请。"
+
+
+def card_finished(status: str) -> Rich:
+    return t("\n\n—— {what}，无需再操作 ——", what="已办结" if status == "closed" else "已退回")
 
 
 def prompt_expired(action: str) -> Rich:

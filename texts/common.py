@@ -14,6 +14,7 @@ STATUS_NAMES: dict[str, str] = {
     Status.REJECTED: "不予受理",
     Status.DUPLICATE: "已合并",
     Status.WITHDRAWN: "已撤回",
+    Status.SUPERVISED: "督办中",
 }
 
 

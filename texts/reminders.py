@@ -53,8 +53,9 @@ def meeting_reminder(
 ) -> Rich:
     lines = [
         t(
-            "🗓 <b>会议提醒</b>：{head}召开<b>{title}</b>",
-            head="明天" if day_before else "一小时后",
+            "🗓 <b>会议提醒</b>：{head} {when:%H:%M} 召开<b>{title}</b>",
+            head="明天" if day_before else "今天",
+            when=when,
             title=title,
         ),
         t(

@@ -78,7 +78,7 @@ def stats_usage() -> Rich:
     )
 
 
-def export_usage(most: int = 20_000) -> Rich:
+def export_usage(most: int = 50_000) -> Rich:
     return t(
         "用法：/export 导出台账（反映人姓名打码）；/export 实名 导出含姓名的台账。"
         "可以只导出一段时间：/export 本月、/export 上月、/export 2026-09、"

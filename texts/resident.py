@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from texts import Rich, t
 from texts.common import status_name
@@ -216,8 +216,11 @@ RATING_LABELS = {
 }
 
 
-def assigned(ref_no: str, assignee: str) -> Rich:
-    return t("📤 您的意见 <code>{ref}</code> 已交办给<b>{who}</b>办理。", ref=ref_no, who=assignee)
+def assigned(ref_no: str, assignee: str, due: date | None = None) -> Rich:
+    text = t("📤 您的意见 <code>{ref}</code> 已交办给<b>{who}</b>办理。", ref=ref_no, who=assignee)
+    if due is None:
+        return text
+    return text + t("\n预计 <b>{due:%Y年%-m月%-d日}</b> 前给您答复。", due=due)
 
 
 def acknowledged(ref_no: str) -> Rich:
@@ -244,7 +247,9 @@ def rating_reminder(ref_no: str) -> Rich:
     )
 
 
-def rated(ref_no: str, label: str) -> Rich:
+def rated(ref_no: str, label: str, thanks: bool = True) -> Rich:
+    if not thanks:  # 不满意 is a complaint: no thanks for it
+        return t("<code>{ref}</code> 您的评价：{label}。", ref=ref_no, label=label)
     return t("<code>{ref}</code> 您的评价：{label}。谢谢！", ref=ref_no, label=label)
 
 

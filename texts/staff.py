@@ -21,14 +21,16 @@ def new_opinion(
     resident_username: str | None,
     anonymous: bool,
     attachments: int = 0,
+    fresh: bool = True,
 ) -> Rich:
     who = resident_name
     if resident_username:
         who += f" (@{resident_username})"
     if anonymous:
         who += "（选择匿名：承办人不可见）"
-    return t(
-        "🆕 <b>新意见</b> <code>{ref}</code>\n"
+    title = t("🆕 <b>新意见</b>") if fresh else t("📄 <b>原意见</b>")
+    return title + t(
+        " <code>{ref}</code>\n"
         "分类：<b>{theme}</b>（置信度 {confidence:.0%}；依据：{reason}）{review}\n"
         "群众：{who}{extra}\n\n{text}",
         ref=ref_no,

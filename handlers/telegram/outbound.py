@@ -78,3 +78,32 @@ class TelegramOutbound:
         except (TimedOut, NetworkError) as exc:
             return Retry(5.0, f"network: {exc}")
         return Delivered(str(sent.message_id))
+
+    async def edit(self, to: Address, message_id: str, message: Message) -> DeliveryResult:
+        """Replace an earlier message's text and keyboard (an outbox edit row)."""
+        markup = keyboard(message.actions)
+        try:
+            if message.text:
+                await self.bot.edit_message_text(
+                    render_html(message.text),
+                    chat_id=to.id,
+                    message_id=int(message_id),
+                    reply_markup=markup,
+                )
+            else:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=to.id, message_id=int(message_id), reply_markup=markup
+                )
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
+            return Retry(float(seconds), f"429 retry after {seconds}")
+        except Forbidden as exc:
+            return Undeliverable(str(exc))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return Delivered(message_id)
+            return Permanent(str(exc))
+        except (TimedOut, NetworkError) as exc:
+            return Retry(5.0, f"network: {exc}")
+        return Delivered(message_id)

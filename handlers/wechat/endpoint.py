@@ -3,8 +3,10 @@
 A push is answered within WeChat's 5 seconds, always:
 - a request whose signature or timestamp does not check out gets 403 and the app never hears of
   it (nothing is stored);
-- otherwise the app's `handle(inbound)` runs. It is expected to store the message first (so a
-  retry or a crash loses nothing) and return the receipt as a passive reply, or None;
+- otherwise `store(inbound)` (the app's durable inbox, when given) runs first, with no deadline:
+  nothing is answered before the push is stored (a slow database means WeChat hears nothing and
+  pushes again, never a "success" for a push a crash could lose; a failure answers 500);
+- then the app's `handle(inbound)` runs and returns the receipt as a passive reply, or None;
 - if `handle` has not finished after `reply_deadline` (default 4 s), the answer is "success" so
   WeChat neither retries nor shows the resident an error. `handle` keeps running; when it
   returns a reply later, `on_late(inbound, reply)` gets it, to send by the customer-service API;
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Inbound], Awaitable[PassiveReply | None]]
 LateReply = Callable[[Inbound, PassiveReply], Awaitable[None]]
+Store = Callable[[Inbound], Awaitable[None]]
 
 MAX_BODY = 256 * 1024  # a push is a few KB; anything near this is not from WeChat
 DRAIN_SECONDS = 10.0  # on shutdown, how long late handlers get to finish storing
@@ -51,10 +54,12 @@ class WeChatEndpoint:
         *,
         on_late: LateReply | None = None,
         clock: Clock | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = config
         self._handle = handle
         self._on_late = on_late
+        self._store = store
         self._clock = clock or SystemClock()
         self._cipher = (
             MessageCipher(config.encoding_aes_key, config.app_id)
@@ -132,7 +137,18 @@ class WeChatEndpoint:
         except ParseError as exc:
             log.warning("wechat: push could not be read: %s", exc)
             return web.Response(status=400, text="bad request")
-        reply = await self._dispatch(inbound)
+        arrived = self._clock.now().timestamp()
+        if self._store is not None:
+            # Stored before anything is answered: "success" for a push that is not stored yet
+            # would let a crash lose it. While the database is slow WeChat hears nothing and
+            # pushes again (and a re-delivery is recognised once it is stored).
+            try:
+                await self._store(inbound)
+            except Exception:
+                log.exception("wechat: storing %s failed; answered 500", inbound.idempotency_key)
+                return web.Response(status=500, text="error")
+        spent = self._clock.now().timestamp() - arrived
+        reply = await self._dispatch(inbound, max(0.05, self.config.reply_deadline - spent))
         if isinstance(reply, web.Response):
             return reply
         if reply is not None and request.transport is None:
@@ -178,10 +194,12 @@ class WeChatEndpoint:
             )
             return web.Response(status=400, text="bad request")
 
-    async def _dispatch(self, inbound: Inbound) -> PassiveReply | web.Response | None:
+    async def _dispatch(
+        self, inbound: Inbound, deadline: float
+    ) -> PassiveReply | web.Response | None:
         task = asyncio.ensure_future(self._handle(inbound))
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.config.reply_deadline)
+            done, _ = await asyncio.wait({task}, timeout=deadline)
         except asyncio.CancelledError:  # the connection went away: finish storing anyway
             self._adopt(inbound, task)
             raise
@@ -189,7 +207,7 @@ class WeChatEndpoint:
             log.info(
                 "wechat: %s still running after %.1fs; answered success",
                 inbound.idempotency_key,
-                self.config.reply_deadline,
+                deadline,
             )
             self._adopt(inbound, task)
             return None

@@ -79,17 +79,26 @@ class WeChatInbound:
         self.reply_deadline = reply_deadline
         self.inbox = inbox
         self._answers: OrderedDict[str, list[Message]] = OrderedDict()
+        self._arrived: OrderedDict[str, float] = OrderedDict()  # when `store` began, per push
 
     # ---- the endpoint's two callbacks -----------------------------------------------------------
 
-    async def handle(self, push: wx.Inbound) -> PassiveReply | None:
-        """Store the push (durable inbox) before answering; answer within the deadline."""
-        started = time.monotonic()
-        key = push.idempotency_key[:128]
+    async def store(self, push: wx.Inbound) -> None:
+        """The endpoint's `store`: the push is in the durable inbox before anything is answered.
+
+        A re-delivery (already stored) is handled again too: intake is idempotent, and WeChat
+        pushes again only when our earlier answer did not reach it.
+        """
+        self._arrived[push.idempotency_key] = time.monotonic()
+        while len(self._arrived) > REMEMBERED:
+            self._arrived.popitem(last=False)
         if self.inbox is not None:
-            # A re-delivery is handled again too: intake is idempotent, and WeChat pushes
-            # again only when our earlier answer did not reach it.
-            await self.inbox.store(key, payload_of(push))
+            await self.inbox.store(push.idempotency_key[:128], payload_of(push))
+
+    async def handle(self, push: wx.Inbound) -> PassiveReply | None:
+        """Answer within the deadline (stored before, by `store`); mark the push done."""
+        started = self._arrived.pop(push.idempotency_key, None) or time.monotonic()
+        key = push.idempotency_key[:128]
         try:
             reply = await self._answer(push, started)
         except Exception as exc:
@@ -104,26 +113,22 @@ class WeChatInbound:
         chat = Address(Channel.WECHAT, push.openid)
         key = message_key(push)
         answer = await self.work(push)
-        if _opens_window(push):
-            await held.release(self.ctx, chat, key)
-        if not answer:
+        release = _opens_window(push)
+        if answer:
+            self._remember(push.idempotency_key, answer)
+        if time.monotonic() - started > self.reply_deadline - LATE_MARGIN:  # too late to reply
+            await replies.settle(self.ctx, chat, key, answer, how=replies.LATE, release=release)
             return None
-        self._remember(push.idempotency_key, answer)
-        late = time.monotonic() - started > self.reply_deadline - LATE_MARGIN
-        if late or not await replies.claim(self.ctx, chat, key, replies.DIRECT):
-            if late and await replies.claim(self.ctx, chat, key, replies.LATE):
-                await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
-            return None
-        first = combined(answer) or answer[0]
-        if first is not answer[0]:
-            answer = [first]
-        parts = rendered(first).parts
-        if first.file is not None or len(parts) != 1:  # not one passive text: all by 客服消息
-            await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
-            return None
-        await replies.send_later(self.ctx, chat, key, answer[1:], self.ctx.clock.now(), first=1)
-        await questions.remember(self.ctx, chat, first, None, self.ctx.clock.now())
-        return TextReply(parts[0])
+        first = combined(answer) or (answer[0] if answer else None)
+        parts = rendered(first).parts if first is not None and first.file is None else ()
+        if first is not None and len(parts) == 1:  # one passive text
+            answer = [first] if first is not answer[0] else answer
+        else:  # nothing to say, or not one text: everything by 客服消息
+            first = None
+        ours = await replies.settle(
+            self.ctx, chat, key, answer, how=replies.DIRECT, direct=first, release=release
+        )
+        return TextReply(parts[0]) if ours and first is not None else None
 
     async def recover(self) -> int:
         """Pushes a dead process stored and did not finish: handled again, answered by 客服消息
@@ -137,10 +142,9 @@ class WeChatInbound:
                 push = push_from(stored.payload)
                 chat, key = Address(Channel.WECHAT, push.openid), message_key(push)
                 answer = await self.work(push)
-                if _opens_window(push):
-                    await held.release(self.ctx, chat, key)
-                if answer and await replies.claim(self.ctx, chat, key, replies.LATE):
-                    await replies.send_later(self.ctx, chat, key, answer, self.ctx.clock.now())
+                await replies.settle(
+                    self.ctx, chat, key, answer, how=replies.LATE, release=_opens_window(push)
+                )
                 await self.inbox.finish(stored.key)
             except Exception as exc:
                 log.exception("wechat: recovering %s failed", stored.key)

@@ -10,7 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.channels import Address, Sender
 from domain.message import Message
 from domain.states import UnitKind
-from services.casework import extensions, lists, prompts, ratings, setup, tasks, triage
+from services.casework import (
+    calls,
+    comments,
+    configure,
+    extensions,
+    lists,
+    prompts,
+    ratings,
+    record,
+    setup,
+    tasks,
+    triage,
+)
 from services.kernel.context import ServiceContext
 from services.kernel.people import Person
 from services.kernel.results import ActionResult
@@ -71,6 +83,29 @@ class CaseworkService:
         self, sender: Sender, action: str, args: tuple[int, ...]
     ) -> ActionResult:
         return await ratings.rating_press(self.ctx, sender, action, args)
+
+    async def call_button(self, sender: Sender, action: str, args: tuple[int, ...]) -> ActionResult:
+        return await calls.call_press(self.ctx, sender, action, args)
+
+    async def call_list(self, sender: Sender) -> Message:
+        return await calls.call_list(self.ctx, sender)
+
+    async def record(self, sender: Sender, rest: str) -> Message:
+        """代录: `/record 姓名 [电话] 内容`."""
+        return await record.record(self.ctx, sender, rest)
+
+    async def claim(self, sender: Sender, ref: str, code: str) -> Message:
+        return await record.claim(self.ctx, sender, ref, code)
+
+    async def comment_button(
+        self, sender: Sender, action: str, args: tuple[int, ...]
+    ) -> tuple[ActionResult, comments.NewOpinion | None]:
+        """A comment in doubt: the resident says whether it was one, or a new opinion."""
+        return await comments.comment_choice(self.ctx, sender, action, args)
+
+    async def settings(self, sender: Sender, args: list[str]) -> Message:
+        """`/settings`: the station's casework policy, shown or changed by staff."""
+        return await configure.settings(self.ctx, sender, args)
 
     async def expire_ratings(self) -> int:
         return await ratings.expire_ratings(self.ctx)

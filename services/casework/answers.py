@@ -9,8 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
+import texts.casework as kt
+import texts.casework_resident as rk
 import texts.resident as rt
 import texts.staff as st
+from domain.channels import Address
 from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Message
@@ -24,12 +27,14 @@ from domain.states import (
     TaskStatus,
 )
 from services.casework.merge import can_merge, merge_into
-from services.kernel import audit, outbox
+from services.kernel import audit, edits, outbox
 from services.kernel.access import Actor
 from services.kernel.cards import triage_card
+from services.kernel.casecard import staff_event
 from services.kernel.context import ServiceContext
 from services.kernel.notify import resident_chats, tell_residents, tell_staff
-from storage.models import Extension, Opinion, Rating, Task
+from services.kernel.people import staff_chat
+from storage.models import Extension, Opinion, Rating, Station, Task
 
 RATINGS = {1: RatingValue.SATISFIED, 2: RatingValue.BASIC, 3: RatingValue.UNSATISFIED}
 
@@ -44,6 +49,8 @@ class Answer:
     op: Opinion
     data: dict[str, Any]
     body: str
+    chat: Address | None = None  # where the answer was typed
+    message_id: str = ""  # the message that carried it
 
     @property
     def now(self) -> Any:
@@ -67,12 +74,49 @@ async def rating_comment(a: Answer) -> Message:
             select(Rating).where(Rating.task_id == task_id, Rating.user_id == a.who.id)
         )
     ).scalar_one_or_none()
+    optional = rating is not None and rating.value != RatingValue.UNSATISFIED
+    if optional and len(a.body) >= DOUBT_CHARS:
+        # A long text after an optional comment may be a new opinion: ask which it is.
+        return await ask_comment_or_new(a, task_id)
+    return await keep_comment(a.s, a.ctx, a.op, a.who.id, task_id, a.body, a.now)
+
+
+DOUBT_CHARS = 30
+
+
+async def keep_comment(
+    s: AsyncSession,
+    ctx: ServiceContext,
+    op: Opinion,
+    user_id: int,
+    task_id: int,
+    body: str,
+    now: Any,
+) -> Message:
+    rating = (
+        await s.execute(select(Rating).where(Rating.task_id == task_id, Rating.user_id == user_id))
+    ).scalar_one_or_none()
     if rating is not None:
-        rating.comment = a.body
-    note = Message(st.rating_comment(a.op.ref_no, a.body))
-    key = f"staff:comment:{task_id}:{a.who.id}"
-    await tell_staff(a.s, a.op.station_id, key, note, a.now, a.op.id)
-    return Message(rt.comment_thanks())
+        rating.comment = body
+    note = Message(st.rating_comment(op.ref_no, body))
+    await staff_event(s, ctx, op, f"staff:comment:{task_id}:{user_id}", note, now)
+    return Message(rk.comment_thanks_or_new())
+
+
+async def ask_comment_or_new(a: Answer, task_id: int) -> Message:
+    user = a.who.user
+    user.pending_action = PromptKind.RATING_COMMENT
+    user.pending_opinion_id = a.op.id
+    user.pending_data = {"task": task_id, "doubt": a.body, "msg": a.message_id}
+    user.pending_since = a.now
+    sign = a.ctx.actions.encode
+    actions = (
+        (
+            Choice(rk.BTN_IS_COMMENT, sign("rc", "c", task_id)),
+            Choice(rk.BTN_IS_NEW, sign("rc", "n", task_id)),
+        ),
+    )
+    return Message(rk.comment_or_new(a.op.ref_no), actions)
 
 
 async def reject(a: Answer) -> Message:
@@ -87,9 +131,12 @@ async def reject(a: Answer) -> Message:
     await tell_residents(
         a.s, op, f"res:rejected:{op.id}", Message(rt.rejected(op.ref_no, a.body)), now
     )
-    note = Message(st.rejected(op.ref_no, a.who.name, a.body))
-    await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
-    return Message(st.done())
+    station = await a.s.get(Station, op.station_id)
+    if station is None or a.chat is None or staff_chat(station) != a.chat:
+        # Answered elsewhere (in private): the staff group hears of it too.
+        note = Message(st.rejected(op.ref_no, a.who.name, a.body))
+        await tell_staff(a.s, op.station_id, f"staff:rejected:{op.id}", note, now, op.id)
+    return Message(kt.rejected_done(op.ref_no, a.body))
 
 
 async def merge(a: Answer) -> Message:
@@ -125,7 +172,7 @@ async def progress(a: Answer) -> Message:
     told = Message(rt.progress(op.ref_no, a.body))
     await tell_residents(a.s, op, f"res:progress:{task.id}:{n}", told, now)
     note = Message(st.progress(op.ref_no, a.who.name, a.body))
-    await tell_staff(a.s, op.station_id, f"staff:progress:{task.id}:{n}", note, now, op.id)
+    await staff_event(a.s, a.ctx, op, f"staff:progress:{task.id}:{n}", note, now)
     return Message(at.progress_sent(op.ref_no))
 
 
@@ -168,6 +215,7 @@ async def bounce(a: Answer) -> Message:
     task.status = TaskStatus.BOUNCED
     task.bounce_reason = a.body
     task.closed_at = now
+    await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
     task.next_remind_at = None
     card = await triage_card(a.s, a.ctx, op, st.bounced(op.ref_no, a.who.name, a.body))
     await tell_staff(a.s, op.station_id, f"staff:bounce:{task.id}", card, now, op.id)
@@ -190,10 +238,11 @@ async def close(a: Answer) -> Message:
     task.result = a.body
     task.closed_at = now
     task.closed_by_id = a.who.id
+    await edits.close_card(a.s, f"task:new:{task.id}", "done", at.card_finished(task.status), now)
     task.next_remind_at = None
     await _ask_for_rating(a, outcome)
     note_staff = Message(st.closed(op.ref_no, a.who.name, outcome, a.body))
-    await tell_staff(a.s, op.station_id, f"staff:closed:{task.id}", note_staff, now, op.id)
+    await staff_event(a.s, a.ctx, op, f"staff:closed:{task.id}", note_staff, now)
     return Message(at.closed(op.ref_no))
 
 
@@ -205,11 +254,15 @@ async def _ask_for_rating(a: Answer, outcome: str) -> None:
     from datetime import timedelta
 
     op, task, now = a.op, a.task, a.now
+    if op.resident_id is None:  # 代录, not claimed: 回访 is a staff call
+        from services.casework.calls import post_call_item
+
+        await post_call_item(a.s, a.ctx, op, task, now)
     sign = a.ctx.actions.encode
     actions = (
         tuple(Choice(rt.RATING_LABELS[v], sign("r", "v", task.id, n)) for n, v in RATINGS.items()),
     )
-    closed = rt.closed(op.ref_no, at.OUTCOME_LABELS[outcome], a.body)
+    closed = rt.closed(op.ref_no, rk.OUTCOME_PLAIN[outcome], a.body)
     await tell_residents(a.s, op, f"res:closed:{task.id}", Message(closed, actions), now)
     reminder = Message(rt.rating_reminder(op.ref_no), actions)
     for uid, chat in await resident_chats(a.s, op):

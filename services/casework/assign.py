@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
+import texts.casework as kt
 import texts.resident as rt
 import texts.staff as st
 from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
-from domain.message import Actions, Message
+from domain.message import Actions, Message, Rich
 from domain.states import Role, TaskStatus
 from services.casework.duties import suggested_units
 from services.casework.tasks import assignee_actions
@@ -19,11 +22,13 @@ from services.kernel.access import Actor
 from services.kernel.context import ServiceContext
 from services.kernel.notify import tell_assignee, tell_residents
 from services.kernel.results import ActionResult, refused
-from storage.models import Opinion, StationRole, Task, Unit, User
+from services.kernel.settings import policy_for
+from storage.models import Opinion, Rating, StationRole, Task, Unit, UnitMember, User
 
 DEADLINE_CHOICES = (3, 7, 15, 30)
 DEFAULT_DEADLINE = 15
-KIND_REP, KIND_UNIT = 1, 2
+# KIND_PROXY: a unit nobody can receive, handled by the staff member who assigns (代办).
+KIND_REP, KIND_UNIT, KIND_PROXY = 1, 2, 3
 
 
 async def assignee_choices(s: AsyncSession, ctx: ServiceContext, op: Opinion) -> Actions:
@@ -87,12 +92,44 @@ async def resolve_assignee(
         if rep is None or role != Role.REPRESENTATIVE:
             return None, None, None
         return st.rep_label(rep.display_name), rep, None
-    if kind == KIND_UNIT:
+    if kind in (KIND_UNIT, KIND_PROXY):
         unit = await s.get(Unit, target)
         if unit is None or unit.station_id != station_id or not unit.active:
             return None, None, None
         return unit.name, None, unit
     return None, None, None
+
+
+async def unit_reachable(s: AsyncSession, unit: Unit) -> bool:
+    """A unit receives its tasks in its bound chat, or its members see them in /tasks."""
+    if unit.chat_id is not None:
+        return True
+    member = await s.execute(select(UnitMember.id).where(UnitMember.unit_id == unit.id).limit(1))
+    return member.first() is not None
+
+
+async def reopen_head(s: AsyncSession, op: Opinion) -> Rich | None:
+    """For a case reopened after 不满意: the earlier outcome and the resident's comment."""
+    if not op.reopen_count:
+        return None
+    last = (
+        await s.execute(
+            select(Task)
+            .where(Task.opinion_id == op.id, Task.status == TaskStatus.CLOSED)
+            .order_by(Task.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    comment = None
+    if last is not None:
+        comment = (
+            await s.execute(
+                select(Rating.comment).where(
+                    Rating.task_id == last.id, Rating.user_id == op.resident_id
+                )
+            )
+        ).scalar_one_or_none()
+    return at.reopened_task(last.outcome if last else None, last.result if last else None, comment)
 
 
 async def assign(
@@ -103,12 +140,18 @@ async def assign(
     kind: int,
     target: int,
     days: int,
+    case_kind: str | None = None,
 ) -> ActionResult:
     name, rep, unit = await resolve_assignee(s, op.station_id, kind, target)
     if name is None:
         return refused(st.card_gone())
+    if kind == KIND_PROXY and unit is not None:
+        rep, name = who.user, kt.proxy_label(unit.name, who.name)
     now = ctx.clock.now()
-    deadline = ctx.calendar.add_workdays(now.astimezone(ctx.tz).date(), days)
+    today = now.astimezone(ctx.tz).date()
+    deadline = ctx.calendar.add_workdays(today, days)
+    policy = await policy_for(s, ctx, op.station_id)
+    respond = ctx.calendar.add_workdays(today, policy.response_days).due
     try:
         await audit.transition(s, op, Action.ASSIGN, who.id, now, note=name, assigned_at=now)
     except IllegalTransition:
@@ -124,6 +167,8 @@ async def assign(
         due_date=deadline.due,
         deadline_uncertain=not deadline.certain,
         status=TaskStatus.OPEN,
+        case_kind=case_kind,
+        respond_by=datetime.combine(respond, time(23, 59, 59), tzinfo=ctx.tz),
     )
     s.add(task)
     await s.flush()
@@ -141,9 +186,12 @@ async def assign(
         days,
         not deadline.certain,
     )
+    head = await reopen_head(s, op)
+    if head is not None:
+        card = head + "\n\n" + card
     actions = assignee_actions(ctx, task.id, acknowledged=False)
     await tell_assignee(s, task, f"task:new:{task.id}", Message(card, actions), now)
-    told = Message(rt.assigned(op.ref_no, name))
+    told = Message(rt.assigned(op.ref_no, name, deadline.due))
     await tell_residents(s, op, f"res:assigned:{task.id}", told, now)
     text = st.assigned_card(
         op.ref_no, ctx.theme_label(op.theme), op.text, name, deadline.due, days, who.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 import texts.assignee as at
+import texts.casework_resident as rk
 import texts.staff as st
 from domain.channels import Sender
 from domain.message import Message
@@ -12,7 +13,7 @@ from domain.states import EventKind, ExtensionStatus
 from services.kernel import audit
 from services.kernel.access import Need, actor
 from services.kernel.context import ServiceContext
-from services.kernel.notify import tell_assignee
+from services.kernel.notify import tell_assignee, tell_residents
 from services.kernel.results import ActionResult, refused
 from storage.models import REPLAN_AT, Extension, Opinion, Task
 from texts.common import NOT_ALLOWED
@@ -53,6 +54,9 @@ async def extension_press(
         audit.record(s, op, kind, who.id, now, str(ext.days))
         told = Message(at.extension_decided(op.ref_no, approved, task.due_date))
         await tell_assignee(s, task, f"task:ext:{ext.id}", told, now)
+        if approved:
+            later = Message(rk.extended(op.ref_no, task.due_date))
+            await tell_residents(s, op, f"res:extended:{ext.id}", later, now)
         decided = st.extension_decided(op.ref_no, approved, who.name, task.due_date)
         return ActionResult(toast=st.extension_done(approved), edit=Message(decided))
 

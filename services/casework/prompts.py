@@ -23,6 +23,7 @@ from services.casework.answers import Answer
 from services.kernel.access import Actor, Need
 from services.kernel.context import ServiceContext
 from services.kernel.people import Person, upsert_person
+from services.kernel.settings import policy_for
 from storage.models import InboundMessage, Opinion, Task, User
 from texts.common import NOT_ALLOWED
 
@@ -75,6 +76,12 @@ async def answer_prompt(
     what = user.pending_action
     if what is None or what in INTAKE_PROMPTS:
         return None
+    if what == PromptKind.RATING_COMMENT and await comment_lapsed(s, ctx, user):
+        # Days after a rating, a text is a new opinion, not a comment on the old case.
+        user.pending_action = None
+        user.pending_opinion_id = None
+        user.pending_data = None
+        return None
     if _expired(ctx, user.pending_since):
         stale = _expire(user)
         if stale is not None:
@@ -92,7 +99,7 @@ async def answer_prompt(
     user.pending_data = None
     if op is None:
         return None
-    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body)
+    answer = Answer(s, ctx, Actor(s, ctx, person), op, data, body, chat, message_id)
     reply = await apply(PromptKind(what), answer)
     _consumed(s, ctx, chat, message_id, what, reply)
     return reply
@@ -141,6 +148,18 @@ PROMPT_NAMES = {
     PromptKind.BOUNCE_REASON: "退回",
     PromptKind.CLOSE_RESULT: "办结",
 }
+
+
+async def comment_lapsed(s: AsyncSession, ctx: ServiceContext, user: User) -> bool:
+    """The station's rating-comment window (CaseworkPolicy.comment_window) has passed."""
+    since = user.pending_since
+    if since is None:
+        return True
+    op = await s.get(Opinion, user.pending_opinion_id) if user.pending_opinion_id else None
+    window = ctx.casework.comment_window
+    if op is not None:
+        window = (await policy_for(s, ctx, op.station_id)).comment_window
+    return ctx.clock.now() - since > window
 
 
 async def apply(what: PromptKind, a: Answer) -> Message:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+import texts.casework_resident as rk
 import texts.resident as rt
 import texts.staff as st
 from domain.channels import Sender
@@ -18,11 +18,10 @@ from domain.lifecycle import Action, IllegalTransition, Status
 from domain.message import Message
 from domain.states import PromptKind, RatingValue, TaskStatus
 from services.casework.answers import RATINGS
+from services.casework.revisit import REOPENED, SUPERVISED, settle
 from services.kernel import audit, outbox
 from services.kernel.access import Actor, Need, actor
-from services.kernel.cards import triage_card
 from services.kernel.context import ServiceContext
-from services.kernel.notify import tell_staff
 from services.kernel.results import ActionResult, refused
 from storage.models import Opinion, Rating, Task, UTCDateTime
 from storage.upsert import insert_for
@@ -84,36 +83,22 @@ async def _rate(
     s, now = who.s, ctx.clock.now()
     # The reminder for this closure is no longer owed.
     await outbox.drop(s, f"res:rate_reminder:{task.id}:u{who.id}")
-    unsatisfied = value is RatingValue.UNSATISFIED
     is_main = who.id == op.resident_id or op.resident_id is None
-    if is_main and op.status == Status.CLOSED and task.status == TaskStatus.CLOSED:
-        action = Action.RATE_UNSATISFIED if unsatisfied else Action.RATE
-        with contextlib.suppress(IllegalTransition):
-            await audit.transition(
-                s,
-                op,
-                action,
-                who.id,
-                now,
-                note=value,
-                satisfaction=value,
-                reopen_count=op.reopen_count + (1 if unsatisfied else 0),
-            )
+    settled = await settle(s, ctx, op, task, value, who.id, now, main=is_main)
     user = who.user
     user.pending_action = PromptKind.RATING_COMMENT
     user.pending_opinion_id = op.id
     user.pending_data = {"task": task.id}
     user.pending_since = now
     label = rt.RATING_LABELS[value]
-    edit = Message(rt.rated(op.ref_no, label))
-    if unsatisfied and is_main:
-        ctx.duplicates.add(op.station_id, op.id, op.text)
-        card = await triage_card(s, ctx, op, st.reopened(op.ref_no))
-        await tell_staff(s, op.station_id, f"staff:reopen:{task.id}", card, now, op.id)
+    unsatisfied = value is RatingValue.UNSATISFIED
+    edit = Message(rt.rated(op.ref_no, label, thanks=not unsatisfied))
+    if settled.what == SUPERVISED:
+        prompt = Message(rk.supervised_ask_comment(op.ref_no))
+        return ActionResult(toast=label, edit=edit, prompt=prompt)
+    if settled.what == REOPENED:
         prompt = Message(rt.unsatisfied_ask_comment(op.ref_no))
         return ActionResult(toast=label, edit=edit, prompt=prompt)
-    note = Message(st.rated(op.ref_no, label))
-    await tell_staff(s, op.station_id, f"staff:rated:{task.id}:{who.id}", note, now, op.id)
     return ActionResult(toast=label, edit=edit, prompt=Message(rt.ask_optional_comment()))
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
@@ -15,13 +16,14 @@ from domain.channels import Sender
 from domain.lifecycle import Action, IllegalTransition, Status
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
-from domain.states import Outcome, PromptKind, TaskStatus
+from domain.states import ExtensionStatus, Outcome, PromptKind, TaskStatus
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
+from services.kernel.casecard import staff_event
 from services.kernel.context import ServiceContext
-from services.kernel.notify import tell_residents, tell_staff
+from services.kernel.notify import tell_residents
 from services.kernel.results import ActionResult, refused
-from storage.models import REPLAN_AT, Opinion, Task
+from storage.models import REPLAN_AT, Extension, Opinion, Task
 from texts.common import NOT_ALLOWED
 
 EXTENSION_CHOICES = (3, 7, 15)
@@ -104,9 +106,9 @@ async def _acknowledge(p: Press) -> ActionResult:
     task.next_remind_at = REPLAN_AT  # whoever signed for a unit gets its reminders too
     await tell_residents(p.s, op, f"res:ack:{task.id}", Message(rt.acknowledged(op.ref_no)), now)
     note = Message(st.acknowledged(op.ref_no, p.who.name))
-    await tell_staff(p.s, op.station_id, f"staff:ack:{task.id}", note, now, op.id)
+    await staff_event(p.s, p.ctx, op, f"staff:ack:{task.id}", note, now)
     return ActionResult(
-        toast=at.acknowledged(op.ref_no),
+        toast=at.acknowledged(op.ref_no, task.due_date),
         edit=Message(actions=assignee_actions(p.ctx, task.id, acknowledged=True)),
     )
 
@@ -115,7 +117,27 @@ async def _progress(p: Press) -> ActionResult:
     return await ask(p, PromptKind.PROGRESS, {}, at.ask_progress(p.op.ref_no))
 
 
+async def _extension_pending(p: Press) -> bool:
+    found = await p.s.execute(
+        select(Extension.id).where(
+            Extension.task_id == p.task.id, Extension.status == ExtensionStatus.PENDING
+        )
+    )
+    return found.first() is not None
+
+
+def _prompted(p: Press, what: PromptKind) -> dict[str, Any] | None:
+    """The presser's pending prompt of kind `what` for this task, if any."""
+    user = p.who.user
+    data = user.pending_data or {}
+    if user.pending_action == what and data.get("task") == p.task.id:
+        return data
+    return None
+
+
 async def _extension_menu(p: Press) -> ActionResult:
+    if await _extension_pending(p):
+        return refused(at.extension_pending(p.op.ref_no))
     sign = p.ctx.actions.encode
     rows: Actions = (
         tuple(
@@ -129,8 +151,12 @@ async def _extension_days(p: Press) -> ActionResult:
     days = p.args[1]
     if days not in EXTENSION_CHOICES:
         return refused(st.card_gone())
+    # A second press on the menu (a stale keyboard) changes nothing.
+    if await _extension_pending(p) or _prompted(p, PromptKind.EXTENSION_REASON) is not None:
+        return refused(at.extension_pending(p.op.ref_no))
     text = at.ask_extension_reason(p.op.ref_no, days)
-    return await ask(p, PromptKind.EXTENSION_REASON, {"days": days}, text)
+    result = await ask(p, PromptKind.EXTENSION_REASON, {"days": days}, text)
+    return replace(result, edit=Message(at.extension_chosen(p.op.ref_no, days)))
 
 
 async def _bounce(p: Press) -> ActionResult:
@@ -140,6 +166,9 @@ async def _bounce(p: Press) -> ActionResult:
 async def _close_menu(p: Press) -> ActionResult:
     if p.op.status != Status.IN_PROGRESS:
         return refused(at.ack_first())
+    if _prompted(p, PromptKind.CLOSE_RESULT) is not None:  # choosing the category anew
+        p.who.user.pending_action = None
+        p.who.user.pending_data = None
     sign = p.ctx.actions.encode
     rows: Actions = tuple(
         (Choice(at.OUTCOME_LABELS[code], sign("k", "clo", p.task.id, n)),)
@@ -153,9 +182,13 @@ async def _close_outcome(p: Press) -> ActionResult:
         return refused(st.card_gone())
     if p.op.status != Status.IN_PROGRESS:
         return refused(at.ack_first())
+    chosen = _prompted(p, PromptKind.CLOSE_RESULT)
+    if chosen is not None:  # a stale keyboard: the category was chosen already
+        return refused(at.outcome_already_chosen(p.op.ref_no, str(chosen.get("outcome"))))
     outcome = OUTCOMES[p.args[1]]
     text = at.ask_result(p.op.ref_no, outcome)
-    return await ask(p, PromptKind.CLOSE_RESULT, {"outcome": outcome.value}, text)
+    result = await ask(p, PromptKind.CLOSE_RESULT, {"outcome": outcome.value}, text)
+    return replace(result, edit=Message(at.outcome_chosen(p.op.ref_no, outcome)))
 
 
 HANDLERS: dict[tuple[str, int], Handler] = {

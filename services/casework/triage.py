@@ -8,20 +8,31 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import texts.casework as kt
 import texts.staff as st
+from domain.casekind import suggest_kind
 from domain.channels import Sender
 from domain.lifecycle import OPEN_FOR_TRIAGE, Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import PromptKind
-from services.casework.assign import DEADLINE_CHOICES, DEFAULT_DEADLINE, assign, assignee_choices
+from services.casework.assign import (
+    DEADLINE_CHOICES,
+    KIND_PROXY,
+    KIND_UNIT,
+    assign,
+    assignee_choices,
+    unit_reachable,
+)
 from services.casework.merge import can_merge, merge_into
 from services.kernel import audit
 from services.kernel.access import Actor, Need, actor
 from services.kernel.cards import duplicate_suggestions, triage_actions, triage_card
 from services.kernel.context import ServiceContext
+from services.kernel.policy import CASE_KINDS
 from services.kernel.results import ActionResult, refused
-from storage.models import Opinion, ThemeCorrection
+from services.kernel.settings import policy_for
+from storage.models import Opinion, ThemeCorrection, Unit
 from texts.common import NOT_ALLOWED
 
 
@@ -119,23 +130,58 @@ async def _assignees(p: Press) -> ActionResult:
 async def _deadlines(p: Press) -> ActionResult:
     sign = p.ctx.actions.encode
     kind, target = p.args[1], p.args[2]
-    rows: Actions = (
-        tuple(
-            Choice(
-                st.deadline_label(d, d == DEFAULT_DEADLINE),
-                sign("t", "dl", p.op.id, kind, target, d),
+    if kind == KIND_UNIT:
+        unit = await p.s.get(Unit, target)
+        if unit is not None and not await unit_reachable(p.s, unit):
+            rows: Actions = (
+                (Choice(kt.BTN_PROXY, sign("t", "to", p.op.id, KIND_PROXY, target)),),
+                (Choice(st.BTN_BACK, sign("t", "as", p.op.id)),),
             )
-            for d in DEADLINE_CHOICES
+            return ActionResult(
+                kt.unit_unreachable(unit.name), alert=True, edit=Message(actions=rows)
+            )
+    return ActionResult(edit=Message(actions=await _kind_rows(p, kind, target)))
+
+
+async def _kind_rows(p: Press, kind: int, target: int) -> Actions:
+    """诉求类型 with their time limits, the likely one first (one tap); then a long limit."""
+    sign = p.ctx.actions.encode
+    policy = await policy_for(p.s, p.ctx, p.op.station_id)
+    likely = suggest_kind(p.op.text)
+    order = [likely, *(k for k in CASE_KINDS if k != likely)]
+    kinds = [
+        Choice(
+            kt.kind_label(k, policy.limits[k], k == likely),
+            sign("t", "dk", p.op.id, kind, target, CASE_KINDS.index(k)),
+        )
+        for k in order
+    ]
+    longest = max(DEADLINE_CHOICES)
+    return (
+        (kinds[0],),
+        tuple(kinds[1:]),
+        (
+            Choice(
+                st.deadline_label(longest, False), sign("t", "dl", p.op.id, kind, target, longest)
+            ),
         ),
         (Choice(st.BTN_BACK, sign("t", "as", p.op.id)),),
     )
-    return ActionResult(edit=Message(actions=rows))
 
 
 async def _assign(p: Press) -> ActionResult:
+    """A deadline chosen in working days (cards from before kinds, and the long limit)."""
     if p.args[3] not in DEADLINE_CHOICES:
         return refused(st.card_gone())
     return await assign(p.s, p.ctx, p.who, p.op, p.args[1], p.args[2], p.args[3])
+
+
+async def _assign_kind(p: Press) -> ActionResult:
+    if not 0 <= p.args[3] < len(CASE_KINDS):
+        return refused(st.card_gone())
+    case_kind = CASE_KINDS[p.args[3]]
+    days = (await policy_for(p.s, p.ctx, p.op.station_id)).limits[case_kind]
+    return await assign(p.s, p.ctx, p.who, p.op, p.args[1], p.args[2], days, case_kind)
 
 
 async def _ask(p: Press, what: PromptKind, text: Rich) -> ActionResult:
@@ -184,6 +230,7 @@ HANDLERS: dict[tuple[str, int], Handler] = {
     ("as", 1): _assignees,
     ("to", 3): _deadlines,
     ("dl", 4): _assign,
+    ("dk", 4): _assign_kind,
     ("rj", 1): _reject,
     ("du", 1): _duplicate,
     ("mg", 2): _merge,

@@ -52,6 +52,10 @@ ALIASES = {
     "统计": "stats",
     "简报": "briefing",
     "导出台账": "export",
+    "代录": "record",
+    "回访": "calls",
+    "认领": "claim",
+    "办理设置": "settings",
     "未送达": "unreached",
     "绑定": "bind_staff",
     "添加工作人员": "add_staff",
@@ -83,7 +87,26 @@ def parse(inbound: Inbound, text: str) -> Call | None:
 
 
 async def _start(r: Router, i: Inbound, c: Call) -> Outcome:
+    if len(c.args) == 2:  # `/start LL-2026-00012 123456`: the paper receipt of a 代录 case
+        return Outcome.of(await r.casework.claim(i.sender, c.args[0], c.args[1]))
     return Outcome.of(await r.intake.start(i.sender, c.args[0] if c.args else None))
+
+
+async def _claim(r: Router, i: Inbound, c: Call) -> Outcome:
+    args = [*c.args, "", ""]
+    return Outcome.of(await r.casework.claim(i.sender, args[0], args[1]))
+
+
+async def _record(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.record(i.sender, c.rest))
+
+
+async def _settings(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.settings(i.sender, c.args))
+
+
+async def _calls(r: Router, i: Inbound, c: Call) -> Outcome:
+    return Outcome.of(await r.casework.call_list(i.sender))
 
 
 async def _help(r: Router, i: Inbound, c: Call) -> Outcome:
@@ -259,5 +282,9 @@ COMMANDS: dict[str, tuple[Where, Handler]] = {
     "notify": (Where.ANY, _notify),
     "subscribe": (Where.PRIVATE, _subscribe),
     "unsubscribe": (Where.PRIVATE, _unsubscribe),
+    "record": (Where.ANY, _record),
+    "calls": (Where.ANY, _calls),
+    "claim": (Where.PRIVATE, _claim),
+    "settings": (Where.ANY, _settings),
     "unreached": (Where.ANY, _unreached),
 }

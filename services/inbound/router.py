@@ -17,7 +17,7 @@ import texts.resident as rt
 from domain.channels import Address, Sender
 from domain.message import FileRef, Message, Rich
 from domain.text import storable
-from services.casework import CaseworkService, extensions, tasks, triage
+from services.casework import CaseworkService, calls, comments, extensions, tasks, triage
 from services.casework.prompts import earlier_reply
 from services.inbound.commands import COMMANDS, GROUP_HINT, Call, Where, parse
 from services.inbound.types import Inbound, Outcome
@@ -247,7 +247,22 @@ async def _rating(r: Router, i: Inbound, p: Press) -> ActionResult:
     return await r.casework.rating_button(i.sender, p.action, p.args)
 
 
+async def _comment(r: Router, i: Inbound, p: Press) -> ActionResult:
+    """rc:c / rc:n: a text after a rating was a comment, or a new opinion (then intake's)."""
+    result, new = await r.casework.comment_button(i.sender, p.action, p.args)
+    if new is None:
+        return result
+    receipt = await r.intake.submit_text(i.sender, i.chat, new.message_id, new.text, None)
+    return ActionResult(edit=receipt)
+
+
+async def _call(r: Router, i: Inbound, p: Press) -> ActionResult:
+    return await r.casework.call_button(i.sender, p.action, p.args)
+
+
 PRESSES: dict[str, Callable[[Router, Inbound, Press], Awaitable[ActionResult]]] = {
+    "cl": _call,
+    "rc": _comment,
     "o": _opinion,
     "my": _page,
     "t": _triage,
@@ -274,6 +289,10 @@ def _known(p: Press) -> bool:
         return extensions.shape_ok(p.action, p.args)
     if p.scope == "r":
         return p.action == "v" and len(p.args) == 2
+    if p.scope == "cl":
+        return calls.shape_ok(p.action, p.args)
+    if p.scope == "rc":
+        return comments.shape_ok(p.action, p.args)
     return False
 
 

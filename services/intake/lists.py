@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
+import texts.casework_resident as rk
 import texts.resident as rt
 from domain.channels import Sender
 from domain.lifecycle import TERMINAL
 from domain.message import Action, Message, Rich
 from domain.refs import normalize_ref
+from domain.states import TaskStatus
 from services.intake.common import PAGE_SIZE, receipt_actions
 from services.kernel.context import ServiceContext
 from services.kernel.people import default_station, station_by_code, station_of, upsert_user
-from storage.models import Opinion
+from storage.models import CoSigner, Opinion, Task
 
 
 async def start(
@@ -47,7 +49,7 @@ async def start(
 async def my_list(ctx: ServiceContext, sender: Sender, page: int) -> Message:
     async with ctx.sessions.begin() as s:
         user = await upsert_user(s, sender)
-        mine = Opinion.resident_id == user.id
+        mine = _mine(user.id)
         total = int((await s.execute(select(func.count(Opinion.id)).where(mine))).scalar_one())
         if total == 0:
             return Message(rt.my_list_empty())
@@ -84,9 +86,7 @@ async def status(ctx: ServiceContext, sender: Sender, raw_ref: str) -> Message:
         op = None
         if ref is not None:
             op = (
-                await s.execute(
-                    select(Opinion).where(Opinion.ref_no == ref, Opinion.resident_id == user.id)
-                )
+                await s.execute(select(Opinion).where(Opinion.ref_no == ref, _mine(user.id)))
             ).scalar_one_or_none()
         if op is None:
             # Someone else's number looks exactly like a number that does not exist.
@@ -99,4 +99,21 @@ async def status(ctx: ServiceContext, sender: Sender, raw_ref: str) -> Message:
             op.text,
             op.anonymous,
         )
+        due = (
+            await s.execute(
+                select(Task.due_date).where(
+                    Task.opinion_id == op.id, Task.status == TaskStatus.OPEN
+                )
+            )
+        ).scalar_one_or_none()
+        if due is not None:
+            text = text + rk.expected_line(due)
+        if op.resident_id != user.id:  # a co-signer: the case their opinion was merged into
+            return Message(text + rk.cosigned_line())
         return Message(text, receipt_actions(ctx, op) if op.status not in TERMINAL else ())
+
+
+def _mine(user_id: int) -> ColumnElement[bool]:
+    """The person's own opinions and those theirs was merged into (co-signed)."""
+    cosigned = select(CoSigner.opinion_id).where(CoSigner.user_id == user_id)
+    return or_(Opinion.resident_id == user_id, Opinion.id.in_(cosigned))

@@ -126,6 +126,7 @@ def opinion_row(
         "reopen_count": 0,
         "assigned_at": None,
         "closed_at": None,
+        "claim_code": None,
         "created_at": now,
         "updated_at": now,
         **relayed,

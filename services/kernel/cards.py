@@ -126,6 +126,7 @@ async def triage_card(
         resident.username if resident else None,
         op.anonymous and resident is not None,
         n_files,
+        fresh=headline is None,
     )
     if ctx.out_of_scope(op.theme):
         text = text + "\n" + st.out_of_scope_note()

@@ -14,6 +14,7 @@ from domain.clock import Clock, SystemClock
 from domain.workdays import WorkCalendar
 from services.kernel.actions import ActionCodec
 from services.kernel.duplicates import OpenOpinions
+from services.kernel.policy import CaseworkPolicy
 from services.kernel.routes import StationRoutes
 
 
@@ -81,6 +82,8 @@ class ServiceContext:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     # Signs every action payload; its secret is loaded from the database by `prepare()`.
     actions: ActionCodec = field(default_factory=ActionCodec)
+    # Casework defaults (time limits, rates, 回访, noise); stations may override them.
+    casework: CaseworkPolicy = field(default_factory=CaseworkPolicy)
     # Each station's open opinions, indexed for duplicate suggestions (built on first use).
     duplicates: OpenOpinions = field(default_factory=OpenOpinions)
     # Each station's routing model (权责清单 + past assignments), for 交办 suggestions.

@@ -139,17 +139,21 @@ async def _names(s: AsyncSession, chats: list[tuple[str, str]]) -> dict[tuple[st
 
 async def release(ctx: ServiceContext, chat: Address, key: str) -> bool:
     """The person just wrote: what was held for them goes out now, summed up, by the outbox."""
-    now = ctx.clock.now()
     async with ctx.sessions.begin() as s:
-        message = await take(s, chat, now)
-        if message is None:
-            return False
-        await outbox.enqueue(
-            s,
-            key=f"held:{chat.key}:{key}"[:200],
-            to=chat,
-            message=message,
-            kind=MessageKind.RESIDENT,
-            due_at=now,
-        )
+        return await release_in(s, chat, key, ctx.clock.now())
+
+
+async def release_in(s: AsyncSession, chat: Address, key: str, now: datetime) -> bool:
+    """:func:`release` inside the caller's transaction."""
+    message = await take(s, chat, now)
+    if message is None:
+        return False
+    await outbox.enqueue(
+        s,
+        key=f"held:{chat.key}:{key}"[:200],
+        to=chat,
+        message=message,
+        kind=MessageKind.RESIDENT,
+        due_at=now,
+    )
     return True

@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.channels import Channel
@@ -66,6 +66,7 @@ class Inbox:
         self.max_attempts = max_attempts
         self.retry_after = retry_after
         self.held: set[str] = set()  # keys this process stored or claimed and has not finished
+        self._renewed_at: datetime | None = None
 
     async def store(self, key: str, payload: dict[str, Any]) -> bool:
         """Store an incoming event, leased to this process; False when it was stored before."""
@@ -146,9 +147,14 @@ class Inbox:
                 )
 
     async def renew(self) -> None:
-        """Extend the leases of the events this process still holds."""
+        """Extend the leases of the events this process still holds (once a third of the lease
+        has gone by since the last time: cheap to call on every tick)."""
+        now = self.ctx.clock.now()
+        if self._renewed_at is not None and now - self._renewed_at < self.lease / 3:
+            return
+        self._renewed_at = now
         keys = sorted(self.held)
-        until = self.ctx.clock.now() + self.lease
+        until = now + self.lease
         for i in range(0, len(keys), RENEW_CHUNK):
             async with self.ctx.sessions.begin() as s:
                 await s.execute(
@@ -173,6 +179,7 @@ class Inbox:
                         "in_channel": self.channel.value,
                         "in_owner": self.owner,
                         "in_keys": keys[i : i + RENEW_CHUNK],
+                        "now": self.ctx.clock.now(),
                     },
                 )
 

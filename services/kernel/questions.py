@@ -40,26 +40,35 @@ async def remember(
 
     A message without choices leaves the current question as it is.
     """
+    if not message.actions:
+        return
+    async with ctx.sessions.begin() as s:
+        await record(s, chat, message, message_id, at)
+
+
+async def record(
+    s: AsyncSession, chat: Address, message: Message, message_id: str | None, at: datetime
+) -> None:
+    """:func:`remember` inside the caller's transaction."""
     payloads = [a.payload for a in message.choices()]
     if not payloads:
         return
-    async with ctx.sessions.begin() as s:
-        values = {
-            "channel": chat.channel.value,
-            "chat_id": chat.id,
-            "payloads": payloads,
-            "message_id": message_id,
-            "delivered_at": at,
-        }
-        stmt = insert_for(s, ChatQuestion).values(**values)
-        await s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["channel", "chat_id"],
-                set_={k: stmt.excluded[k] for k in ("payloads", "message_id", "delivered_at")},
-                # Two deliveries racing: the later delivery wins, never the later writer.
-                where=ChatQuestion.delivered_at <= stmt.excluded.delivered_at,
-            )
+    values = {
+        "channel": chat.channel.value,
+        "chat_id": chat.id,
+        "payloads": payloads,
+        "message_id": message_id,
+        "delivered_at": at,
+    }
+    stmt = insert_for(s, ChatQuestion).values(**values)
+    await s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={k: stmt.excluded[k] for k in ("payloads", "message_id", "delivered_at")},
+            # Two deliveries racing: the later delivery wins, never the later writer.
+            where=ChatQuestion.delivered_at <= stmt.excluded.delivered_at,
         )
+    )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from storage.upsert import insert_for
 
 WATERMARK = "outbox_pruned_through_id"
 PRUNED = frozenset({OutboxStatus.SENT.value, OutboxStatus.DROPPED.value})
-BATCH = 500
+BATCH = 250
 BATCHES_PER_TICK = 8
 
 

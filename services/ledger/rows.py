@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reports as tr
@@ -151,11 +151,11 @@ async def _opinions_after(
 ) -> Sequence[Any]:
     q = select(*OPINION_COLUMNS).where(*scope.where())
     if after is not None:
+        # A range on created_at the index can walk in order (an OR of the two cases made
+        # PostgreSQL sort the whole rest of the period for every chunk), then the tie-break.
         q = q.where(
-            or_(
-                Opinion.created_at > after[0],
-                and_(Opinion.created_at == after[0], Opinion.id > after[1]),
-            )
+            Opinion.created_at >= after[0],
+            or_(Opinion.created_at > after[0], Opinion.id > after[1]),
         )
     return (await s.execute(q.order_by(Opinion.created_at, Opinion.id).limit(chunk))).all()
 

@@ -44,6 +44,7 @@ from services.ledger.importer import (
     existing_keys,
     read_table,
 )
+from services.ledger.rates_sheet import rates_rows
 from services.ledger.rows import (
     REAL_NAME_WORDS,
     Export,
@@ -112,9 +113,9 @@ def _remove(path: str) -> None:
     Path(path).unlink(missing_ok=True)
 
 
-# /export in a chat sends at most this many opinions: a workbook of 20,000 rows is about 2 MB and
-# is written in a few seconds; a larger ledger is exported by period or with `liaison-bot export`.
-CHAT_EXPORT_MAX = 20_000
+# /export in a chat sends at most this many opinions (a month of a city-sized station): 50,000 rows
+# make a workbook of about 5 MB in seconds; a larger ledger is exported by period or on the server.
+CHAT_EXPORT_MAX = 50_000
 
 
 @dataclass
@@ -186,7 +187,8 @@ class LedgerService:
             writer.discard()
             raise
         now = self.ctx.clock.now().astimezone(self.ctx.tz).replace(tzinfo=None)
-        await asyncio.to_thread(writer.finish, station_name, now, target)
+        rates = await rates_rows(self.ctx, scope.station_id, scope.lo, scope.hi)
+        await asyncio.to_thread(writer.finish, station_name, now, target, rates)
         if progress is not None:
             progress(tr.CLI_STAGE_EXPORT, done, done)
         return done

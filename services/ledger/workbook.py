@@ -136,8 +136,14 @@ class LedgerWriter:
             out.append(min(max(w + 2, lo), hi))
         return out
 
-    def finish(self, station_name: str, generated: datetime, target: str | IO[bytes]) -> None:
-        """Write the summary and save the workbook into `target`."""
+    def finish(
+        self,
+        station_name: str,
+        generated: datetime,
+        target: str | IO[bytes],
+        rates: Sequence[Sequence[object]] | None = None,
+    ) -> None:
+        """Write the summary (and the 三率 sheet) and save the workbook into `target`."""
         if self.all is None:
             self.add([])
         assert self.all is not None
@@ -147,7 +153,12 @@ class LedgerWriter:
         for sheet in (self.all, *self.by_theme.values()):
             sheet.auto_filter = f"A1:{last}{max(sheet.rows, 1)}"
         summary = summary_sheet(station_name, generated, self.tally, self.real_names, labels)
-        save([summary, self.all, *(self.by_theme[label] for label in labels)], target)
+        sheets = [summary, self.all, *(self.by_theme[label] for label in labels)]
+        if rates is not None:
+            from services.ledger.rates_sheet import rates_sheet
+
+            sheets.append(rates_sheet(rates))
+        save(sheets, target)
 
     def discard(self) -> None:
         """Remove the temporary files of a workbook that will not be saved."""

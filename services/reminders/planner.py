@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -20,20 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
 from domain.channels import Address
-from domain.message import FileRef, Message, Rich
+from domain.message import Message, Rich
 from domain.recurrence import occurrences
 from domain.states import MeetingKind, MessageKind, OutboxStatus, TaskStatus
 from domain.workdays import WorkCalendar
 from services.kernel import outbox
 from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
-from services.kernel.people import reach, staff_chat
+from services.kernel.people import reach
+from services.reminders.briefings import plan_briefings
 from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
+from services.reports.digest import plan_digests
 from storage.models import (
     Meeting,
     Opinion,
-    Outbox,
-    Station,
     Task,
     Unit,
     UnitMember,
@@ -41,7 +42,10 @@ from storage.models import (
     UTCDateTime,
 )
 
-TASK_BATCH = 50  # tasks per transaction; the loop yields to the chat between batches
+# Tasks per transaction: sized so one batch holds the connection (and, on SQLite, the event
+# loop) for about BATCH_SECONDS; the loop yields to the chat between batches.
+BATCH_SECONDS = 0.010
+BATCH_MIN, BATCH_START, BATCH_MAX = 10, 50, 400
 _TASKS = cast(Table, Task.__table__)
 _SET_NEXT = (
     update(_TASKS)
@@ -82,79 +86,33 @@ class ReminderPlanner:
         async with self.ctx.sessions.begin() as s:
             added += await self._plan_meetings(s, now)
         added += await self._plan_briefings(now)
+        added += await plan_digests(self.ctx, now, self.policy.send_time)  # folded noise
         return added
 
     # ---- 工作简报 ---------------------------------------------------------------------------
     async def _plan_briefings(self, now: datetime) -> int:
-        """Post each station's scheduled briefing (text, then its chart) once per slot.
-
-        Only a slot from the last day is posted: a bot started months after install does not
-        post an old briefing nobody asked for.
-        """
-        from services.reports.briefing import build_briefing
-        from services.reports.schedule import latest_briefing_slot
-
-        async with self.ctx.sessions() as s:
-            stations = (
-                (await s.execute(select(Station).where(Station.staff_chat_id.is_not(None))))
-                .scalars()
-                .all()
-            )
-        added = 0
-        for station in stations:
-            slot = await latest_briefing_slot(self.ctx, station.id, now, self.calendar)
-            if slot is None or now - slot.at > timedelta(days=1):
-                continue
-            async with self.ctx.sessions() as s:
-                done = (
-                    await s.execute(select(Outbox.id).where(Outbox.key == slot.key))
-                ).scalar_one_or_none()
-            if done is not None:
-                continue
-            briefing = await build_briefing(self.ctx, station.id, slot.period, self.calendar)
-            chat = staff_chat(station)
-            assert chat is not None
-            async with self.ctx.sessions.begin() as s:
-                if await outbox.enqueue(
-                    s,
-                    key=slot.key,
-                    to=chat,
-                    message=Message(briefing.text),
-                    kind=MessageKind.BRIEFING,
-                    due_at=slot.at,
-                    station_id=station.id,
-                ):
-                    added += 1
-                    if briefing.chart is not None:
-                        chart = Message(file=FileRef("image", "chart.png"), data=briefing.chart)
-                        await outbox.enqueue(
-                            s,
-                            key=slot.key + ":chart",
-                            to=chat,
-                            message=chart,
-                            kind=MessageKind.BRIEFING,
-                            due_at=slot.at + timedelta(seconds=1),
-                            station_id=station.id,
-                        )
-        return added
+        return await plan_briefings(self.ctx, self.calendar, now)
 
     # ---- task deadlines ---------------------------------------------------------------------
     async def _plan_tasks(self, now: datetime) -> int:
         """Plan the tasks whose next moment has come: a batch per transaction, and the loop
         yields between batches so the chat's statements get the connection in between."""
         eff = self._effective_day(now)
-        added, seen = 0, set[int]()
+        added, seen, size = 0, set[int](), BATCH_START
         directory: Directory | None = None
         while True:
+            started = perf_counter()
             async with self.ctx.sessions.begin() as s:
-                rows = await due_tasks(s, now, TASK_BATCH)
+                rows = await due_tasks(s, now, size)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
                     directory = directory or await Directory.load(s)
                     seen.update(r.id for r in fresh)
                     added += await self._plan_task_batch(s, directory, fresh, eff)
-            if len(rows) < TASK_BATCH or not fresh:
+            if len(rows) < size or not fresh:
                 return added
+            took = max(perf_counter() - started, 1e-4)
+            size = min(BATCH_MAX, max(BATCH_MIN, int(size * BATCH_SECONDS / took)))
             await asyncio.sleep(0)
 
     async def _plan_task_batch(
@@ -166,9 +124,10 @@ class ReminderPlanner:
             if task.status != TaskStatus.OPEN:
                 nexts.append({"task": task.id, "moment": None})
                 continue
-            nxt = self._next_stage_day(task.due_date, eff)
+            start = task.assigned_at.astimezone(self.ctx.tz).date()
+            nxt = self._next_stage_day(task.due_date, eff, start)
             nexts.append({"task": task.id, "moment": self._at(nxt)})
-            stage = self._task_stage(task.due_date, eff)
+            stage = self._task_stage(task.due_date, eff, start)
             if stage is not None:
                 staged.append((task, stage))
         reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
@@ -201,10 +160,18 @@ class ReminderPlanner:
             return False
         return overdue == self.policy.report_after or task.next_remind_at != self._at(eff)
 
-    def _task_stage(self, due: date, eff: date) -> tuple[str, date, int] | None:
-        """(stage, its day, overdue working days) of the latest reminder due by `eff`."""
+    def _task_stage(
+        self, due: date, eff: date, start: date | None = None
+    ) -> tuple[str, date, int] | None:
+        """(stage, its day, overdue working days) of the latest reminder due by `eff`.
+
+        No reminder is dated before the task existed: the first ("pre") comes at the earliest
+        the day after `start` (the day of 交办), and not at all when that is the due day.
+        """
         pre = self.calendar.sub_workdays(due, self.policy.days_before)
-        if eff < pre:
+        if start is not None and pre <= start:
+            pre = start + timedelta(days=1)
+        if eff < min(pre, due):
             return None
         if eff < due:
             return "pre", pre, 0
@@ -213,15 +180,15 @@ class ReminderPlanner:
             return "due", due, 0
         return "overdue", self.calendar.add_workdays(due, overdue).due, overdue
 
-    def _next_stage_day(self, due: date, eff: date) -> date:
+    def _next_stage_day(self, due: date, eff: date, start: date | None = None) -> date:
         """The first day after `eff` whose reminder differs from `eff`'s: the planner's next
         moment for the task. Before the deadline, the first day the stage changes; from the
         deadline on, each next working day (another overdue reminder)."""
         if eff >= due:
             return self.calendar.add_workdays(eff, 1).due
-        current = self._task_stage(due, eff)
+        current = self._task_stage(due, eff, start)
         day = eff + timedelta(days=1)
-        while day < due and self._task_stage(due, day) == current:
+        while day < due and self._task_stage(due, day, start) == current:
             day += timedelta(days=1)
         return day
 

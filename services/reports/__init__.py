@@ -1,6 +1,7 @@
 """Statistics, the 工作简报 and its schedule, charts."""
 
 from domain.periods import Period, parse_period
+from services.reports import rates_view  # noqa: F401  (adds the three rates to /stats, briefings)
 from services.reports.briefing import Briefing, build_briefing, post_briefing
 from services.reports.schedule import BriefingSlot, latest_briefing_slot
 from services.reports.service import ReportsService

@@ -201,9 +201,13 @@ async def assignee_names(
 async def ratings(
     s: AsyncSession, station_id: int, lo: datetime | None, hi: datetime | None
 ) -> dict[str, int]:
-    """Ratings given in the period, by value. Ratings drive (a period is a range of their
-    index); with one station in the database, every rating is its own and none is looked up."""
-    q = select(Rating.value, func.count()).where(*within(Rating.at, lo, hi))
+    """Cases by their final rating given in the period, by value (services.reports.rates: a
+    superseded 不满意 and co-signers' ratings are not counted). Ratings drive (a period is a
+    range of their index); with one station in the database, every rating is its own and none
+    is looked up."""
+    from services.reports.rates import is_final
+
+    q = select(Rating.value, func.count()).where(is_final(), *within(Rating.at, lo, hi))
     if await s.scalar(select(func.count()).select_from(Station)) != 1:
         q = q.where(
             select(Opinion.id)

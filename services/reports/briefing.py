@@ -32,7 +32,7 @@ from storage.models import Station
 KEYWORDS_TOP = 10
 # Keywords come from at most about this many of the period's texts (an even sample beyond it):
 # jieba's tagging costs about the same per character whatever the period.
-KEYWORD_SAMPLE = 1500
+KEYWORD_SAMPLE = 400
 GROWTH_TOP = 3
 # Words that occur in almost every opinion and say nothing about this period's concerns. Chosen by
 # reading extract_tags output over real-looking opinions: they crowd out 电梯, 停车, 助餐 ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select, text, update
 
 from domain.states import InboxState
 from storage.models import InboxEntry, UTCDateTime
@@ -22,16 +22,16 @@ def insert_once(insert: Callable[[Any], Any]) -> Any:
     return insert(_TABLE).on_conflict_do_nothing(index_elements=["channel", "key"])
 
 
+# Rows still to be handled; the partial index ix_inbox_due covers exactly these (the condition
+# is repeated literally so both engines use it), not the done rows that are most of the table.
+ACTIVE = "state IN ('pending', 'processing')"
+
+
 def due_condition() -> Any:
-    """Waiting to be (re)processed: pending and due, or leased to a process that went away."""
-    now = _now()
-    return or_(
-        and_(
-            InboxEntry.state == InboxState.PENDING,
-            or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until <= now),
-        ),
-        and_(InboxEntry.state == InboxState.PROCESSING, InboxEntry.lease_until < now),
-    )
+    """Waiting to be (re)processed: pending and due, or leased to a process that went away.
+
+    Every active row has lease_until: the lease, or (pending) when it is due again."""
+    return and_(text(ACTIVE), InboxEntry.lease_until <= _now())
 
 
 PICK_DUE = (
@@ -92,7 +92,7 @@ RENEW = (
 RELEASE = (
     update(InboxEntry)
     .where(_MINE, InboxEntry.key.in_(bindparam("in_keys", expanding=True)))
-    .values(state=InboxState.PENDING, lease_owner=None, lease_until=None)
+    .values(state=InboxState.PENDING, lease_owner=None, lease_until=_now())
 )
 
 PRUNE = delete(InboxEntry).where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, text
 from sqlalchemy.orm import aliased
 
 from domain.states import OutboxStatus
@@ -68,10 +68,14 @@ def pick_due() -> Any:
     The per-chat cap makes each batch round-robin across chats, so one group's backlog (held
     back by its own limit) never delays the others.
     """
+    # `channel || ''`: the channel is a filter here, not a way in. Without it SQLite walks
+    # ix_outbox_chat_sent over every row of the channel (all of the outbox) instead of the
+    # partial ix_outbox_due over the rows still to send.
+    channel = Outbox.channel + literal("")
     due = and_(
         ACTIVE,
         due_condition(),
-        Outbox.channel.in_(bindparam("channels", expanding=True)),
+        channel.in_(bindparam("channels", expanding=True)),
         ~held_elsewhere(),
     )
     rank = (

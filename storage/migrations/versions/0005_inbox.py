@@ -40,7 +40,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
         sa.UniqueConstraint("channel", "key", name=op.f("uq_inbox_channel_key")),
     )
-    op.create_index("ix_inbox_due", "inbox", ["state", "lease_until"], unique=False)
+    active = sa.text("state IN ('pending', 'processing')")
+    op.create_index(
+        "ix_inbox_due",
+        "inbox",
+        ["channel", "lease_until"],
+        sqlite_where=active,
+        postgresql_where=active,
+    )
     op.create_index(
         "ix_outbox_chat_sent", "outbox", ["channel", "chat_id", "sent_at"], unique=False
     )
