@@ -1,5 +1,5 @@
 """0007 (casework) adds nullable columns only: rows written before keep their meaning, and the
-downgrade gives the 0009 schema back with the rows intact, on both engines."""
+downgrade gives the 0006 schema back with the rows intact, on both engines."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
         reset_pg_schema(pg)
         url = pg
-    upgrade(url, "0009")
+    upgrade(url, "0006")
     yield url
 
 
@@ -87,5 +87,5 @@ def test_0007_keeps_rows_and_downgrades(old_db: str) -> None:
     )
     assert added == [[(None,)]] * 5
     run(old_db, ["UPDATE tasks SET case_kind = 'consult'", "UPDATE ratings SET recorded_by_id = 2"])
-    command.downgrade(alembic_config(old_db), "0009")
+    command.downgrade(alembic_config(old_db), "0006")
     assert run(old_db, list(CHECK.values())) == before
