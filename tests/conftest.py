@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from domain.classifier import ThemeClassifier, init_jieba
 from domain.clock import ManualClock
@@ -119,17 +121,40 @@ def reset_pg_schema(url: str) -> None:
     _run(reset())
 
 
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path, filename: str) -> str:
+    """An empty database on the engine the fixture is parametrised with ("sqlite" or
+    "postgresql"): a new SQLite file, or the PostgreSQL test database with its schema dropped."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / filename}"
+    pg: str | None = request.getfixturevalue("pg_database")
+    if pg is None:
+        pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
+    reset_pg_schema(pg)
+    return pg
+
+
+def run_sql(url: str, statements: list[str]) -> list[list[tuple[Any, ...]]]:
+    """Run raw statements in one transaction; each one's rows (empty when it returns none)."""
+
+    async def go() -> list[list[tuple[Any, ...]]]:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                out = []
+                for sql in statements:
+                    result = await conn.execute(text(sql))
+                    out.append([tuple(r) for r in result.all()] if result.returns_rows else [])
+                return out
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database migrated with the real alembic migrations, on each engine."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    else:
-        pg: str | None = request.getfixturevalue("pg_database")
-        if pg is None:
-            pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
-        reset_pg_schema(pg)
-        url = pg
+    url = empty_database(request, tmp_path, "test.db")
     upgrade(url)
     yield url
 
@@ -137,14 +162,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url_0001(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database at revision 0001 (before channels), on each engine."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        pg: str | None = request.getfixturevalue("pg_database")
-        if pg is None:
-            pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
-        reset_pg_schema(pg)
-        url = pg
+    url = empty_database(request, tmp_path, "old.db")
     upgrade(url, "0001")
     yield url
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from storage.db import make_engine
 from storage.migrate import alembic_config, upgrade
-from tests.conftest import _PG_REASON, reset_pg_schema
+from tests.conftest import empty_database, run_sql
 
 T0 = "2026-09-28 01:00:00"
 T1 = "2026-09-29 02:00:00"
@@ -47,30 +47,9 @@ SEED = [
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        pg: str | None = request.getfixturevalue("pg_database")
-        if pg is None:
-            pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
-        reset_pg_schema(pg)
-        url = pg
+    url = empty_database(request, tmp_path, "old.db")
     upgrade(url, "0002_channels")
     yield url
-
-
-def _sql(url: str, statements: list[str]) -> list[list[tuple[Any, ...]]]:
-    async def go() -> list[list[tuple[Any, ...]]]:
-        engine = make_engine(url)
-        out: list[list[tuple[Any, ...]]] = []
-        async with engine.begin() as conn:
-            for sql in statements:
-                result = await conn.execute(text(sql))
-                out.append([tuple(r) for r in result.all()] if result.returns_rows else [])
-        await engine.dispose()
-        return out
-
-    return asyncio.run(go())
 
 
 def _schema(url: str) -> tuple[set[str], set[str], set[str]]:
@@ -108,9 +87,9 @@ def _stamp(value: Any) -> str:
 
 def test_upgrade_backfills_and_downgrade_restores(db_url_0002: str) -> None:
     url = db_url_0002
-    _sql(url, SEED)
+    run_sql(url, SEED)
     upgrade(url, "0003")
-    tasks, meetings = _sql(
+    tasks, meetings = run_sql(
         url,
         [
             "SELECT id, next_remind_at FROM tasks ORDER BY id",
@@ -130,6 +109,6 @@ def test_upgrade_backfills_and_downgrade_restores(db_url_0002: str) -> None:
     assert not any(c.endswith("next_remind_at") for c in cols)
     assert "ix_outbox_due" in indexes and "ix_outbox_due" not in partial
     assert not {"ix_tasks_next_remind_at", "ix_opinions_closed"} & indexes
-    kept = _sql(url, ["SELECT count(*) FROM tasks", "SELECT count(*) FROM outbox"])
+    kept = run_sql(url, ["SELECT count(*) FROM tasks", "SELECT count(*) FROM outbox"])
     assert kept == [[(2,)], [(2,)]]
     upgrade(url)  # and up again

@@ -3,18 +3,14 @@ downgrade gives the 0006 schema back with the rows intact, on both engines."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
 
-from storage.db import make_engine
 from storage.migrate import alembic_config, upgrade
-from tests.conftest import _PG_REASON, reset_pg_schema
+from tests.conftest import empty_database, run_sql
 
 T0 = "2026-09-28 01:00:00"
 SEED = [
@@ -42,40 +38,17 @@ CHECK = {
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        pg: str | None = request.getfixturevalue("pg_database")
-        if pg is None:
-            pytest.skip(_PG_REASON[0] if _PG_REASON else "PostgreSQL not reachable")
-        reset_pg_schema(pg)
-        url = pg
+    url = empty_database(request, tmp_path, "old.db")
     upgrade(url, "0006")
     yield url
 
 
-def run(url: str, statements: list[str]) -> list[list[tuple[Any, ...]]]:
-    async def go() -> list[list[tuple[Any, ...]]]:
-        engine = make_engine(url)
-        try:
-            async with engine.begin() as conn:
-                out = []
-                for sql in statements:
-                    result = await conn.execute(text(sql))
-                    out.append([tuple(r) for r in result.all()] if result.returns_rows else [])
-                return out
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def test_0007_keeps_rows_and_downgrades(old_db: str) -> None:
-    run(old_db, SEED)
-    before = run(old_db, list(CHECK.values()))
+    run_sql(old_db, SEED)
+    before = run_sql(old_db, list(CHECK.values()))
     upgrade(old_db, "0007")
-    assert run(old_db, list(CHECK.values())) == before
-    added = run(
+    assert run_sql(old_db, list(CHECK.values())) == before
+    added = run_sql(
         old_db,
         [
             "SELECT settings FROM stations",
@@ -86,6 +59,8 @@ def test_0007_keeps_rows_and_downgrades(old_db: str) -> None:
         ],
     )
     assert added == [[(None,)]] * 5
-    run(old_db, ["UPDATE tasks SET case_kind = 'consult'", "UPDATE ratings SET recorded_by_id = 2"])
+    run_sql(
+        old_db, ["UPDATE tasks SET case_kind = 'consult'", "UPDATE ratings SET recorded_by_id = 2"]
+    )
     command.downgrade(alembic_config(old_db), "0006")
-    assert run(old_db, list(CHECK.values())) == before
+    assert run_sql(old_db, list(CHECK.values())) == before
