@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from domain.states import TaskStatus
 from services.kernel.context import ServiceContext
@@ -38,22 +37,10 @@ def _old_expire(cutoff: Any) -> Any:
 
 
 def _new_expire(cutoff: Any) -> Any:
-    from services.casework.ratings import WAITING_FOR_RATING
+    """The statement the clock runs (services.casework.ratings), not a copy of it."""
+    from services.casework.ratings import _EXPIRED
 
-    later = aliased(Task)
-    from sqlalchemy import func
-
-    latest = (
-        select(func.max(later.id))
-        .where(later.opinion_id == Opinion.id)
-        .correlate(Opinion)
-        .scalar_subquery()
-    )
-    return (
-        select(Opinion, Task)
-        .join(Task, Task.id == latest)
-        .where(WAITING_FOR_RATING, Task.status == "closed", Task.closed_at <= cutoff)
-    )
+    return _EXPIRED.params(cutoff=cutoff)
 
 
 def _claim(now: Any) -> Any:
