@@ -126,7 +126,7 @@ async def build_briefing(
     calendar: WorkCalendar | None = None,
 ) -> Briefing:
     """The 工作简报 for one station and period: used on demand and by the scheduler."""
-    async with ctx.sessions() as s:
+    async with ctx.sessions.begin() as s:
         station = await s.get(Station, station_id)
         if station is None:
             raise LookupError(f"no station {station_id}")
@@ -146,7 +146,7 @@ async def briefing_inputs(
         s, station.id, period, ctx.tz, stats.received - merged, KEYWORD_SAMPLE
     )
     previous = period.previous()
-    before = await theme_counts(s, station.id, previous, ctx.tz) if previous else {}
+    before = await theme_counts(s, ctx, station.id, previous) if previous else {}
     return stats, texts, before
 
 
