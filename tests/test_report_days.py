@@ -165,7 +165,7 @@ async def test_report_days_match_the_live_figures(ctx: ServiceContext, clock: Ma
             .having(func.count() > 1)
             .limit(1)
         )
-        assert await s.scalar(select(func.count()).select_from(ReportDirty)) > 0
+        assert (await s.scalar(select(func.count()).select_from(ReportDirty)) or 0) > 0
     # the random walk reached what the figures are about
     assert {"rated", "reopened", "duplicate", "in_progress"} <= set(statuses), statuses
     assert reclosed, "no case was closed twice"
@@ -177,4 +177,4 @@ async def test_report_days_match_the_live_figures(ctx: ServiceContext, clock: Ma
         await s.run_sync(lambda ss: rollup.rebuild(ss, ctx.tz))
         again = await s.run_sync(lambda ss: rollup.sums(ss, sc.station_id, None, None))
         assert sorted(map(repr, again)) == sorted(map(repr, kept))
-        assert await s.scalar(select(func.count()).select_from(ReportDay)) > 0
+        assert (await s.scalar(select(func.count()).select_from(ReportDay)) or 0) > 0
