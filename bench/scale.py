@@ -41,6 +41,7 @@ from services.kernel.context import Limits, ServiceContext, StationDefaults  # n
 
 TZ = ZoneInfo("Asia/Shanghai")
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+PARTS = frozenset({"interactive", "aggregate", "clock"})
 
 
 @dataclass
@@ -258,6 +259,7 @@ async def measure(
     cli_export: Path | None,
     reuse: bool = False,
     export: bool = True,
+    parts: frozenset[str] = PARTS,
 ) -> tuple[sd.Built, list[Timing]]:
     """Build `size` opinions at `url` (migrated, empty; or `reuse` what an earlier
     --build-only left there) and time every function on it."""
@@ -270,11 +272,13 @@ async def measure(
         else:
             built = await sd.build(ctx, clock, sd.Shape(size), _progress)
             await analyze(url)
-        timings = await interactive(ctx, built, reps)
-        timings += await aggregate(ctx, built, max(reps // 5, 2))
+        timings = await interactive(ctx, built, reps) if "interactive" in parts else []
+        if "aggregate" in parts:
+            timings += await aggregate(ctx, built, max(reps // 5, 2))
         if cli_export is None and export:
             timings.append(await export_inprocess(ctx))
-        timings += await clock_steps(ctx)
+        if "clock" in parts:
+            timings += await clock_steps(ctx)
     finally:
         await engine.dispose()
     if cli_export is not None and export:
@@ -338,8 +342,14 @@ def main() -> None:
         "head and timed again, not rebuilt, kept",
     )
     parser.add_argument("--no-export", action="store_true", help="leave the ledger export out")
+    parser.add_argument(
+        "--parts",
+        default=",".join(sorted(PARTS)),
+        help="what to time besides the export: interactive, aggregate, clock (comma-separated)",
+    )
     args = parser.parse_args()
     reuse = {int(x) for x in args.reuse.split(",") if x}
+    parts = frozenset(p for p in args.parts.split(",") if p)
     from domain.classifier import ThemeClassifier, init_jieba
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="liaison-scale-"))
@@ -353,7 +363,9 @@ def main() -> None:
             if size in reuse:
                 url = kept(engine, size, args.pg, workdir)
                 built, timings = asyncio.run(
-                    measure(url, size, classifier, args.reps, workdir, True, not args.no_export)
+                    measure(
+                        url, size, classifier, args.reps, workdir, True, not args.no_export, parts
+                    )
                 )
                 runs.append(Run(engine, size, built, timings))
                 report(runs[-1:])
@@ -365,7 +377,9 @@ def main() -> None:
                 continue
             try:
                 built, timings = asyncio.run(
-                    measure(url, size, classifier, args.reps, workdir, False, not args.no_export)
+                    measure(
+                        url, size, classifier, args.reps, workdir, False, not args.no_export, parts
+                    )
                 )
             finally:
                 if not args.keep:

@@ -663,10 +663,12 @@ class ReportDay(Base):
     """
 
     __tablename__ = "report_days"
-    __table_args__ = (Index("ix_report_days_station_day", "station_id", "day", "metric"),)
+    __table_args__ = (Index("ix_report_days_station_span_day", "station_id", "span", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(Integer)
+    # "d": one day; "m": the sums of a month's days (day = its 1st), so all time reads ~40 months
+    span: Mapped[str] = mapped_column(String(1), default="d")
     day: Mapped[date] = mapped_column(Date)
     metric: Mapped[str] = mapped_column(String(8))
     unit_id: Mapped[int | None] = mapped_column(Integer)

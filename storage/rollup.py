@@ -32,7 +32,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, delete, extract, func, insert, or_, select
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from storage.models import (
@@ -49,7 +61,8 @@ log = logging.getLogger(__name__)
 
 TZ_KEY = "report_days_tz"  # bot_settings: the zone report_days' days are local to
 BATCH = 20_000  # dirty rows read at once
-RUN_DAYS = 31  # days recomputed by one set of statements
+RUN_DAYS = 31  # days recomputed by one set of statements (runs never span more than two months)
+DAY, MONTH = "d", "m"  # report_days.span
 CLOSED, BOUNCED = "closed", "bounced"
 Row = dict[str, Any]
 
@@ -84,7 +97,8 @@ def runs(days: Iterable[date], longest: int = RUN_DAYS) -> Iterator[tuple[date, 
 
 
 def _pg(conn: Any) -> bool:
-    return bool(conn.get_bind().dialect.name == "postgresql")
+    dialect = conn.dialect if hasattr(conn, "dialect") else conn.get_bind().dialect
+    return bool(dialect.name == "postgresql")
 
 
 def _day(conn: Any, column: Any, tz: ZoneInfo, offset: int) -> Any:
@@ -281,7 +295,10 @@ def recompute(conn: Any, station_id: int, first: date, last: date, tz: ZoneInfo)
         lo, hi = midnight(a, tz), midnight(b + timedelta(days=1), tz)
         conn.execute(
             delete(ReportDay).where(
-                ReportDay.station_id == station_id, ReportDay.day >= a, ReportDay.day <= b
+                ReportDay.station_id == station_id,
+                ReportDay.span == DAY,
+                ReportDay.day >= a,
+                ReportDay.day <= b,
             )
         )
         rows = []
@@ -289,6 +306,7 @@ def recompute(conn: Any, station_id: int, first: date, last: date, tz: ZoneInfo)
             rows.append(
                 {
                     "station_id": station_id,
+                    "span": DAY,
                     "unit_id": None,
                     "user_id": None,
                     "k1": "",
@@ -304,7 +322,42 @@ def recompute(conn: Any, station_id: int, first: date, last: date, tz: ZoneInfo)
         if rows:
             conn.execute(insert(ReportDay), rows)
         written += len(rows)
+    for month in sorted({month_of(first), month_of(last)}):
+        _sum_month(conn, station_id, month)
     return written
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+KEYS = (ReportDay.metric, ReportDay.unit_id, ReportDay.user_id, ReportDay.k1, ReportDay.k2)
+
+
+def _sum_month(conn: Any, station_id: int, month: date) -> None:
+    """The month's row per key: the sums of its days' rows."""
+    station = ReportDay.station_id == station_id
+    conn.execute(delete(ReportDay).where(station, ReportDay.span == MONTH, ReportDay.day == month))
+    days = (
+        select(
+            literal(station_id),
+            literal(MONTH),
+            literal(month, ReportDay.day.type),
+            *KEYS,
+            func.sum(ReportDay.n),
+            func.sum(ReportDay.m),
+            func.sum(ReportDay.total),
+        )
+        .where(station, ReportDay.span == DAY)
+        .where(ReportDay.day >= month, ReportDay.day < next_month(month))
+        .group_by(*KEYS)
+    )
+    columns = ["station_id", "span", "day", "metric", "unit_id", "user_id", "k1", "k2"]
+    conn.execute(insert(ReportDay).from_select([*columns, "n", "m", "total"], days))
 
 
 # ---- what the services call ---------------------------------------------------------------------
@@ -391,24 +444,38 @@ def _latest(conn: Any, station_id: int) -> datetime:
 
 def sums(conn: Any, station_id: int, first: date | None, end: date | None) -> list[Row]:
     """The station's rows summed over the local days [first, end) (None: open-ended), per
-    metric and key; `pair` rows keep their earlier day (k1) for the caller to filter."""
-    q = select(
-        ReportDay.metric,
-        ReportDay.unit_id,
-        ReportDay.user_id,
-        ReportDay.k1,
-        ReportDay.k2,
-        func.sum(ReportDay.n),
-        func.sum(ReportDay.m),
-        func.sum(ReportDay.total),
-    ).where(ReportDay.station_id == station_id)
-    if first is not None:
-        q = q.where(ReportDay.day >= first)
-    if end is not None:
-        q = q.where(ReportDay.day < end)
-    keys = (ReportDay.metric, ReportDay.unit_id, ReportDay.user_id, ReportDay.k1, ReportDay.k2)
-    return [
-        {"metric": mt, "unit_id": u, "user_id": us, "k1": k1, "k2": k2, "n": int(n or 0),
-         "m": int(m or 0), "total": float(t or 0.0)}
-        for mt, u, us, k1, k2, n, m, t in conn.execute(q.group_by(*keys))
-    ]  # fmt: skip
+    metric and key: whole months from their month rows, the days around them from day rows
+    (a range of the index each). `pair` rows keep their earlier day (k1) for the caller."""
+    lo = first if first is None or first.day == 1 else next_month(month_of(first))
+    hi = None if end is None else month_of(end)
+    if lo is not None and hi is not None and hi <= lo:  # no whole month inside
+        parts = [(DAY, first, end)]
+    else:
+        parts = [(MONTH, lo, hi)]
+        parts += [(DAY, first, lo)] if first is not None and lo is not None and first < lo else []
+        parts += [(DAY, hi, end)] if hi is not None and end is not None and hi < end else []
+    out: dict[tuple[Any, ...], Row] = {}
+    for span, a, b in parts:
+        q = select(
+            *KEYS, func.sum(ReportDay.n), func.sum(ReportDay.m), func.sum(ReportDay.total)
+        ).where(ReportDay.station_id == station_id, ReportDay.span == span)
+        q = q.where(*_range(ReportDay.day, a, b)).group_by(*KEYS)
+        for mt, u, us, k1, k2, n, m, t in conn.execute(q):
+            row = out.setdefault(
+                (mt, u, us, k1, k2),
+                {"metric": mt, "unit_id": u, "user_id": us, "k1": k1, "k2": k2, "n": 0, "m": 0,
+                 "total": 0.0},
+            )  # fmt: skip
+            row["n"] += int(n or 0)
+            row["m"] += int(m or 0)
+            row["total"] += float(t or 0.0)
+    return list(out.values())
+
+
+def _range(column: Any, lo: date | None, hi: date | None) -> list[Any]:
+    conds = []
+    if lo is not None:
+        conds.append(column >= lo)
+    if hi is not None:
+        conds.append(column < hi)
+    return conds

@@ -126,6 +126,10 @@ def _rates_key(r: Rates) -> Any:
 def _periods() -> list[Period]:
     days = [date(2026, 8, 20) + timedelta(days=i) for i in range(0, 50, 3)]
     out = [Period.all_time(), Period.this_month(date(2026, 9, 1))]
+    out += [
+        Period.between(date(2026, 8, 25), date(2026, 10, 2)),
+        Period("month", date(2026, 8, 1), date(2026, 10, 1)),
+    ]
     out += [Period.this_week(d) for d in days[::2]]
     out += [Period.between(a, a + timedelta(days=n)) for a in days for n in (1, 2, 9)]
     return out

@@ -39,6 +39,7 @@ def upgrade() -> None:
         "report_days",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("station_id", sa.Integer(), nullable=False),
+        sa.Column("span", sa.String(1), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("metric", sa.String(8), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=True),
@@ -50,7 +51,7 @@ def upgrade() -> None:
         sa.Column("total", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_days")),
     )
-    op.create_index("ix_report_days_station_day", "report_days", ["station_id", "day", "metric"])
+    op.create_index("ix_report_days_station_span_day", "report_days", ["station_id", "span", "day"])
     op.create_table(
         "report_dirty",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -99,7 +100,7 @@ def downgrade() -> None:
     op.drop_index("ix_tasks_open_due", table_name="tasks")
     op.drop_table("report_cache")
     op.drop_table("report_dirty")
-    op.drop_index("ix_report_days_station_day", table_name="report_days")
+    op.drop_index("ix_report_days_station_span_day", table_name="report_days")
     op.drop_table("report_days")
     op.execute("DELETE FROM bot_settings WHERE key = 'report_days_tz'")
 
