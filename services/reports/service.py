@@ -110,8 +110,8 @@ class ReportsService:
             period = parse_period(raw, today, Period.half_month(today))
             if period is None:
                 return Report(Message(tr.stats_usage()))
-            stats, texts, before = await briefing_inputs(
+            stats, source, before = await briefing_inputs(
                 s, self.ctx, station, period, self.calendar
             )
-        done = await finish_briefing(self.ctx, stats, texts, before, draw=False)
+        done = await finish_briefing(self.ctx, stats, source, before, draw=False)
         return await self._with_chart(Message(done.text), stats, chat or sender.private_chat)
