@@ -102,7 +102,9 @@ TASK_COLUMNS = (
     Task.due_date,
     Task.outcome,
 )
-CHUNK = 1000  # opinions per round trip: their ids are bound as parameters, far below 32767
+# Opinions per round trip: their ids (and their people's) are bound as parameters, far below
+# 32767; 5,000 halved the statements' and transactions' share of a million-row export.
+CHUNK = 5000
 
 
 async def count_ledger_rows(s: AsyncSession, scope: Scope) -> int:
@@ -157,7 +159,15 @@ async def _opinions_after(
             Opinion.created_at >= after[0],
             or_(Opinion.created_at > after[0], Opinion.id > after[1]),
         )
-    return (await s.execute(q.order_by(Opinion.created_at, Opinion.id).limit(chunk))).all()
+    rows: Sequence[Any] = (
+        await _core(s, q.order_by(Opinion.created_at, Opinion.id).limit(chunk))
+    ).all()
+    return rows
+
+
+async def _core(s: AsyncSession, stmt: Any) -> Any:
+    """Plain rows through the session's connection: no ORM row processing per row."""
+    return await (await s.connection()).execute(stmt)
 
 
 @dataclass
@@ -175,7 +185,7 @@ async def _related(s: AsyncSession, ctx: ServiceContext, ops: Sequence[Any]) -> 
     ids = [op.id for op in ops]
     latest: dict[int, Any] = {}
     latest_closed: dict[int, Any] = {}
-    tasks = await s.execute(select(*TASK_COLUMNS).where(Task.opinion_id.in_(ids)).order_by(Task.id))
+    tasks = await _core(s, select(*TASK_COLUMNS).where(Task.opinion_id.in_(ids)).order_by(Task.id))
     for t in tasks:
         latest[t.opinion_id] = t
         if t.status == TaskStatus.CLOSED:
@@ -185,10 +195,11 @@ async def _related(s: AsyncSession, ctx: ServiceContext, ops: Sequence[Any]) -> 
     people = (
         {
             u.id: u
-            for u in await s.execute(
+            for u in await _core(
+                s,
                 select(User.id, User.first_name, User.last_name, User.username, User.phone).where(
                     User.id.in_(user_ids)
-                )
+                ),
             )
         }
         if user_ids
@@ -196,13 +207,14 @@ async def _related(s: AsyncSession, ctx: ServiceContext, ops: Sequence[Any]) -> 
     )
     notes: dict[int, list[str]] = defaultdict(list)
     contacts: dict[int, str] = {}
-    events = await s.execute(
+    events = await _core(
+        s,
         select(OpinionEvent.opinion_id, OpinionEvent.action, OpinionEvent.at, OpinionEvent.note)
         .where(
             OpinionEvent.opinion_id.in_(ids),
             OpinionEvent.action.in_(("progress", IMPORT_DETAIL_ACTION)),
         )
-        .order_by(OpinionEvent.at, OpinionEvent.id)
+        .order_by(OpinionEvent.at, OpinionEvent.id),
     )
     for opinion_id, action, at, note in events:
         if action == "progress" and note:
