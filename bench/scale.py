@@ -154,7 +154,7 @@ async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Tim
     from services.reports import Period, ReportsService, compute_stats
     from services.reports.stats import render_chart
 
-    reports = ReportsService(ctx, chart_wait=0.25)  # CHART_WAIT_SECONDS, the default
+    reports = ReportsService(ctx, chart_wait=0.1)  # CHART_WAIT_SECONDS, the default
     staff = Address(Channel.TELEGRAM, sd.STAFF_CHAT)
     station = built.setup.station_id
     month = Period.this_month(sd.NOW.astimezone(ctx.tz).date())

@@ -118,13 +118,17 @@ def mean(count: int, total: float) -> float | None:
 
 
 async def overdue_counts(s: AsyncSession, station_id: int, today: date) -> dict[AssigneeKey, int]:
-    """Open tasks past their due date per assignee, now (ix_tasks_open_due)."""
-    rows = await s.execute(
-        select(Task.assignee_unit_id, Task.assignee_user_id, func.count())
-        .where(Task.station_id == station_id, OPEN, Task.due_date < today)
-        .group_by(Task.assignee_unit_id, Task.assignee_user_id)
-    )
-    return {(unit, user): int(n) for unit, user, n in rows}
+    """Open tasks past their due date per assignee, now; counted once per session (the stats
+    and their rates section both show it)."""
+    memo: dict[Any, dict[AssigneeKey, int]] = s.info.setdefault("report_overdue", {})
+    if (station_id, today) not in memo:
+        rows = await s.execute(
+            select(Task.assignee_unit_id, Task.assignee_user_id, func.count())
+            .where(Task.station_id == station_id, OPEN, Task.due_date < today)
+            .group_by(Task.assignee_unit_id, Task.assignee_user_id)
+        )
+        memo[(station_id, today)] = {(unit, user): int(n) for unit, user, n in rows}
+    return memo[(station_id, today)]
 
 
 async def rates(
