@@ -61,6 +61,17 @@ class BotProcess:
         log.close()
         return self
 
+    def polling(self, fake: Any, timeout: float = 120) -> BotProcess:
+        """Start, and return once the bot long-polls `fake`; a bot that does not get there is
+        stopped and its log shown."""
+        self.start()
+        try:
+            wait_started(fake, self.alive, timeout)
+        except (TimeoutError, RuntimeError) as exc:
+            self.stop()
+            raise AssertionError(f"{exc}:\n{self.log()}") from None
+        return self
+
     def stop(self, timeout: float = 20) -> int:
         """Graceful stop (SIGTERM, as systemd does); returns the exit code."""
         assert self.proc is not None
@@ -96,13 +107,29 @@ class BotProcess:
 
 def wait_started(fake: Any, alive: Callable[[], bool], timeout: float = 120) -> None:
     """Wait until the bot long-polls the fake server; fail fast if the process died."""
+
+    def polls() -> bool:
+        return bool(fake.waiting_pollers > 0)
+
+    wait_while_alive(fake.wait_for, polls, alive, timeout, "the bot did not start polling")
+
+
+def wait_while_alive(
+    wait_for: Callable[[Callable[[], bool], float], object],
+    ready: Callable[[], bool],
+    alive: Callable[[], bool],
+    timeout: float,
+    what: str,
+) -> None:
+    """Wait for `ready()` through a fake's `wait_for` (woken by the fake's changes), checking
+    every second that the bot still runs: RuntimeError if it exited, else TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             raise RuntimeError("the bot process exited during start-up")
         try:
-            fake.wait_for(lambda: fake.waiting_pollers > 0, timeout=1.0)
+            wait_for(ready, 1.0)
             return
         except TimeoutError:
             continue
-    raise TimeoutError(f"the bot did not start polling within {timeout} s")
+    raise TimeoutError(f"{what} within {timeout} s")

@@ -17,6 +17,13 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def free_port() -> int:
+    """A local TCP port nothing listens on now (for a server another process starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @asynccontextmanager
 async def serve_post(path: str, handler: Handler) -> AsyncIterator[str]:
     """Serve POST `path` with `handler`; yields http://127.0.0.1:PORT (no trailing slash)."""
