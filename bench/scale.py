@@ -233,7 +233,9 @@ def export_cli(url: str, workdir: Path) -> Timing:
     if status != 0:
         raise RuntimeError(f"export failed: {stderr[-2000:]}")
     rss_mb = usage.ru_maxrss / 1024
-    t = Timing("liaison-bot export", [seconds], stdout.strip(), f"{rss_mb:.0f} MB peak RSS")
+    cpu = usage.ru_utime + usage.ru_stime
+    note = f"{rss_mb:.0f} MB peak RSS, {cpu:.0f} s CPU"
+    t = Timing("liaison-bot export", [seconds], stdout.strip(), note)
     out.unlink(missing_ok=True)
     return t
 
