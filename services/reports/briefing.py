@@ -152,7 +152,12 @@ async def briefing_inputs(
     """The figures, the keywords' source, and the previous period's themes."""
     stats = await collect_stats(s, ctx, station, period, calendar, BRIEFING_SECTIONS)
     total, stamp = await cache.texts_and_stamp(s, ctx, station.id, period, KEYWORD_SAMPLE)
-    kept = await cache.get(s, station.id, "keywords", period, stamp)
+    kept, fresh = await cache.lookup(
+        s, station.id, "keywords", period, stamp, total, KEYWORD_SAMPLE
+    )
+    if kept is not None and not fresh:  # a big period, changed since: refreshed meanwhile
+        key = ("keywords", id(ctx.sessions), station.id, cache.period_key(period))
+        cache.later(key, lambda: _keep_keywords(ctx, station.id, period, total, stamp))
     texts = (
         await period_texts(s, station.id, period, ctx.tz, total, KEYWORD_SAMPLE)
         if kept is None
@@ -161,6 +166,15 @@ async def briefing_inputs(
     previous = period.previous()
     before = await theme_counts(s, ctx, station.id, previous) if previous else {}
     return stats, KeywordSource(texts, None if kept is None else list(kept), stamp), before
+
+
+async def _keep_keywords(
+    ctx: ServiceContext, station_id: int, period: Period, total: int, stamp: str
+) -> None:
+    async with ctx.sessions() as s:
+        texts = await period_texts(s, station_id, period, ctx.tz, total, KEYWORD_SAMPLE)
+    keywords = await asyncio.to_thread(top_keywords, texts)
+    await cache.put(ctx, station_id, "keywords", period, stamp, keywords)
 
 
 async def finish_briefing(

@@ -8,6 +8,9 @@ the period, a merge or another sample size makes it stale.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +23,8 @@ from services.kernel.context import ServiceContext
 from services.reports import daily
 from services.reports.aggregates import within
 from storage.models import Opinion, ReportCache
+
+log = logging.getLogger(__name__)
 
 
 def period_key(period: Period) -> str:
@@ -44,6 +49,17 @@ async def texts_and_stamp(
 async def get(
     s: AsyncSession, station_id: int, kind: str, period: Period, stamp: str
 ) -> Any | None:
+    found, fresh = await lookup(s, station_id, kind, period, stamp, 0, 0)
+    return found if fresh else None
+
+
+async def lookup(
+    s: AsyncSession, station_id: int, kind: str, period: Period, stamp: str, total: int, sample: int
+) -> tuple[Any | None, bool]:
+    """(the kept value, whether it is fresh). A stale value is still given for a period
+    larger than the sample (a big station: recomputing costs up to a second, and a few new
+    opinions hardly move a sample's keywords or issues); the caller refreshes it in the
+    background (`later`). A different sample size is never reused."""
     row = (
         await s.execute(
             select(ReportCache.stamp, ReportCache.value).where(
@@ -53,7 +69,31 @@ async def get(
             )
         )
     ).first()
-    return row[1] if row is not None and row[0] == stamp else None
+    if row is None:
+        return None, False
+    if row[0] == stamp:
+        return row[1], True
+    same_sample = str(row[0]).split(":")[0] == stamp.split(":")[0]
+    return (row[1], False) if same_sample and total > sample else (None, False)
+
+
+_later: dict[tuple[Any, ...], asyncio.Task[None]] = {}
+
+
+def later(key: tuple[Any, ...], work: Callable[[], Awaitable[Any]]) -> None:
+    """Run `work` (recompute and keep a stale value) in the background, once per key."""
+    if key in _later:
+        return
+
+    async def run() -> None:
+        try:
+            await work()
+        except Exception:
+            log.warning("refreshing %s failed", key, exc_info=True)
+
+    task = asyncio.ensure_future(run())
+    _later[key] = task
+    task.add_done_callback(lambda _: _later.pop(key, None))
 
 
 async def put(

@@ -62,7 +62,7 @@ def _issues(rows: list[tuple[int, str, str]]) -> tuple[HotIssue, ...]:
 
 async def hot_issues(ctx: ServiceContext, station_id: int, period: Period) -> tuple[HotIssue, ...]:
     """The period's biggest recurring issues (merged duplicates left out), biggest first; kept
-    in report_cache while the period's opinions stay the same."""
+    in report_cache while the period's opinions stay the same (services.reports.cache)."""
     from services.reports import cache
 
     async with ctx.sessions.begin() as s:
@@ -70,26 +70,40 @@ async def hot_issues(ctx: ServiceContext, station_id: int, period: Period) -> tu
         memo = (id(ctx.sessions), station_id, cache.period_key(period), stamp)
         if memo in _stamped:
             return _stamped[memo]
-        kept = await cache.get(s, station_id, "hot", period, stamp)
-        if kept is not None:
-            found = tuple(HotIssue(n, ref, ex, tuple(terms)) for n, ref, ex, terms in kept)
+        kept, fresh = await cache.lookup(s, station_id, "hot", period, stamp, total, SAMPLE)
+    if kept is not None:
+        found = tuple(HotIssue(n, ref, ex, tuple(terms)) for n, ref, ex, terms in kept)
+        if fresh:
             return _remember(memo, found)
-        lo, hi = period.bounds(ctx.tz)
-        query = select(Opinion.id, Opinion.ref_no, Opinion.text).where(
-            Opinion.station_id == station_id, Opinion.status != Status.DUPLICATE
-        )
-        if lo is not None:
-            query = query.where(Opinion.created_at >= lo)
-        if hi is not None:
-            query = query.where(Opinion.created_at < hi)
-        step = -(-total // SAMPLE) if total > SAMPLE else 1
-        if step > 1:
-            query = query.where(Opinion.id % step == 0)
+        key = ("hot", id(ctx.sessions), station_id, cache.period_key(period))
+        cache.later(key, lambda: _compute(ctx, station_id, period, total, stamp))
+        return found
+    return await _compute(ctx, station_id, period, total, stamp)
+
+
+async def _compute(
+    ctx: ServiceContext, station_id: int, period: Period, total: int, stamp: str
+) -> tuple[HotIssue, ...]:
+    """Cluster the period's opinions (an even sample past SAMPLE) and keep the result."""
+    from services.reports import cache
+
+    lo, hi = period.bounds(ctx.tz)
+    query = select(Opinion.id, Opinion.ref_no, Opinion.text).where(
+        Opinion.station_id == station_id, Opinion.status != Status.DUPLICATE
+    )
+    if lo is not None:
+        query = query.where(Opinion.created_at >= lo)
+    if hi is not None:
+        query = query.where(Opinion.created_at < hi)
+    step = -(-total // SAMPLE) if total > SAMPLE else 1
+    if step > 1:
+        query = query.where(Opinion.id % step == 0)
+    async with ctx.sessions() as s:
         rows = [(int(i), r, t) for i, r, t in (await s.execute(query.order_by(Opinion.id))).all()]
     found = await _clustered(rows, step)
     value = [[h.count, h.ref_no, h.example, list(h.terms)] for h in found]
     await cache.put(ctx, station_id, "hot", period, stamp, value)
-    return _remember(memo, found)
+    return _remember((id(ctx.sessions), station_id, cache.period_key(period), stamp), found)
 
 
 def _remember(memo: tuple[int, int, str, str], found: tuple[HotIssue, ...]) -> tuple[HotIssue, ...]:
