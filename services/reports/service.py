@@ -81,6 +81,11 @@ class ReportsService:
         later.add_done_callback(self._later.discard)
         return Report(reply)
 
+    async def charts_followed(self) -> None:
+        """Wait until the charts still being drawn have gone to the outbox (benchmarks)."""
+        while self._later:
+            await asyncio.gather(*self._later)
+
     async def _send_chart_later(
         self, drawing: asyncio.Future[bytes | None], stats: Stats, to: Address
     ) -> None:
