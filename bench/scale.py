@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -246,18 +247,41 @@ def export_cli(url: str, workdir: Path) -> Timing:
         stderr=subprocess.PIPE,
         text=True,
     )
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _vm_hwm_kb(proc.pid))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
     seconds = time.perf_counter() - started
     stdout = proc.stdout.read() if proc.stdout else ""
     stderr = proc.stderr.read() if proc.stderr else ""
     if status != 0:
         raise RuntimeError(f"export failed: {stderr[-2000:]}")
-    rss_mb = usage.ru_maxrss / 1024
+    # ru_maxrss would count the harness's own pages the child had between fork and exec.
+    rss_mb = peak[0] / 1024
     cpu = usage.ru_utime + usage.ru_stime
     note = f"{rss_mb:.0f} MB peak RSS, {cpu:.0f} s CPU"
     t = Timing("liaison-bot export", [seconds], stdout.strip(), note)
     out.unlink(missing_ok=True)
     return t
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident set since its exec (VmHWM), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 @dataclass
