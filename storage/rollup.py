@@ -44,6 +44,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import aliased
 
@@ -63,6 +64,7 @@ TZ_KEY = "report_days_tz"  # bot_settings: the zone report_days' days are local 
 BATCH = 20_000  # dirty rows read at once
 RUN_DAYS = 31  # days recomputed by one set of statements (runs never span more than two months)
 DAY, MONTH = "d", "m"  # report_days.span
+REFRESH_LOCK = 0x7265_706F_7274_7300 >> 2  # "reports", a PostgreSQL advisory lock key
 CLOSED, BOUNCED = "closed", "bounced"
 Row = dict[str, Any]
 
@@ -379,6 +381,7 @@ def refresh(conn: Any, tz: ZoneInfo) -> int:
 
     Run in the caller's transaction: the rows read are deleted by id, so a mark another
     transaction adds meanwhile stays for the next refresh."""
+    _serialize(conn)
     if stored_tz(conn) != tz.key:
         return rebuild(conn, tz)
     done = 0
@@ -404,6 +407,13 @@ def refresh(conn: Any, tz: ZoneInfo) -> int:
             return done
 
 
+def _serialize(conn: Any) -> None:
+    """One refresh at a time: two recomputing the same day would each insert its rows
+    (PostgreSQL; SQLite's write transactions are serial already)."""
+    if _pg(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REFRESH_LOCK})
+
+
 def _aware(value: Any) -> datetime:
     moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -412,6 +422,7 @@ def _aware(value: Any) -> datetime:
 def rebuild(conn: Any, tz: ZoneInfo) -> int:
     """Every day of every station from scratch (migration 0011, or a new time zone), in runs
     of RUN_DAYS; the days done."""
+    _serialize(conn)
     conn.execute(delete(ReportDay))
     conn.execute(delete(ReportDirty))
     done = 0

@@ -182,3 +182,27 @@ async def test_report_days_match_the_live_figures(ctx: ServiceContext, clock: Ma
         again = await s.run_sync(lambda ss: rollup.sums(ss, sc.station_id, None, None))
         assert sorted(map(repr, again)) == sorted(map(repr, kept))
         assert (await s.scalar(select(func.count()).select_from(ReportDay)) or 0) > 0
+
+
+async def test_two_refreshes_at_once_count_each_day_once(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    import asyncio
+
+    sc = await build_scenario(ctx, clock)
+    async with ctx.sessions.begin() as s:
+        hours = [h for (h,) in (await s.execute(select(Opinion.created_at))).all()]
+        s.add_all(ReportDirty(station_id=sc.station_id, hour=h) for h in hours)
+    await asyncio.gather(*(collect_once(ctx, sc.station_id, Period.all_time()) for _ in range(3)))
+    async with ctx.sessions() as s:
+        received = await s.scalar(
+            select(func.sum(ReportDay.n)).where(ReportDay.metric == "recv", ReportDay.span == "d")
+        )
+        assert received == await s.scalar(select(func.count()).select_from(Opinion))
+
+
+async def collect_once(ctx: ServiceContext, station_id: int, period: Period) -> Stats:
+    async with ctx.sessions.begin() as s:
+        station = await s.get(Station, station_id)
+        assert station is not None
+        return await collect_stats(s, ctx, station, period, WorkCalendar(), [])
