@@ -128,20 +128,6 @@ def test_char_codes_are_the_char_grams(lo_hi: tuple[int, int]) -> None:
         assert all(gram_code(code_gram(k)) == k for k in want)
 
 
-def test_code_table_finds_exactly_the_vocabulary() -> None:
-    from domain.classifier.model import _CodeTable
-
-    rng = np.random.default_rng(3)
-    codes = np.unique(rng.integers(0, 2**62, size=5000, dtype=np.uint64))
-    table = _CodeTable(codes, np.arange(len(codes)) + 100)
-    absent = rng.integers(0, 2**62, size=5000, dtype=np.uint64)
-    absent = absent[~np.isin(absent, codes)]
-    keys = np.concatenate((codes, absent, codes[:10]))
-    found = table.rows(keys)
-    assert sorted(found.tolist()) == sorted([*range(100, 100 + len(codes)), *range(100, 110)])
-    assert len(table.rows(np.zeros(0, dtype=np.uint64))) == 0
-
-
 def test_full_width_text_gives_the_same_features() -> None:
     spec = ModelData.read(DEFAULT_MODEL_DIR).spec
     a = extract("养老金ＡＢＣ１２３", spec)
