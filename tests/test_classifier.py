@@ -166,6 +166,8 @@ def test_inference_vectors_equal_training_vectors(
     want = np.asarray(x @ data.weights) + data.bias
     for i, t in enumerate(texts):
         np.testing.assert_allclose(model.scores(t), want[i], atol=1e-4)
+        v = model.classify(t)  # the verdict's reasons follow the same features
+        assert all(term in normalize(t) for term in v.terms)
 
 
 # -- the packaged model ---------------------------------------------------------------------------

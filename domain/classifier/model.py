@@ -467,25 +467,26 @@ class ThemeClassifier:
         pairs = self._has_pairs
         for i, row in enumerate(vec.word_rows):
             if row == zero:
-                if pairs or cs == 0.0:
-                    continue
-                w = tokens[i]  # without pairs, the word rows are the tokens one to one
-                if len(w) < 2 or not _showable(w):
-                    continue
-                grel = self._gram_rel[c]
-                v = sum(map(grel.get, self._token_grams(w), repeat(0.0))) * cs
-            else:
-                v = rw[row] * ws + rc[row] * cs
-                if tf is not None:
-                    v *= tf[i]
+                continue
+            v = rw[row] * ws + rc[row] * cs
+            if tf is not None:
+                v *= tf[i]
             if v > 0.0:
-                w = feature[row] if row != zero else tokens[i]
+                w = feature[row]
                 if pairs and " " in w:
                     a, b = w.split(" ")
                     score[a] = score.get(a, 0.0) + v / 2
                     score[b] = score.get(b, 0.0) + v / 2
                 else:
                     score[w] = score.get(w, 0.0) + v
+        if cs > 0.0:  # words the model lacks: their n-grams' evidence
+            uni = self._uni
+            grel = self._gram_rel[c]
+            for w in tokens:
+                if len(w) > 1 and w not in uni and _showable(w):
+                    v = sum(map(grel.get, self._token_grams(w), repeat(0.0))) * cs
+                    if v > 0.0:
+                        score[w] = score.get(w, 0.0) + v
         ranked = sorted(((v, w) for w, v in score.items()), reverse=True)
         return tuple(w for _, w in ranked[:MAX_TERMS])
 
