@@ -127,9 +127,15 @@ def _features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[
     All texts are coded in one numpy pass (joined by a character that ends every n-gram), with
     no segmentation: jieba alone would cost more than the whole clustering.
     """
-    norms = [normalize(t or "") for t in texts]
-    lengths = np.array([len(t) + 1 for t in norms], dtype=np.int64)
-    joined = "\x00".join(norms) + "\x00"
+    joined = "\x00".join(t or "" for t in texts) + "\x00"
+    folded = normalize(joined)  # one pass over all texts instead of one call per text
+    if len(folded) == len(joined):
+        joined = folded
+        lengths = np.array([len(t or "") + 1 for t in texts], dtype=np.int64)
+    else:  # lower() lengthened a character (İ): fold text by text to keep the boundaries
+        norms = [normalize(t or "") for t in texts]
+        lengths = np.array([len(t) + 1 for t in norms], dtype=np.int64)
+        joined = "\x00".join(norms) + "\x00"
     codes = char_codes(joined, 1, 3)
     size = len(joined)
     doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
@@ -142,8 +148,9 @@ def _features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[
     codes, docs = codes[keep], docs[keep]
     if not len(codes):
         return docs, docs, 0
-    # Sorting beats np.unique's hash table here (1.5 million codes for 10,000 opinions).
-    order = np.argsort(codes, kind="stable")
+    # Sorting beats np.unique's hash table here (1.5 million codes for 10,000 opinions); an
+    # unstable sort is enough (equal codes get one number either way) and 2.5 times faster.
+    order = np.argsort(codes)
     sorted_codes = codes[order]
     first = np.concatenate(([True], sorted_codes[1:] != sorted_codes[:-1]))
     feat = np.empty(len(codes), dtype=np.int64)
