@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -272,14 +273,17 @@ class ThemeClassifier:
             rel *= idf[:, None]
         rel = np.vstack([rel, np.zeros((1, rel.shape[1]), np.float32)])
         rel_t = np.ascontiguousarray(rel.T)  # per class, over the feature rows
-        # The same for word rows as plain lists, 0 where a word may not be shown as a reason:
-        # a message has a dozen words, and list indexing beats numpy calls at that size.
-        # `_word_crel`: the evidence of the character n-grams inside each word.
+        # For reasons, per class and word row: the word's own evidence and that of the
+        # character n-grams inside it, side by side in one flat array (0 where a word may not
+        # be shown). A message has a dozen words: indexing beats numpy calls at that size, and
+        # the two numbers share a cache line (jieba has just evicted everything else).
         shown = np.zeros(n_all + 1, dtype=bool)
         shown[:n_word] = self._showable
         crel = self._inner_gram_evidence(rel_t, n_word)
-        self._word_rel = [np.where(shown, r, 0.0).tolist() for r in rel_t]
-        self._word_crel = [np.where(shown, r, 0.0).tolist() for r in crel]
+        self._word_ev = [
+            array("d", np.column_stack([r * shown, cr * shown]).astype(np.float64).tobytes())
+            for r, cr in zip(rel_t, crel, strict=True)
+        ]
         self._has_pairs = bool(self._pair) or self._pairs_by_string is not None
         # Per class, the character n-grams' evidence (reasons for words the model lacks).
         self._gram_rel = [dict(zip(grams, r[n_word:n_all].tolist(), strict=True)) for r in rel_t]
@@ -459,16 +463,23 @@ class ThemeClassifier:
         Python over a dozen words: numpy calls would cost more than the arithmetic here.
         """
         score: dict[str, float] = {}
-        rw, rc = self._word_rel[c], self._word_crel[c]  # 0 where a word cannot be shown
+        ev = self._word_ev[c]
         feature = self._feature
         ws, cs = vec.word_scale, vec.char_scale
         tf = vec.tf.tolist() if vec.tf is not None else None
         zero = self._zero
         pairs = self._has_pairs
-        for i, row in enumerate(vec.word_rows):
+        rows = vec.word_rows
+        # Without pairs, lead or repeated rows merged, word rows are the tokens one to one.
+        aligned = not pairs and len(rows) == len(tokens) and cs > 0.0
+        for i, row in enumerate(rows):
             if row == zero:
+                if aligned:
+                    w = tokens[i]
+                    if len(w) > 1 and _showable(w):
+                        self._unknown_word(w, c, cs, score)
                 continue
-            v = rw[row] * ws + rc[row] * cs
+            v = ev[row + row] * ws + ev[row + row + 1] * cs
             if tf is not None:
                 v *= tf[i]
             if v > 0.0:
@@ -479,16 +490,20 @@ class ThemeClassifier:
                     score[b] = score.get(b, 0.0) + v / 2
                 else:
                     score[w] = score.get(w, 0.0) + v
-        if cs > 0.0:  # words the model lacks: their n-grams' evidence
+        if not aligned and cs > 0.0:
             uni = self._uni
-            grel = self._gram_rel[c]
             for w in tokens:
                 if len(w) > 1 and w not in uni and _showable(w):
-                    v = sum(map(grel.get, self._token_grams(w), repeat(0.0))) * cs
-                    if v > 0.0:
-                        score[w] = score.get(w, 0.0) + v
+                    self._unknown_word(w, c, cs, score)
         ranked = sorted(((v, w) for w, v in score.items()), reverse=True)
         return tuple(w for _, w in ranked[:MAX_TERMS])
+
+    def _unknown_word(self, w: str, c: int, scale: float, score: dict[str, float]) -> None:
+        """A word the model lacks speaks through its character n-grams' evidence for c."""
+        grel = self._gram_rel[c]
+        v = sum(map(grel.get, self._token_grams(w), repeat(0.0))) * scale
+        if v > 0.0:
+            score[w] = score.get(w, 0.0) + v
 
     def _token_grams(self, word: str) -> list[str]:
         """A word's own character n-grams, as the model's spec counts them."""
