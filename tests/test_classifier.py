@@ -128,6 +128,16 @@ def test_char_codes_are_the_char_grams(lo_hi: tuple[int, int]) -> None:
         assert all(gram_code(code_gram(k)) == k for k in want)
 
 
+def test_normalize_folds_every_full_width_character() -> None:
+    """normalize (one replace per distinct full-width character) equals a translate table."""
+    table = {0x3000: 0x20, **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0xFF00, 0xFF66)] + list("\u3000养老，。 abcABC")
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert normalize(text) == text.translate(table).lower()
+
+
 def test_full_width_text_gives_the_same_features() -> None:
     spec = ModelData.read(DEFAULT_MODEL_DIR).spec
     a = extract("养老金ＡＢＣ１２３", spec)
