@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from handlers.dingtalk.api import Conversation, DingTalkApi, DingTalkAuthError
+from handlers.dingtalk.api import DingTalkApi, DingTalkAuthError
 from handlers.dingtalk.config import DingTalkConfig
 from handlers.dingtalk.render import Action, NeutralMessage, to_card_data
+from handlers.dingtalk.robot_messages import Conversation
 from handlers.dingtalk.stream import (
     BOT_MESSAGE_TOPIC,
     CARD_CALLBACK_TOPIC,
