@@ -6,8 +6,8 @@ Revises: 0007
 Triggers on opinions, tasks, ratings and co-signers mark the UTC hours whose figures a change
 touches (`report_dirty`), in the changing transaction, whatever code made the change; the
 reports recompute those days (storage/rollup.py). The upgrade fills report_days from the
-existing rows, a month of days per statement set, in the time zone TIMEZONE names (the bot's
-setting; default Asia/Shanghai): a bot started with another zone rebuilds it once.
+existing rows, a month of days per statement set, in the bot's TIMEZONE (`liaison-bot db
+upgrade` passes it; default Asia/Shanghai): a bot started with another zone rebuilds it once.
 """
 
 from __future__ import annotations
@@ -87,7 +87,10 @@ def upgrade() -> None:
 
     from storage.rollup import rebuild
 
-    rebuild(bind, ZoneInfo(os.environ.get("TIMEZONE", "Asia/Shanghai")))
+    from alembic import context
+
+    tz = context.config.attributes.get("timezone") or os.environ.get("TIMEZONE")
+    rebuild(bind, ZoneInfo(tz or "Asia/Shanghai"))
 
 
 def downgrade() -> None:
