@@ -22,6 +22,16 @@ def insert_once(insert: Callable[[Any], Any]) -> Any:
     return insert(_TABLE).on_conflict_do_nothing(index_elements=["channel", "key"])
 
 
+def insert_batch(insert: Callable[[Any], Any], rows: list[dict[str, Any]]) -> Any:
+    """One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key: which of them are new."""
+    return (
+        insert(_TABLE)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["channel", "key"])
+        .returning(InboxEntry.key)
+    )
+
+
 # Rows still to be handled; the partial index ix_inbox_due covers exactly these (the condition
 # is repeated literally so both engines use it), not the done rows that are most of the table.
 ACTIVE = "state IN ('pending', 'processing')"
@@ -50,7 +60,7 @@ CLAIM = (
         lease_until=bindparam("until", type_=UTCDateTime()),
         attempts=InboxEntry.attempts + 1,
     )
-    .returning(InboxEntry.key, InboxEntry.payload, InboxEntry.attempts)
+    .returning(InboxEntry.key, InboxEntry.payload, InboxEntry.attempts, InboxEntry.replied)
 )
 
 _MINE = and_(
@@ -63,6 +73,35 @@ FINISH = (
     update(InboxEntry)
     .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
     .values(state=InboxState.DONE, finished_at=_now(), lease_until=None, last_error=None)
+)
+
+FINISH_MANY = (
+    update(InboxEntry)
+    .where(
+        InboxEntry.channel == bindparam("in_channel"),
+        InboxEntry.key.in_(bindparam("in_keys", expanding=True)),
+        InboxEntry.state == InboxState.PROCESSING,
+    )
+    .values(state=InboxState.DONE, finished_at=_now(), lease_until=None, last_error=None)
+)
+
+# A message of the answer was sent: its own transaction, at once (services.kernel.inbox).
+REPLIED = (
+    update(InboxEntry)
+    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
+    .values(replied=bindparam("replied"))
+)
+
+REPLIED_AND_DONE = (
+    update(InboxEntry)
+    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
+    .values(
+        replied=bindparam("replied"),
+        state=InboxState.DONE,
+        finished_at=_now(),
+        lease_until=None,
+        last_error=None,
+    )
 )
 
 RETRY_LATER = (
