@@ -37,7 +37,7 @@ from domain.channels import Channel
 from domain.states import InboxState
 from services.kernel.context import ServiceContext
 from storage.queries import inbox as q
-from storage.upsert import insert_for, prebuilt_for
+from storage.upsert import prebuilt_for
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +108,22 @@ class Inbox:
         return added
 
     async def store_many(self, events: list[tuple[str, dict[str, Any]]]) -> set[str]:
-        """Store a batch in one transaction (one INSERT per 100); returns the keys that are
-        new (leased to this process), the others were stored before."""
+        """Store a batch in one transaction; returns the keys that are new (leased to this
+        process), the others were stored before. For one consumer's batches (a getUpdates
+        answer): what another process stores at the same moment is kept once, but may be
+        handled by both (idempotently)."""
+        if len(events) == 1:
+            key, payload = events[0]
+            return {key} if await self.store(key, payload) else set()
         now = self.ctx.clock.now()
-        new: set[str] = set()
+        keys = [key for key, _ in events]
         async with self.ctx.sessions.begin() as s:
-            for i in range(0, len(events), BATCH_ROWS):
-                rows = [self._row(k, p, now) for k, p in events[i : i + BATCH_ROWS]]
-                stmt = q.insert_batch(lambda table: insert_for(s, table), rows)
-                new.update((await s.execute(stmt)).scalars())
+            params = {"in_channel": self.channel.value, "in_keys": keys}
+            seen = set((await s.execute(q.STORED_KEYS, params)).scalars())
+            rows = [self._row(k, p, now) for k, p in events if k not in seen]
+            if rows:
+                await s.execute(prebuilt_for(s, q.insert_once), rows)
+        new = {row["key"] for row in rows}
         self.held.update(new)
         return new
 

@@ -22,16 +22,6 @@ def insert_once(insert: Callable[[Any], Any]) -> Any:
     return insert(_TABLE).on_conflict_do_nothing(index_elements=["channel", "key"])
 
 
-def insert_batch(insert: Callable[[Any], Any], rows: list[dict[str, Any]]) -> Any:
-    """One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key: which of them are new."""
-    return (
-        insert(_TABLE)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["channel", "key"])
-        .returning(InboxEntry.key)
-    )
-
-
 # Rows still to be handled; the partial index ix_inbox_due covers exactly these (the condition
 # is repeated literally so both engines use it), not the done rows that are most of the table.
 ACTIVE = "state IN ('pending', 'processing')"
@@ -69,39 +59,37 @@ _MINE = and_(
     InboxEntry.state == InboxState.PROCESSING,
 )
 
-FINISH = (
-    update(InboxEntry)
-    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
-    .values(state=InboxState.DONE, finished_at=_now(), lease_until=None, last_error=None)
-)
+# The hot path's statements on the Core table: an ORM-enabled UPDATE (update(InboxEntry)) runs
+# SQLAlchemy's session synchronisation for every call, twice the cost of the statement itself.
+_C = _TABLE.c
+_THIS = and_(_C.channel == bindparam("in_channel"), _C.key == bindparam("in_key"))
+_DONE = {
+    "state": InboxState.DONE.value,
+    "finished_at": _now(),
+    "lease_until": None,
+    "last_error": None,
+}
+
+FINISH = update(_TABLE).where(_THIS).values(**_DONE)
 
 FINISH_MANY = (
-    update(InboxEntry)
+    update(_TABLE)
     .where(
-        InboxEntry.channel == bindparam("in_channel"),
-        InboxEntry.key.in_(bindparam("in_keys", expanding=True)),
-        InboxEntry.state == InboxState.PROCESSING,
+        _C.channel == bindparam("in_channel"),
+        _C.key.in_(bindparam("in_keys", expanding=True)),
+        _C.state == InboxState.PROCESSING.value,
     )
-    .values(state=InboxState.DONE, finished_at=_now(), lease_until=None, last_error=None)
+    .values(**_DONE)
 )
 
 # A message of the answer was sent: its own transaction, at once (services.kernel.inbox).
-REPLIED = (
-    update(InboxEntry)
-    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
-    .values(replied=bindparam("replied"))
-)
+REPLIED = update(_TABLE).where(_THIS).values(replied=bindparam("replied"))
 
-REPLIED_AND_DONE = (
-    update(InboxEntry)
-    .where(InboxEntry.channel == bindparam("in_channel"), InboxEntry.key == bindparam("in_key"))
-    .values(
-        replied=bindparam("replied"),
-        state=InboxState.DONE,
-        finished_at=_now(),
-        lease_until=None,
-        last_error=None,
-    )
+REPLIED_AND_DONE = update(_TABLE).where(_THIS).values(replied=bindparam("replied"), **_DONE)
+
+# Which keys of a batch are stored already (a batch is one getUpdates answer: one consumer).
+STORED_KEYS = select(_C.key).where(
+    _C.channel == bindparam("in_channel"), _C.key.in_(bindparam("in_keys", expanding=True))
 )
 
 RETRY_LATER = (
