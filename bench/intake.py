@@ -9,11 +9,13 @@ bare python-telegram-bot echo bot on the same fake server: the framework's own c
 
     python bench/intake.py [--residents 100] [--per-resident 10] [--bursts 3]
                            [--database-url URL] [--staff-chat] [--instances N]
-                           [--env NAME VALUE] [--baseline-rev REV [--rounds N]]
+                           [--env NAME VALUE] [--baseline-rev REV | --variant-env NAME VALUE]
+                           [--rounds N]
 
 --baseline-rev: the same bursts against another tree (`git archive REV`), alternating with this
-one (A B A B …, --rounds times each, no echo bot), each with the bot's own CPU per opinion
+one (A B, B A, …, --rounds times each, no echo bot), each with the bot's own CPU per opinion
 read from /proc: on a shared machine the CPU figure moves far less than the wall clock.
+--variant-env: the same, this tree without and with one more setting.
 """
 
 from __future__ import annotations
@@ -333,32 +335,39 @@ def load_average() -> str:
 
 
 def alternate(args: argparse.Namespace) -> None:
-    """This tree and --baseline-rev, alternating, bursts only; CPU per opinion beside msg/s."""
+    """Two variants, alternating (A B, B A, …), bursts only; CPU per opinion beside msg/s:
+    this tree against --baseline-rev, or this tree without and with --variant-env."""
+    variants: list[tuple[str, Path, dict[str, str]]]
     with tempfile.TemporaryDirectory() as tmp:
-        base = export_tree(args.baseline_rev, Path(tmp) / "base")
-        trees = [(f"before {args.baseline_rev}", base), ("this tree", ROOT)]
-        results: dict[str, list[Result]] = {name: [] for name, _ in trees}
+        if args.baseline_rev:
+            base = export_tree(args.baseline_rev, Path(tmp) / "base")
+            variants = [(f"before {args.baseline_rev}", base, {}), ("this tree", ROOT, {})]
+        else:
+            name, value = args.variant_env
+            variants = [("this tree", ROOT, {}), (f"{name}={value}", ROOT, {name: value})]
+        results: dict[str, list[Result]] = {name: [] for name, _, _ in variants}
         for r in range(args.rounds):
-            for name, root in trees if r % 2 == 0 else trees[::-1]:
-                work = Path(tmp) / f"{r}-{len(results[name])}-{root.name}"
-                res = run_liaison(args, work, root, name, paced_run=False)
+            for name, root, env in variants if r % 2 == 0 else variants[::-1]:
+                work = Path(tmp) / f"{r}-{len(results[name])}-{root.name}-{len(env)}"
+                run_args = argparse.Namespace(
+                    **{**vars(args), "env": [*(args.env or []), *env.items()]}
+                )
+                res = run_liaison(run_args, work, root, name, paced_run=False)
                 results[name].append(res)
                 print(
                     f"round {r + 1} {name:<22} {res.per_second:7.1f} msg/s  bursts {res.each}"
                     f"  CPU {res.cpu} ms/opinion  load {load_average()}",
                     flush=True,
                 )
-    print(f"\n{'tree':<24}{'msg/s (median)':>16}{'CPU ms/opinion (median)':>26}")
+    print(f"\n{'variant':<24}{'msg/s (median)':>16}{'CPU ms/opinion (median)':>26}")
     medians = {}
     for name, rs in results.items():
         rate = statistics.median(r.per_second for r in rs)
         cpu = statistics.median(r.cpu_ms or 0.0 for r in rs)
         medians[name] = (rate, cpu)
         print(f"{name:<24}{rate:>16.1f}{cpu:>26.2f}")
-    (b_rate, b_cpu), (n_rate, n_cpu) = medians.values()
-    print(
-        f"this tree / before: throughput {n_rate / b_rate:.2f}, CPU per opinion {n_cpu / b_cpu:.2f}"
-    )
+    (a, (a_rate, a_cpu)), (b, (b_rate, b_cpu)) = medians.items()
+    print(f"{b} / {a}: throughput {b_rate / a_rate:.2f}, CPU per opinion {b_cpu / a_cpu:.2f}")
 
 
 def run_echo(args: argparse.Namespace, concurrent: bool) -> Result:
@@ -403,9 +412,12 @@ def main() -> None:
     )
     p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     p.add_argument("--baseline-rev", default=None, help="alternate with this git revision")
-    p.add_argument("--rounds", type=int, default=3, help="with --baseline-rev: runs per tree")
+    p.add_argument(
+        "--variant-env", nargs=2, metavar=("NAME", "VALUE"), help="alternate without and with"
+    )
+    p.add_argument("--rounds", type=int, default=3, help="alternating: runs per variant")
     args = p.parse_args()
-    if args.baseline_rev:
+    if args.baseline_rev or args.variant_env:
         alternate(args)
         return
     with tempfile.TemporaryDirectory() as tmp:
