@@ -12,7 +12,7 @@ import pytest
 
 from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
-from tests.killnine import free_port
+from tests.localhttp import free_port
 
 RESIDENT = 7301
 REF = re.compile(r"[A-Z]+-\d{4}-\d{5}")
