@@ -416,13 +416,18 @@ def main() -> None:
         "--variant-env", nargs=2, metavar=("NAME", "VALUE"), help="alternate without and with"
     )
     p.add_argument("--rounds", type=int, default=3, help="alternating: runs per variant")
+    p.add_argument("--tree", default=None, help="run this git revision's bot instead")
     args = p.parse_args()
     if args.baseline_rev or args.variant_env:
         alternate(args)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        runner = run_instances if args.instances else run_liaison
-        ours = runner(args, Path(tmp))
+        if args.tree:  # another revision of this repository, with the echo bots of its run
+            root = export_tree(args.tree, Path(tmp) / "tree")
+            ours = run_liaison(args, Path(tmp) / "work", root, f"liaison-bot {args.tree}")
+        else:
+            runner = run_instances if args.instances else run_liaison
+            ours = runner(args, Path(tmp))
     echo_default = run_echo(args, concurrent=False)
     echo_conc = run_echo(args, concurrent=True)
     ceiling = max(echo_default, echo_conc, key=lambda r: r.per_second)
