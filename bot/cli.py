@@ -77,14 +77,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Every instance behind the load balancer derives the same secret from the token, so
         # they agree without shared state; WEBHOOK_SECRET overrides it.
         secret = settings.webhook_secret or webhook_secret(settings.bot_token)
-        assembly.app.run_webhook(
+        from bot.webhook import run_webhook
+
+        run_webhook(
+            assembly,
             listen=host,
             port=int(port),
-            url_path=path,
-            webhook_url=args.webhook_url,
-            secret_token=secret,
+            path=path,
+            url=args.webhook_url,
+            secret=secret,
             allowed_updates=Update.ALL_TYPES,
-            close_loop=True,
         )
     else:
         assembly.app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=True)

@@ -635,6 +635,9 @@ class InboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # How many messages of the answer were sent, recorded one by one right after each was
+    # accepted: handled again after a crash, those are not sent a second time.
+    replied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AccessTokenRow(Base):
