@@ -1,9 +1,10 @@
 """Likely duplicates (并单): which open opinions say the same as a new one, with a score.
 
 An inverted index over jieba words and character bigrams, scored by tf-idf cosine (each feature
-counted once per text). A query touches only the posting lists of its own features and adds
-them up with one numpy `bincount`, so it costs about the same against 100,000 open opinions as
-against 1,000 (figures in docs/classifier-figures.md). Opinions come and go one at a time
+counted once per text). A query reads the posting lists of its rarest features only (candidates),
+then scores those candidates exactly, common features included, so a station whose template-like
+texts share n-grams with hundreds of thousands of open opinions still answers in milliseconds
+(figures in docs/classifier-figures.md and docs/benchmarks.md). Opinions come and go one at a time
 (`add`, `remove`); at start-up the index is rebuilt from (id, text) rows, or loaded from the
 bytes `to_bytes` wrote, which skips segmentation.
 
@@ -33,6 +34,9 @@ from domain.classifier.features import char_codes, normalize, real_codes, words_
 DEFAULT_MIN_SCORE = 0.3
 _WORD_TAG = np.uint64(1 << 63)  # word codes: top bit set; character n-gram codes are < 2**42
 _FORMAT = 1
+# Posting slots a query reads at most (past its rarest feature): candidates come from the
+# rare features; measured in docs/benchmarks.md ("Interactive actions at 1M").
+MAX_POSTINGS = 20_000
 
 
 class Match(NamedTuple):
@@ -104,7 +108,8 @@ class SimilarityIndex:
     Not thread-safe: one writer at a time (the bot adds and removes from its event loop).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_postings: int = MAX_POSTINGS) -> None:
+        self.max_postings = max_postings  # posting slots a query reads (see `_probe`)
         self._reset()
 
     def _reset(self) -> None:
@@ -236,13 +241,19 @@ class SimilarityIndex:
         k: int = 3,
         min_score: float = DEFAULT_MIN_SCORE,
         exclude: int | None = None,
+        exhaustive: bool = False,
     ) -> list[Match]:
+        """`query` for precomputed features.
+
+        Candidates come from the query's rarest features only (see `_probe`); each candidate is
+        then scored exactly, common features included. `exhaustive` reads every posting list
+        (the reference the pruned query is tested against).
+        """
         n = len(self._slot_of)
         if n == 0 or k <= 0 or not len(codes):
             return []
         get = self._feature.get
-        lists: list[npt.NDArray[np.int32]] = []
-        weights: list[float] = []
+        known: list[int] = []
         qnorm2 = 0.0
         for code in codes.tolist():
             f = get(code)
@@ -252,15 +263,92 @@ class SimilarityIndex:
             qnorm2 += idf * idf
             if df:
                 assert f is not None
-                lists.append(np.frombuffer(self._post[f], dtype=np.int32))
-                weights.append(idf * idf)
-        if not lists:
+                known.append(f)
+        if not known:
             return []
+        feats = np.array(known, dtype=np.int32)
+        dfs = np.array([self._df[f] for f in known], dtype=np.float64)
+        w = (np.log((n + 1) / (dfs + 1)) + 1.0) ** 2
+        qnorm = math.sqrt(qnorm2)
+        order = np.argsort(dfs, kind="stable")  # rarest first
+        used = len(order) if exhaustive else self._probe(feats[order], w[order], qnorm, min_score)
+        cand, dot = self._candidates(feats[order[:used]], w[order[:used]])
+        norms = np.frombuffer(self._norm, dtype=np.float64)[cand] * qnorm
+        if used < len(order):
+            cand, dot, norms = self._complete(
+                cand, dot, norms, feats[order[used:]], w[order[used:]], k, min_score
+            )
+        return self._top(cand, dot / norms, k, min_score, exclude)
+
+    def _probe(
+        self, feats: npt.NDArray[np.int32], w: npt.NDArray[np.float64], qnorm: float, floor: float
+    ) -> int:
+        """How many of the query's features, rarest first, to read the posting lists of.
+
+        Exact part: stop once the features left could not lift an opinion that has none of
+        the read ones to `floor` on their own (sqrt of their weights / query norm < floor).
+        Approximate part: stop once `max_postings` slots were read (common n-grams of template
+        texts have posting lists of hundreds of thousands of opinions at one station).
+        """
+        left = float(w.sum())
+        read = 0
+        for i, f in enumerate(feats.tolist()):
+            if i and (left < (floor * qnorm) ** 2 or read + len(self._post[f]) > self.max_postings):
+                return i
+            read += len(self._post[f])
+            left -= float(w[i])
+        return len(feats)
+
+    def _candidates(
+        self, feats: npt.NDArray[np.int32], w: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Document slots in the posting lists of `feats` and their partial dot products."""
+        lists = [np.frombuffer(self._post[f], dtype=np.int32) for f in feats.tolist()]
         slots = np.concatenate(lists)
-        w = np.repeat(np.array(weights), [len(p) for p in lists])
-        dot = np.bincount(slots, weights=w, minlength=len(self._ids))
-        cand = np.flatnonzero(dot)
-        score = dot[cand] / (math.sqrt(qnorm2) * np.frombuffer(self._norm, dtype=np.float64)[cand])
+        weights = np.repeat(w, [len(p) for p in lists])
+        cand, where = np.unique(slots, return_inverse=True)
+        dot = np.bincount(where.ravel(), weights=weights, minlength=len(cand))
+        return cand.astype(np.int64), dot
+
+    def _complete(
+        self,
+        cand: npt.NDArray[np.int64],
+        dot: npt.NDArray[np.float64],
+        norms: npt.NDArray[np.float64],
+        feats: npt.NDArray[np.int32],
+        w: npt.NDArray[np.float64],
+        k: int,
+        floor: float,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Add the common features' part to the candidates' dot products, one feature at a time,
+        dropping first every candidate that could no longer reach the top k even with all the
+        features still to come (so most candidates never get looked up)."""
+        left = float(w.sum())
+        for f, wf in zip(feats.tolist(), w.tolist(), strict=True):
+            score = dot / norms
+            best = np.partition(score, -k - 1)[-k - 1] if len(score) > k else 0.0  # k+1: exclude
+            hope = (dot + left) / norms >= max(floor, best) - 1e-12
+            cand, dot, norms = cand[hope], dot[hope], norms[hope]
+            if not len(cand):
+                break
+            dot = dot + wf * self._has(f, cand)
+            left -= wf
+        return cand, dot, norms
+
+    def _has(self, f: int, cand: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which candidate slots are in feature f's posting list (kept in slot order)."""
+        post = np.frombuffer(self._post[f], dtype=np.int32)
+        at = np.searchsorted(post, cand)
+        return post[np.minimum(at, len(post) - 1)] == cand
+
+    def _top(
+        self,
+        cand: npt.NDArray[np.int64],
+        score: npt.NDArray[np.float64],
+        k: int,
+        min_score: float,
+        exclude: int | None,
+    ) -> list[Match]:
         if exclude is not None and exclude in self._slot_of:
             score[cand == self._slot_of[exclude]] = 0.0
         keep = (score >= min_score) & (score > 0)  # removed opinions score 0

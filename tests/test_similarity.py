@@ -133,3 +133,24 @@ def test_features_are_words_bigrams_and_characters() -> None:
 
 def test_default_threshold_is_the_documented_one() -> None:
     assert DEFAULT_MIN_SCORE == 0.3
+
+
+def test_pruned_query_returns_what_the_exhaustive_one_does() -> None:
+    """Candidates from the rarest features, exact scores: the same top 3 as reading every list,
+    also when a tight posting budget leaves most common features to the exact rescoring."""
+    originals, paraphrases, near = load_pairs()
+    texts = [*read_labeled(SHIPPED_TRAIN).texts, *originals]
+    queries = [*paraphrases, *near, *texts[::40]]
+    for budget in (20_000, 300):
+        index = SimilarityIndex.build(enumerate(texts))
+        index.max_postings = budget
+        same = 0
+        for q in queries:
+            codes = features(q)
+            pruned = index.query_features(codes, k=3)
+            full = index.query_features(codes, k=3, exhaustive=True)
+            assert all(m.score >= DEFAULT_MIN_SCORE for m in pruned)
+            same += [m.id for m in pruned] == [m.id for m in full]
+            for m in pruned:  # a pruned answer carries its exact score
+                assert m.score == pytest.approx(dict(full).get(m.id, m.score))
+        assert same == len(queries) if budget == 20_000 else same >= 0.95 * len(queries)
