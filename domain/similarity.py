@@ -36,7 +36,7 @@ _WORD_TAG = np.uint64(1 << 63)  # word codes: top bit set; character n-gram code
 _FORMAT = 1
 # Posting slots a query reads at most (past its rarest feature): candidates come from the
 # rare features; measured in docs/benchmarks.md ("Interactive actions at 1M").
-MAX_POSTINGS = 20_000
+MAX_POSTINGS = 2_000
 
 
 class Match(NamedTuple):
@@ -271,8 +271,11 @@ class SimilarityIndex:
         w = (np.log((n + 1) / (dfs + 1)) + 1.0) ** 2
         qnorm = math.sqrt(qnorm2)
         order = np.argsort(dfs, kind="stable")  # rarest first
-        used = len(order) if exhaustive else self._probe(feats[order], w[order], qnorm, min_score)
-        cand, dot = self._candidates(feats[order[:used]], w[order[:used]])
+        used, tail = (
+            (len(order), 0) if exhaustive else self._probe(feats[order], w[order], qnorm, min_score)
+        )
+        read = order[: used + 1] if tail else order[:used]
+        cand, dot = self._candidates(feats[read], w[read], tail)
         norms = np.frombuffer(self._norm, dtype=np.float64)[cand] * qnorm
         if used < len(order):
             cand, dot, norms = self._complete(
@@ -282,32 +285,44 @@ class SimilarityIndex:
 
     def _probe(
         self, feats: npt.NDArray[np.int32], w: npt.NDArray[np.float64], qnorm: float, floor: float
-    ) -> int:
-        """How many of the query's features, rarest first, to read the posting lists of.
+    ) -> tuple[int, int]:
+        """Which posting lists to read, the query's rarest features first: (lists read in full,
+        newest slots read from the next one).
 
         Exact part: stop once the features left could not lift an opinion that has none of
         the read ones to `floor` on their own (sqrt of their weights / query norm < floor).
-        Approximate part: stop once `max_postings` slots were read (common n-grams of template
-        texts have posting lists of hundreds of thousands of opinions at one station).
+        Approximate part: read at most `max_postings` slots, the newest of the last list read
+        (template-like texts share even their rarest n-grams with hundreds of thousands of
+        open opinions at one station: then the candidates are the newest of those).
         """
         left = float(w.sum())
         read = 0
         for i, f in enumerate(feats.tolist()):
-            if i and (left < (floor * qnorm) ** 2 or read + len(self._post[f]) > self.max_postings):
-                return i
-            read += len(self._post[f])
+            if i and left < (floor * qnorm) ** 2:
+                return i, 0
+            size = len(self._post[f])
+            if read + size > self.max_postings:
+                return i, self.max_postings - read
+            read += size
             left -= float(w[i])
-        return len(feats)
+        return len(feats), 0
 
     def _candidates(
-        self, feats: npt.NDArray[np.int32], w: npt.NDArray[np.float64]
+        self, feats: npt.NDArray[np.int32], w: npt.NDArray[np.float64], tail: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Document slots in the posting lists of `feats` and their partial dot products."""
+        """Document slots in the posting lists of `feats` (of the last one, its newest `tail`
+        slots, which count nothing yet: its weight comes with the rest) and their partial dot
+        products."""
         lists = [np.frombuffer(self._post[f], dtype=np.int32) for f in feats.tolist()]
-        slots = np.concatenate(lists)
+        if tail:
+            lists[-1] = lists[-1][-tail:]
+            w = np.append(w[:-1], 0.0)
+        slots = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int32)
         weights = np.repeat(w, [len(p) for p in lists])
         cand, where = np.unique(slots, return_inverse=True)
-        dot = np.bincount(where.ravel(), weights=weights, minlength=len(cand))
+        dot: npt.NDArray[np.float64] = np.bincount(
+            where.ravel(), weights=weights, minlength=len(cand)
+        ).astype(np.float64, copy=False)
         return cand.astype(np.int64), dot
 
     def _complete(
@@ -320,26 +335,27 @@ class SimilarityIndex:
         k: int,
         floor: float,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Add the common features' part to the candidates' dot products, one feature at a time,
-        dropping first every candidate that could no longer reach the top k even with all the
-        features still to come (so most candidates never get looked up)."""
-        left = float(w.sum())
-        for f, wf in zip(feats.tolist(), w.tolist(), strict=True):
-            score = dot / norms
-            best = np.partition(score, -k - 1)[-k - 1] if len(score) > k else 0.0  # k+1: exclude
-            hope = (dot + left) / norms >= max(floor, best) - 1e-12
-            cand, dot, norms = cand[hope], dot[hope], norms[hope]
-            if not len(cand):
-                break
-            dot = dot + wf * self._has(f, cand)
-            left -= wf
-        return cand, dot, norms
-
-    def _has(self, f: int, cand: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Which candidate slots are in feature f's posting list (kept in slot order)."""
-        post = np.frombuffer(self._post[f], dtype=np.int32)
-        at = np.searchsorted(post, cand)
-        return post[np.minimum(at, len(post) - 1)] == cand
+        """Add the other features' part to the candidates' dot products, read from each
+        candidate's own feature list, after dropping every candidate that could not reach the
+        top k even if it had all of them."""
+        score = dot / norms
+        best = np.partition(score, -k - 1)[-k - 1] if len(score) > k else 0.0  # k+1: exclude
+        hope = (dot + float(w.sum())) / norms >= max(floor, best) - 1e-12
+        cand, dot, norms = cand[hope], dot[hope], norms[hope]
+        if not len(cand):
+            return cand, dot, norms
+        starts = np.frombuffer(self._start, dtype=np.int64)
+        ends = np.append(starts[1:], len(self._fs))
+        lengths = ends[cand] - starts[cand]
+        offsets = np.cumsum(lengths) - lengths
+        at = np.arange(int(lengths.sum())) - np.repeat(offsets - starts[cand], lengths)
+        mine = np.frombuffer(self._fs, dtype=np.int32)[at]
+        order = np.argsort(feats)
+        sorted_feats, sorted_w = feats[order], w[order]
+        pos = np.minimum(np.searchsorted(sorted_feats, mine), len(feats) - 1)
+        gain = np.where(sorted_feats[pos] == mine, sorted_w[pos], 0.0)
+        owner = np.repeat(np.arange(len(cand)), lengths)
+        return cand, dot + np.bincount(owner, weights=gain, minlength=len(cand)), norms
 
     def _top(
         self,

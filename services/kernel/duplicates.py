@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.lifecycle import Status
-from domain.similarity import DEFAULT_MIN_SCORE, SimilarityIndex, features
+from domain.similarity import DEFAULT_MIN_SCORE, Match, SimilarityIndex, features
 from storage.models import Opinion, Station
 
 OPEN = (Status.RECEIVED, Status.ASSIGNED, Status.IN_PROGRESS, Status.REOPENED)
 SUGGEST = 3  # suggestions on a card
 _PROBE = 8  # asked of the index: a few may have closed in another process
 _RECENT = 16
+_REMEMBERED = 1024  # opinions whose suggestions are kept for re-drawing their card
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class OpenOpinions:
         # The features of the opinions suggest() just looked at, for add() to reuse (intake asks
         # for suggestions, then adds the same text): one segmentation per opinion, not two.
         self._recent: dict[int, tuple[str, npt.NDArray[np.uint64]]] = {}
+        # What the index answered for an opinion (by id, with its text): the staff card is drawn
+        # again after every button (theme, assign), and the answer is the one intake got.
+        self._answered: dict[int, tuple[str, list[Match]]] = {}
 
     def __len__(self) -> int:
         """Opinions indexed, all stations together."""
@@ -107,8 +111,30 @@ class OpenOpinions:
             index.add_features(opinion_id, codes)
             self._last_id[station_id] = max(self._last_id.get(station_id, 0), opinion_id)
 
+    def _ask(self, index: SimilarityIndex, opinion_id: int, text: str) -> list[Match]:
+        """The index's answer for an opinion: the one given before for the same text, if any.
+
+        Opinions taken in since may be missing from a remembered answer; they are newer, and
+        their own cards suggest this one. Ones gone since are dropped by the caller."""
+        seen = self._answered.pop(opinion_id, None)
+        if seen is not None and seen[0] == text:
+            found = seen[1]
+        else:
+            codes = features(text)
+            self._recent[opinion_id] = (text, codes)
+            while len(self._recent) > _RECENT:
+                del self._recent[next(iter(self._recent))]
+            found = index.query_features(
+                codes, k=_PROBE, min_score=self.min_score, exclude=opinion_id
+            )
+        self._answered[opinion_id] = (text, found)  # last used last: dropped last
+        while len(self._answered) > _REMEMBERED:
+            del self._answered[next(iter(self._answered))]
+        return found
+
     def forget(self, station_id: int, opinion_id: int) -> None:
         """An opinion that is no longer open (merged, rejected, withdrawn, closed)."""
+        self._answered.pop(opinion_id, None)
         index = self._index.get(station_id)
         if index is not None:
             index.remove(opinion_id)
@@ -118,12 +144,8 @@ class OpenOpinions:
     ) -> list[Suggested]:
         """The open opinions of the station most like `text` (not itself), best first."""
         index = await self._ensure(s, station_id)
-        codes = features(text)
-        self._recent[opinion_id] = (text, codes)
-        while len(self._recent) > _RECENT:
-            del self._recent[next(iter(self._recent))]
-        found = index.query_features(codes, k=_PROBE, min_score=self.min_score, exclude=opinion_id)
-        found = [m for m in found if m.id != opinion_id]
+        found = self._ask(index, opinion_id, text)
+        found = [m for m in found if m.id != opinion_id and m.id in index]
         if not found:
             return []
         rows = (
