@@ -127,7 +127,6 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/liaison-simscale"))
     args = parser.parse_args()
     from domain.classifier import ThemeClassifier, init_jieba
-
     from storage.migrate import upgrade
 
     upgrade(args.url, "heads")  # main may carry two heads until the lead re-chains them
