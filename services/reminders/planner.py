@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from time import thread_time
-from typing import cast
+from time import perf_counter, thread_time
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
@@ -30,29 +29,29 @@ from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach
 from services.reminders.briefings import plan_briefings
-from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
+from services.reminders.due import DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
-from storage.models import (
-    Meeting,
-    Opinion,
-    Task,
-    Unit,
-    UnitMember,
-    User,
-    UTCDateTime,
-)
+from storage.models import Meeting, Opinion, Task, Unit, UnitMember, User
+from storage.queries.clock import lock_tasks, set_next_moments
 
-# Tasks per transaction: sized so one batch keeps the event loop busy for about BATCH_SECONDS
-# of this thread's CPU (on SQLite the statements run on it too; PostgreSQL's waits do not count,
-# the chat runs during them); the loop yields to the chat between batches.
-BATCH_SECONDS = 0.010
-BATCH_MIN, BATCH_START, BATCH_MAX = 10, 50, 400
-_TASKS = cast(Table, Task.__table__)
-_SET_NEXT = (
-    update(_TASKS)
-    .where(_TASKS.c.id == bindparam("task"))
-    .values(next_remind_at=bindparam("moment", type_=UTCDateTime()))
-)
+# Tasks whose moment has come are read READ_BATCH at a time (one statement), their reminders
+# composed in Python outside any transaction (yielding to the loop every YIELD_SECONDS of this
+# thread's CPU), then written a transaction of a few hundred tasks at a time: one statement for
+# their outbox rows, one for their next moments. A write is sized so the chat waits for it about
+# WRITE_SECONDS at most: on SQLite by its wall time (it holds the only connection, and the
+# statements run on the loop's thread), on PostgreSQL by this thread's CPU (the chat has its own
+# connections and waits only for the loop).
+READ_BATCH = 500
+YIELD_SECONDS = 0.003
+WRITE_SECONDS = 0.010
+WRITE_MIN, WRITE_START, WRITE_MAX = 20, 100, 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPlan:
+    task: DueTask
+    moment: datetime | None  # the task's next moment
+    rows: list[outbox.Queued]
 
 
 @dataclass(frozen=True)
@@ -96,63 +95,69 @@ class ReminderPlanner:
 
     # ---- task deadlines ---------------------------------------------------------------------
     async def _plan_tasks(self, now: datetime) -> int:
-        """Plan the tasks whose next moment has come: a batch per transaction, and the loop
-        yields between batches so the chat's statements get the connection in between."""
+        """Plan the tasks whose next moment has come (see READ_BATCH above)."""
         eff = self._effective_day(now)
-        added, seen, size = 0, set[int](), BATCH_START
-        directory: Directory | None = None
+        added, seen = 0, set[int]()
+        chats: TaskChats | None = None
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]] = {}
+        writer: _Writer | None = None
         while True:
-            started = thread_time()
             async with self.ctx.sessions.begin() as s:
-                rows = await due_tasks(s, now, size)
+                rows = await due_tasks(s, now, READ_BATCH)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
-                    directory = directory or await Directory.load(s)
-                    seen.update(r.id for r in fresh)
-                    added += await self._plan_task_batch(s, directory, fresh, eff)
-            if len(rows) < size or not fresh:
+                    chats = chats or await TaskChats.load(s)
+                    await chats.add(s, fresh)
+                    writer = writer or _Writer(s.get_bind().dialect.name)
+            if not fresh or chats is None or writer is None:
                 return added
-            took = max(thread_time() - started, 1e-4)
-            size = min(BATCH_MAX, max(BATCH_MIN, int(size * BATCH_SECONDS / took)))
-            await asyncio.sleep(0)
+            seen.update(r.id for r in fresh)
+            plans: list[TaskPlan] = []
+            mark = thread_time()
+            for i, task in enumerate(fresh):
+                plans.append(self._plan_task(task, eff, chats, stages))
+                if i % 16 == 15 and thread_time() - mark > YIELD_SECONDS:
+                    await asyncio.sleep(0)
+                    mark = thread_time()
+            added += await writer.write(self.ctx, plans)
+            if len(rows) < READ_BATCH:
+                return added
 
-    async def _plan_task_batch(
-        self, s: AsyncSession, directory: Directory, rows: list[DueTask], eff: date
-    ) -> int:
-        nexts: list[dict[str, object]] = []
-        staged: list[tuple[DueTask, tuple[str, date, int]]] = []
-        for task in rows:
-            if task.status != TaskStatus.OPEN:
-                nexts.append({"task": task.id, "moment": None})
-                continue
-            start = task.assigned_at.astimezone(self.ctx.tz).date()
-            nxt = self._next_stage_day(task.due_date, eff, start)
-            nexts.append({"task": task.id, "moment": self._at(nxt)})
-            stage = self._task_stage(task.due_date, eff, start)
-            if stage is not None:
-                staged.append((task, stage))
-        reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
-        names_for = {t.assignee_user_id for t, _ in staged if t.id in reports}
-        chats = await TaskChats.load(
-            s, directory, [t for t, _ in staged], {i for i in names_for if i is not None}
-        )
-        queued: list[outbox.Queued] = []
-        for task, (name, day, overdue) in staged:
-            text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
-            for chat in chats.chats(task):
-                key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
-                queued.append(self._queued(key, chat, text, task, self._at(day)))
-            staff = chats.staff(task.station_id)
-            if task.id in reports and staff is not None:
-                report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
-                text = tr.overdue_report(
-                    task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
-                )
-                key = f"remind:task:{task.id}:report"
-                queued.append(self._queued(key, staff, text, task, self._at(report_day)))
-        added = await outbox.enqueue_many(s, queued)
-        await s.execute(_SET_NEXT, nexts)  # one executemany
-        return added
+    def _plan_task(
+        self,
+        task: DueTask,
+        eff: date,
+        chats: TaskChats,
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]],
+    ) -> TaskPlan:
+        """The task's reminders due by `eff` (with their unique keys) and its next moment."""
+        if task.status != TaskStatus.OPEN:
+            return TaskPlan(task, None, [])
+        start = task.assigned_at.astimezone(self.ctx.tz).date()
+        known = stages.get((task.due_date, start))
+        if known is None:  # tasks share deadlines: the calendar is walked once per pair
+            known = stages[(task.due_date, start)] = (
+                self._task_stage(task.due_date, eff, start),
+                self._next_stage_day(task.due_date, eff, start),
+            )
+        stage, nxt = known
+        plan = TaskPlan(task, self._at(nxt), [])
+        if stage is None:
+            return plan
+        name, day, overdue = stage
+        text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
+        for chat in chats.chats(task):
+            key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
+            plan.rows.append(self._queued(key, chat, text, task, self._at(day)))
+        staff = chats.staff(task.station_id)
+        if staff is not None and self._report_owed(task, overdue, eff):
+            report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
+            text = tr.overdue_report(
+                task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
+            )
+            key = f"remind:task:{task.id}:report"
+            plan.rows.append(self._queued(key, staff, text, task, self._at(report_day)))
+        return plan
 
     def _report_owed(self, task: DueTask, overdue: int, eff: date) -> bool:
         """Whether the 逾期通报 may still be missing: on the day it falls due, or whenever the task
@@ -359,3 +364,32 @@ class ReminderPlanner:
             note="meeting already started" if gone else None,
         )
         return 1 if added and not gone else 0
+
+
+class _Writer:
+    """Writes task plans a transaction at a time, sized by what the chat would wait for."""
+
+    def __init__(self, dialect: str) -> None:
+        # SQLite: the transaction's wall time (it holds the connection, on the loop's thread);
+        # PostgreSQL: the loop's CPU (the chat has connections of its own).
+        self.clock = perf_counter if dialect == "sqlite" else thread_time
+        self.size = WRITE_START
+
+    async def write(self, ctx: ServiceContext, plans: list[TaskPlan]) -> int:
+        """Each task's reminders and next moment, if the task still reads as it was planned
+        from (a change in between replans it next tick); returns the pending rows added."""
+        added, i = 0, 0
+        while i < len(plans):
+            chunk = plans[i : i + self.size]
+            started = self.clock()
+            async with ctx.sessions.begin() as s:
+                now = await lock_tasks(s, [p.task.id for p in chunk])
+                kept = [p for p in chunk if now.get(p.task.id) == p.task.snapshot()]
+                added += await outbox.enqueue_many(s, [r for p in kept for r in p.rows])
+                await set_next_moments(s, [(p.task.id, p.moment) for p in kept])
+            took = max(self.clock() - started, 1e-4)
+            i += len(chunk)
+            grown = int(len(chunk) * WRITE_SECONDS / took)
+            self.size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * self.size)))
+            await asyncio.sleep(0)
+        return added
