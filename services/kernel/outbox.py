@@ -95,31 +95,38 @@ async def enqueue_many(s: AsyncSession, rows: Sequence[Queued]) -> int:
     For the clock, which plans many reminders at once: one bulk INSERT … ON CONFLICT DO NOTHING
     (storage.queries.clock) instead of a statement (and a round trip) per row.
     """
-    added = await insert_outbox_once(
-        s,
-        [
-            (
-                q.key,
-                q.station_id,
-                q.kind.value,
-                q.to.channel.value,
-                q.to.id,
-                q.message.to_json(),
-                q.message.data,
-                q.due_at,
-                q.expires_at,
-                q.status.value,
-                0,
-                q.note,
-                q.opinion_id,
-                q.due_at,
-            )
-            for q in rows
-        ],
-    )
+    added = await insert_outbox_once(s, bulk_rows(rows))
+    mark_added(s, added)
+    return added
+
+
+def bulk_rows(rows: Sequence[Queued]) -> list[tuple[object, ...]]:
+    """`rows` as storage.queries.clock.OUTBOX_COLUMNS values."""
+    return [
+        (
+            q.key,
+            q.station_id,
+            q.kind.value,
+            q.to.channel.value,
+            q.to.id,
+            q.message.to_json(),
+            q.message.data,
+            q.due_at,
+            q.expires_at,
+            q.status.value,
+            0,
+            q.note,
+            q.opinion_id,
+            q.due_at,
+        )
+        for q in rows
+    ]
+
+
+def mark_added(s: AsyncSession, added: int) -> None:
+    """Rows were added in this transaction: wake the dispatcher once it commits."""
     if added:
         s.info[DIRTY] = True
-    return added
 
 
 async def drop(s: AsyncSession, key: str) -> None:

@@ -32,19 +32,22 @@ from services.reminders.briefings import plan_briefings
 from services.reminders.due import DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
 from storage.models import Meeting, Opinion, Task, Unit, UnitMember, User
-from storage.queries.clock import lock_tasks, set_next_moments
+from storage.queries.clock import lock_tasks, write_plans
 
-# Tasks whose moment has come are read READ_BATCH at a time (one statement), their reminders
+# Tasks whose moment has come are read a batch at a time (one statement), their reminders
 # composed in Python outside any transaction (yielding to the loop every YIELD_SECONDS of this
-# thread's CPU), then written a transaction of a few hundred tasks at a time: one statement for
-# their outbox rows, one for their next moments. A write is sized so the chat waits for it about
-# WRITE_SECONDS at most: on SQLite by its wall time (it holds the only connection, and the
-# statements run on the loop's thread), on PostgreSQL by this thread's CPU (the chat has its own
-# connections and waits only for the loop).
-READ_BATCH = 500
+# thread's CPU) and written a chunk per transaction: the tasks re-read under lock, then their
+# outbox rows and next moments in bulk statements.
+# SQLite: a chunk is sized so the chat waits for it about WRITE_SECONDS at most, by its wall
+# time (it holds the only connection, its statements run on the loop's thread).
+# PostgreSQL: the chat has connections of its own and waits only for the loop, so chunks of
+# PG_CHUNK tasks are written on PG_IN_FLIGHT connections at once while the loop composes the
+# next ones (the server's index work, not Python, is most of a day's tick there).
+READ_BATCH = {"sqlite": 500, "postgresql": 2000}
 YIELD_SECONDS = 0.003
 WRITE_SECONDS = 0.010
 WRITE_MIN, WRITE_START, WRITE_MAX = 20, 100, 1000
+PG_CHUNK, PG_IN_FLIGHT = 250, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,24 +106,31 @@ class ReminderPlanner:
         writer: _Writer | None = None
         while True:
             async with self.ctx.sessions.begin() as s:
-                rows = await due_tasks(s, now, READ_BATCH)
+                writer = writer or _Writer(self.ctx, s.get_bind().dialect.name)
+                rows = await due_tasks(s, now, writer.read_batch)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
                     chats = chats or await TaskChats.load(s)
                     await chats.add(s, fresh)
-                    writer = writer or _Writer(s.get_bind().dialect.name)
-            if not fresh or chats is None or writer is None:
+            if not fresh or chats is None:
                 return added
             seen.update(r.id for r in fresh)
-            plans: list[TaskPlan] = []
+            chunk: list[TaskPlan] = []
             mark = thread_time()
-            for i, task in enumerate(fresh):
-                plans.append(self._plan_task(task, eff, chats, stages))
-                if i % 16 == 15 and thread_time() - mark > YIELD_SECONDS:
-                    await asyncio.sleep(0)
-                    mark = thread_time()
-            added += await writer.write(self.ctx, plans)
-            if len(rows) < READ_BATCH:
+            try:
+                for i, task in enumerate(fresh):
+                    chunk.append(self._plan_task(task, eff, chats, stages))
+                    if len(chunk) >= writer.size:
+                        await writer.submit(chunk)
+                        chunk = []
+                    if i % 16 == 15 and thread_time() - mark > YIELD_SECONDS:
+                        await asyncio.sleep(0)
+                        mark = thread_time()
+                if chunk:
+                    await writer.submit(chunk)
+            finally:
+                added += await writer.drain()
+            if len(rows) < writer.read_batch:
                 return added
 
     def _plan_task(
@@ -367,29 +377,47 @@ class ReminderPlanner:
 
 
 class _Writer:
-    """Writes task plans a transaction at a time, sized by what the chat would wait for."""
+    """Writes task plans a chunk per transaction (see READ_BATCH above)."""
 
-    def __init__(self, dialect: str) -> None:
-        # SQLite: the transaction's wall time (it holds the connection, on the loop's thread);
-        # PostgreSQL: the loop's CPU (the chat has connections of its own).
-        self.clock = perf_counter if dialect == "sqlite" else thread_time
-        self.size = WRITE_START
+    def __init__(self, ctx: ServiceContext, dialect: str) -> None:
+        self.ctx = ctx
+        self.sqlite = dialect != "postgresql"
+        self.read_batch = READ_BATCH["sqlite" if self.sqlite else "postgresql"]
+        self.size = WRITE_START if self.sqlite else PG_CHUNK
+        self.flight: list[asyncio.Future[int]] = []
+        self.added = 0
 
-    async def write(self, ctx: ServiceContext, plans: list[TaskPlan]) -> int:
+    async def submit(self, plans: list[TaskPlan]) -> None:
+        if not self.sqlite:
+            while len(self.flight) >= PG_IN_FLIGHT:
+                self.added += await self.flight.pop(0)
+            self.flight.append(asyncio.ensure_future(self._write(plans)))
+            return
+        started = perf_counter()
+        self.added += await self._write(plans)
+        took = max(perf_counter() - started, 1e-4)
+        grown = int(len(plans) * WRITE_SECONDS / took)
+        self.size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * self.size)))
+        await asyncio.sleep(0)  # the chat's transactions get the connection in between
+
+    async def drain(self) -> int:
+        """Wait for the chunks in flight; returns the pending rows added since the last drain."""
+        flight, self.flight = self.flight, []
+        done = await asyncio.gather(*flight, return_exceptions=True)
+        added, self.added = self.added, 0
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+            added += result
+        return added
+
+    async def _write(self, plans: list[TaskPlan]) -> int:
         """Each task's reminders and next moment, if the task still reads as it was planned
         from (a change in between replans it next tick); returns the pending rows added."""
-        added, i = 0, 0
-        while i < len(plans):
-            chunk = plans[i : i + self.size]
-            started = self.clock()
-            async with ctx.sessions.begin() as s:
-                now = await lock_tasks(s, [p.task.id for p in chunk])
-                kept = [p for p in chunk if now.get(p.task.id) == p.task.snapshot()]
-                added += await outbox.enqueue_many(s, [r for p in kept for r in p.rows])
-                await set_next_moments(s, [(p.task.id, p.moment) for p in kept])
-            took = max(self.clock() - started, 1e-4)
-            i += len(chunk)
-            grown = int(len(chunk) * WRITE_SECONDS / took)
-            self.size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * self.size)))
-            await asyncio.sleep(0)
+        async with self.ctx.sessions.begin() as s:
+            now = await lock_tasks(s, [p.task.id for p in plans])
+            kept = [p for p in plans if now.get(p.task.id) == p.task.snapshot()]
+            rows = outbox.bulk_rows([r for p in kept for r in p.rows])
+            added = await write_plans(s, rows, [(p.task.id, p.moment) for p in kept])
+            outbox.mark_added(s, added)
         return added

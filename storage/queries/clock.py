@@ -48,6 +48,11 @@ _PG_INSERT = text(
     + ", ".join(f"CAST(:{n} AS {t})" for n, t, _ in OUTBOX_COLUMNS)
     + f") AS v({', '.join(_NAMES)}) ON CONFLICT (key) DO NOTHING RETURNING outbox.status"
 )
+_PG_WRITE = text(
+    "WITH moved AS (UPDATE tasks SET next_remind_at = m.moment"
+    " FROM unnest(CAST(:task_ids AS INTEGER[]), CAST(:moments AS TIMESTAMPTZ[])) AS m(id, moment)"
+    " WHERE tasks.id = m.id RETURNING tasks.id) " + _PG_INSERT.text
+)
 _SQLITE_INSERT = (
     f"INSERT INTO outbox ({', '.join(_NAMES)}) VALUES ({', '.join('?' for _ in _NAMES)})"
     " ON CONFLICT (key) DO NOTHING"
@@ -112,6 +117,29 @@ def _json(dialect: Dialect) -> Convert:
     return cast(Convert, serializer or json.dumps)
 
 
+async def write_plans(
+    s: AsyncSession,
+    rows: Sequence[Sequence[Any]],
+    moments: Sequence[tuple[int, datetime | None]],
+) -> int:
+    """insert_outbox_once(rows) and set_next_moments(moments); on PostgreSQL in one statement
+    (one round trip). Returns how many pending rows were added."""
+    conn = await s.connection()
+    if conn.dialect.name != "postgresql":
+        added = await insert_outbox_once(s, rows)
+        await set_next_moments(s, moments)
+        return added
+    if not moments:
+        return await insert_outbox_once(s, rows)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in _NAMES]
+    params: dict[str, Any] = {n: list(col) for n, col in zip(_NAMES, columns, strict=True)}
+    params["message"] = [_json(conn.dialect)(m) for m in params["message"]]
+    params["task_ids"] = [i for i, _ in moments]
+    params["moments"] = [m for _, m in moments]
+    statuses = (await conn.execute(_PG_WRITE, params)).scalars()
+    return sum(1 for status in statuses if status == "pending")
+
+
 async def set_next_moments(s: AsyncSession, moments: Sequence[tuple[int, datetime | None]]) -> None:
     """tasks.next_remind_at for each (task id, moment), in one statement."""
     if not moments:
@@ -141,11 +169,25 @@ _CURRENT = (
 )
 
 
+_PG_CURRENT = text(
+    "SELECT t.id, t.status, t.due_date, t.assignee_user_id, t.assignee_unit_id,"
+    " t.acknowledged_by_id, t.next_remind_at"
+    " FROM tasks AS t CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS c"
+    " WHERE t.id = ANY(CAST(:ids AS INTEGER[])) ORDER BY t.id FOR UPDATE OF t"
+).columns(*_CURRENT.selected_columns)
+
+
 async def lock_tasks(s: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
     """The planner's fields of tasks `ids` as they are now, locked until the transaction ends
-    (PostgreSQL: FOR UPDATE, in id order; SQLite: the transaction holds the write lock)."""
-    stmt = _CURRENT
+    (PostgreSQL: FOR UPDATE, in id order, ids as one array; SQLite: the transaction holds the
+    write lock).
+
+    PostgreSQL also stops waiting for the WAL flush at this transaction's commit
+    (synchronous_commit off, this transaction only): a crash may lose the last planned batches,
+    which the next tick plans again under the same keys, and nothing can have been sent from
+    them (a later claim would be lost with them)."""
     if s.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Task)
-    rows = await s.execute(stmt, {"ids": list(ids)})
+        rows = await s.execute(_PG_CURRENT, {"ids": list(ids)})
+    else:
+        rows = await s.execute(_CURRENT, {"ids": list(ids)})
     return {row[0]: tuple(row) for row in rows.all()}
