@@ -14,6 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import perf_counter, thread_time
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ from services.kernel.people import reach
 from services.reminders.briefings import plan_briefings
 from services.reminders.due import DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
+from storage.checkpoint import Checkpointer
 from storage.models import Meeting, Opinion, Task, Unit, UnitMember, User
 from storage.queries.clock import lock_tasks, write_plans
 
@@ -106,13 +108,14 @@ class ReminderPlanner:
         writer: _Writer | None = None
         while True:
             async with self.ctx.sessions.begin() as s:
-                writer = writer or _Writer(self.ctx, s.get_bind().dialect.name)
+                writer = writer or _Writer(self.ctx, s.get_bind())
                 rows = await due_tasks(s, now, writer.read_batch)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
                     chats = chats or await TaskChats.load(s)
                     await chats.add(s, fresh)
             if not fresh or chats is None:
+                await writer.checkpoint.wait()
                 return added
             seen.update(r.id for r in fresh)
             chunk: list[TaskPlan] = []
@@ -131,6 +134,7 @@ class ReminderPlanner:
             finally:
                 added += await writer.drain()
             if len(rows) < writer.read_batch:
+                await writer.checkpoint.wait()
                 return added
 
     def _plan_task(
@@ -379,9 +383,10 @@ class ReminderPlanner:
 class _Writer:
     """Writes task plans a chunk per transaction (see READ_BATCH above)."""
 
-    def __init__(self, ctx: ServiceContext, dialect: str) -> None:
+    def __init__(self, ctx: ServiceContext, bind: Any) -> None:
         self.ctx = ctx
-        self.sqlite = dialect != "postgresql"
+        self.sqlite = bind.dialect.name != "postgresql"
+        self.checkpoint = Checkpointer(bind)  # SQLite: the WAL checkpointed off the loop
         self.read_batch = READ_BATCH["sqlite" if self.sqlite else "postgresql"]
         self.size = WRITE_START if self.sqlite else PG_CHUNK
         self.flight: list[asyncio.Future[int]] = []
@@ -398,6 +403,7 @@ class _Writer:
         took = max(perf_counter() - started, 1e-4)
         grown = int(len(plans) * WRITE_SECONDS / took)
         self.size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * self.size)))
+        self.checkpoint.poke()
         await asyncio.sleep(0)  # the chat's transactions get the connection in between
 
     async def drain(self) -> int:
