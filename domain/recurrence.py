@@ -99,46 +99,64 @@ def occurrences(
     limit: int = 3,
 ) -> Iterator[datetime]:
     """Occurrences at or after `after` (aware datetimes), at most `limit` of them."""
-    local = start.astimezone(tz)
-    at_time: time = local.timetz().replace(tzinfo=None)
     rule = rule or {"type": "once"}
     kind = rule.get("type", "once")
-    found = 0
-
-    def emit(day: date) -> datetime:
-        return datetime.combine(day, at_time, tzinfo=tz)
-
     if kind == "once":
         if start >= after:
             yield start
         return
     if kind in ("days", "weeks", "weekly"):
-        step = (
-            timedelta(days=int(rule["n"]) * (7 if kind == "weeks" else 1))
-            if kind != "weekly"
-            else timedelta(days=7)
-        )
-        day = local.date()
-        if kind == "weekly":
-            day += timedelta(days=(int(rule["weekday"]) - day.weekday()) % 7)
-        after_day = after.astimezone(tz).date()
-        if day < after_day:
-            skip = (after_day - day).days // step.days
-            day += step * skip
-        while found < limit:
-            when = emit(day)
-            if when >= after and when >= start:
-                found += 1
-                yield when
-            day += step
+        yield from _every(start, rule, tz, after, limit)
         return
-    # monthly and semi-monthly walk month by month from the start's month
+    yield from _by_month(start, rule, tz, calendar, after, limit)
+
+
+def _every(
+    start: datetime, rule: dict[str, Any], tz: ZoneInfo, after: datetime, limit: int
+) -> Iterator[datetime]:
+    """Every n days or weeks, or weekly on a weekday: jump close to `after`, then step."""
+    kind = rule["type"]
+    local = start.astimezone(tz)
+    at_time: time = local.timetz().replace(tzinfo=None)
+    step = (
+        timedelta(days=int(rule["n"]) * (7 if kind == "weeks" else 1))
+        if kind != "weekly"
+        else timedelta(days=7)
+    )
+    day = local.date()
+    if kind == "weekly":
+        day += timedelta(days=(int(rule["weekday"]) - day.weekday()) % 7)
+    after_day = after.astimezone(tz).date()
+    if day < after_day:
+        skip = (after_day - day).days // step.days
+        day += step * skip
+    found = 0
+    while found < limit:
+        when = datetime.combine(day, at_time, tzinfo=tz)
+        if when >= after and when >= start:
+            found += 1
+            yield when
+        day += step
+
+
+def _by_month(
+    start: datetime,
+    rule: dict[str, Any],
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    after: datetime,
+    limit: int,
+) -> Iterator[datetime]:
+    """Monthly and semi-monthly walk month by month from the start's month."""
+    local = start.astimezone(tz)
+    at_time: time = local.timetz().replace(tzinfo=None)
     year, month = local.year, local.month
     after_local = after.astimezone(tz)
     if (year, month) < (after_local.year, after_local.month - 1):
         year, month = after_local.year, max(after_local.month - 1, 1)
+    found = 0
     for _ in range(240):
-        if kind == "monthly":
+        if rule["type"] == "monthly":
             days = [_month_day(year, month, int(rule["day"]))]
         else:
             days = [
@@ -146,7 +164,7 @@ def occurrences(
                 calendar.next_workday(date(year, month, 16)),
             ]
         for d in days:
-            when = emit(d)
+            when = datetime.combine(d, at_time, tzinfo=tz)
             if when >= after and when >= start:
                 found += 1
                 yield when

@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token-abcdefghij"
@@ -48,17 +49,39 @@ class BotProcess:
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self._output: Output | None = None
 
     def start(self) -> BotProcess:
-        log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", *self.args],
             cwd=self.root,
             env=self.env,
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        log.close()
+        assert self.proc.stdout is not None
+        self._output = Output(self.proc.stdout, self.log_path)
+        return self
+
+    def wait_log(self, needle: str, timeout: float = 120) -> str:
+        """The first line of this run's log containing `needle`, once the bot has written it
+        (a readiness signal such as "wechat: serving"); AssertionError with the log if it exits
+        or times out first."""
+        assert self._output is not None
+        line = self._output.wait_for(needle, timeout)
+        if line is None:
+            raise AssertionError(f"the bot did not log {needle!r}:\n{self.log()[-3000:]}")
+        return line
+
+    def polling(self, fake: Any, timeout: float = 120) -> BotProcess:
+        """Start, and return once the bot long-polls `fake`; a bot that does not get there is
+        stopped and its log shown."""
+        self.start()
+        try:
+            wait_started(fake, self.alive, timeout)
+        except (TimeoutError, RuntimeError) as exc:
+            self.stop()
+            raise AssertionError(f"{exc}:\n{self.log()}") from None
         return self
 
     def stop(self, timeout: float = 20) -> int:
@@ -71,6 +94,7 @@ class BotProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._drained()
         return int(self.proc.returncode)
 
     def kill(self) -> None:
@@ -78,6 +102,12 @@ class BotProcess:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait()
+        self._drained()
+
+    def _drained(self) -> None:
+        """The exited process's last lines are in the log file."""
+        if self._output is not None:
+            self._output.join()
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -94,15 +124,76 @@ class BotProcess:
         self.stop()
 
 
+class Output:
+    """A process's output copied line by line to its log file, with waits that wake on each line
+    (the bot's own readiness signals, instead of polling what it serves)."""
+
+    def __init__(self, stream: IO[bytes], path: Path) -> None:
+        self._cond = threading.Condition()
+        self._lines: list[str] = []
+        self._ended = False
+        self._thread = threading.Thread(
+            target=self._copy, args=(stream, path), name="bot-output", daemon=True
+        )
+        self._thread.start()
+
+    def _copy(self, stream: IO[bytes], path: Path) -> None:
+        with stream, path.open("ab") as log:
+            for line in iter(stream.readline, b""):
+                log.write(line)
+                log.flush()
+                with self._cond:
+                    self._lines.append(line.decode("utf-8", errors="replace"))
+                    self._cond.notify_all()
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def wait_for(self, needle: str, timeout: float) -> str | None:
+        """The first line containing `needle`; None if the output ended or `timeout` passed."""
+        seen = 0
+
+        def found() -> str | None:
+            nonlocal seen
+            for line in self._lines[seen:]:
+                if needle in line:
+                    return line
+            seen = len(self._lines)
+            return None
+
+        with self._cond:
+            self._cond.wait_for(lambda: self._ended or found() is not None, timeout)
+            return found()
+
+    def join(self, timeout: float = 10) -> None:
+        self._thread.join(timeout)
+
+
 def wait_started(fake: Any, alive: Callable[[], bool], timeout: float = 120) -> None:
     """Wait until the bot long-polls the fake server; fail fast if the process died."""
+
+    def polls() -> bool:
+        return bool(fake.waiting_pollers > 0)
+
+    wait_while_alive(fake.wait_for, polls, alive, timeout, "the bot did not start polling")
+
+
+def wait_while_alive(
+    wait_for: Callable[[Callable[[], bool], float], object],
+    ready: Callable[[], bool],
+    alive: Callable[[], bool],
+    timeout: float,
+    what: str,
+) -> None:
+    """Wait for `ready()` through a fake's `wait_for` (woken by the fake's changes), checking
+    every second that the bot still runs: RuntimeError if it exited, else TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             raise RuntimeError("the bot process exited during start-up")
         try:
-            fake.wait_for(lambda: fake.waiting_pollers > 0, timeout=1.0)
+            wait_for(ready, 1.0)
             return
         except TimeoutError:
             continue
-    raise TimeoutError(f"the bot did not start polling within {timeout} s")
+    raise TimeoutError(f"{what} within {timeout} s")

@@ -17,7 +17,7 @@ from tests import demo_wechat
 from tests.botproc import TOKEN, BotProcess, wait_started
 from tests.fakebot import FakeBotApi
 from tests.fakewechat import FakeWeChat
-from tests.wechatproc import free_port, wechat_env
+from tests.wechatproc import endpoint_env
 
 ADMIN, STAFF, REP, RESIDENT = 900, 901, 500, 101
 STAFF_GROUP = -1001
@@ -96,10 +96,8 @@ def main() -> int:
             fake.add_user(uid, name)
         fake.add_group(STAFF_GROUP, "联络站工作人员群")
         print("启动真实的机器人进程（liaison-bot run），连接测试用 Bot API 服务器 …")
-        port = free_port()
-        wx.bot_url = f"http://127.0.0.1:{port}/wechat"
         bot = BotProcess(
-            fake.base_url, Path(tmp), admin_ids=str(ADMIN), extra_env=wechat_env(wx, port)
+            fake.base_url, Path(tmp), admin_ids=str(ADMIN), extra_env=endpoint_env(wx)
         ).start()
         try:
             try:

@@ -4,12 +4,11 @@ side by side, and helpers to act as DingTalk people and read what the bot sent t
 from __future__ import annotations
 
 import json
-import time
 import unicodedata
 from pathlib import Path
 from typing import Any
 
-from tests.botproc import BotProcess, wait_started
+from tests.botproc import BotProcess, wait_while_alive
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
 
@@ -45,23 +44,20 @@ def start_both(
         admin_ids=admin_ids,
         database_url=database_url,
         extra_env={**dingtalk_env(dt, template=template), **(extra_env or {})},
-    ).start()
-    wait_started(tg, bot.alive)
+    ).polling(tg)
     wait_stream(dt, bot)
     return bot
 
 
 def wait_stream(dt: FakeDingTalk, bot: BotProcess, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not bot.alive():
-            raise RuntimeError("the bot exited:\n" + bot.log()[-3000:])
-        try:
-            dt.wait_for(lambda: dt.open_connections > 0, timeout=1.0)
-            return
-        except TimeoutError:
-            continue
-    raise TimeoutError("the bot did not open a DingTalk Stream connection")
+    def connected() -> bool:
+        return dt.open_connections > 0
+
+    what = "the bot did not open a DingTalk Stream connection"
+    try:
+        wait_while_alive(dt.wait_for, connected, bot.alive, timeout, what)
+    except RuntimeError:
+        raise RuntimeError("the bot exited:\n" + bot.log()[-3000:]) from None
 
 
 def text_of(record: JSON) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from services.kernel.actions import ActionCodec
-from tests.botproc import TOKEN, BotProcess, wait_started
+from tests.botproc import TOKEN, BotProcess
 from tests.conftest import reset_pg_schema
 from tests.fakebot import FakeBotApi
 from tests.test_e2e_casework import query
@@ -138,9 +138,8 @@ def start_world(tmp: Path, engine: str, pg: str | None) -> Iterator[World]:
     fake.add_group(RESIDENTS_GROUP, "幸福小区居民群")
     bot = BotProcess(
         fake.base_url, tmp, admin_ids=str(ADMIN), database_url=db, extra_env={"LOG_LEVEL": "INFO"}
-    ).start()
+    ).polling(fake)
     try:
-        wait_started(fake, bot.alive)
         w = World(fake, bot, db)
         _populate(w)
         yield w

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ from sqlalchemy import text
 from storage.db import make_engine
 from tests.botproc import ROOT, TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
+from tests.localhttp import free_port
 
 REF = re.compile(r"受理编号：\s*([A-Z]+-\d{4}-\d{5})")
 FIRST_RESIDENT = 5000
@@ -53,12 +53,6 @@ class Figures:
 def opinion_text(i: int) -> str:
     place = PLACES[i % len(PLACES)]
     return f"第{i}号：小区{i % 37 + 1}号楼旁边的{place}坏了好几天，老人晚上出门很不方便，希望尽快修好。"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Receipts:

@@ -1,14 +1,21 @@
-"""Test helpers: people and chats on a channel, reading the outbox as text."""
+"""Test helpers: people and chats on a channel, reading the outbox as text, and setting up the\ndatabase a real bot process (tests/botproc.py) then runs on."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import func, select
 
 from domain.channels import Address, Channel, Sender
+from domain.clock import Clock, SystemClock
 from domain.message import Message, Style
 from handlers.telegram.render import render_html
 from services.casework import CaseworkService
-from services.kernel.context import ServiceContext
+from services.kernel.context import Classifier, ServiceContext
+from services.meetings import MeetingService
+from storage.db import make_engine, make_sessionmaker
 from storage.models import Outbox
 
 
@@ -67,3 +74,45 @@ async def user_id_of(ctx: ServiceContext, who: Sender) -> int:
             )
         )
         return int(found.scalar_one())
+
+
+@asynccontextmanager
+async def services_on(
+    url: str, classifier: Classifier, *admins: Sender, clock: Clock | None = None
+) -> AsyncIterator[ServiceContext]:
+    """The services on the database at `url`, outside the bot process: to set up what the process
+    then finds, or to read what it left."""
+    engine = make_engine(url)
+    try:
+        yield await ServiceContext(
+            sessions=make_sessionmaker(engine),
+            classifier=classifier,
+            clock=clock or SystemClock(),
+            admin_ids=frozenset(a.identity for a in admins),
+        ).prepare()
+    finally:
+        await engine.dispose()
+
+
+async def groups_with_notices(
+    ctx: ServiceContext, admin: Sender, chats: Sequence[Address], notices: int
+) -> None:
+    """Working groups 组0, 组1, … bound to `chats`, and `notices` announcements to all of them."""
+    cw = CaseworkService(ctx)
+    for g, to in enumerate(chats):
+        await cw.add_unit(admin, "group", f"组{g}")
+        await cw.bind_unit_chat(admin, to, f"组{g}")
+    meetings = MeetingService(ctx)
+    for k in range(notices):
+        reply = await meetings.announce(admin, f"全部 第{k}号通知：请按时报送台账。")
+        assert "发送到" in reply.text
+
+
+async def count_rows(url: str, what: Any) -> int:
+    """How many rows of `what` (a model or table) the database at `url` holds."""
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            return int((await s.execute(select(func.count()).select_from(what))).scalar_one())
+    finally:
+        await engine.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.botproc import TOKEN, BotProcess, wait_started
+from tests.botproc import TOKEN, BotProcess
 from tests.conftest import reset_pg_schema
 from tests.fakebot import FakeBotApi
 
@@ -104,9 +104,8 @@ def test_full_casework_loop(tmp_path: Path, bot_db: str) -> None:
             admin_ids=str(ADMIN),
             extra_env={"LIAISON_CLOCK_START": "2026-09-30T10:00:00+08:00"},
             database_url=bot_db,
-        ).start()
+        ).polling(fake)
         try:
-            wait_started(fake, bot.alive)
             c = Chat(fake)
             c.say(ADMIN, "/bind_staff", chat=STAFF_GROUP)
             c.say(STAFF, "/start")
@@ -248,10 +247,10 @@ def test_suggested_duplicate_merged_with_one_tap(tmp_path: Path, bot_db: str) ->
         ):
             fake.add_user(uid, name)
         fake.add_group(STAFF_GROUP, "工作人员群")
-        bot = BotProcess(fake.base_url, tmp_path, admin_ids=str(ADMIN), database_url=bot_db)
-        bot.start()
+        bot = BotProcess(
+            fake.base_url, tmp_path, admin_ids=str(ADMIN), database_url=bot_db
+        ).polling(fake)
         try:
-            wait_started(fake, bot.alive)
             c = Chat(fake)
             c.say(ADMIN, "/bind_staff", chat=STAFF_GROUP)
             c.say(STAFF, "/start")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.botproc import TOKEN, BotProcess, wait_started
+from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
 from tests.test_e2e_casework import Chat, bot_db, query
 
@@ -46,9 +46,8 @@ def test_record_phone_revisit_and_claim(tmp_path: Path, bot_db: str) -> None:
             admin_ids=str(ADMIN),
             extra_env={"LIAISON_CLOCK_START": "2026-09-28T10:00:00+08:00"},
             database_url=bot_db,
-        ).start()
+        ).polling(fake)
         try:
-            wait_started(fake, bot.alive)
             c = Chat(fake)
             setup(c)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.botproc import TOKEN, BotProcess, wait_started
+from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
 from tests.test_e2e_casework import bot_db, query
 
@@ -23,8 +23,7 @@ def _start(fake: FakeBotApi, tmp: Path, db: str) -> BotProcess:
         fake.add_user(uid, name)
     fake.add_group(OLD, "工作人员群", type="group")
     fake.add_group(UNIT_GROUP, "甲组", type="group")
-    bot = BotProcess(fake.base_url, tmp, admin_ids=str(ADMIN), database_url=db).start()
-    wait_started(fake, bot.alive)
+    bot = BotProcess(fake.base_url, tmp, admin_ids=str(ADMIN), database_url=db).polling(fake)
     for user, text, chat in (
         (ADMIN, "/bind_staff", OLD),
         (ADMIN, "/group_add 甲组", None),

@@ -17,15 +17,12 @@ from domain.channels import Address, Channel, Sender
 from domain.classifier import ThemeClassifier
 from services.casework import CaseworkService
 from services.intake import IntakeService
-from services.kernel.context import ServiceContext
-from services.meetings import MeetingService
-from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from tests.botproc import ROOT, TOKEN
-from tests.conftest import TZ
 from tests.dingtalkproc import DingTalkPeople, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk, FakeLimits
+from tests.support import groups_with_notices, services_on
 from tests.test_e2e_dingtalk import bot_db
 
 __all__ = ["bot_db"]  # the SQLite/PostgreSQL fixture, shared with the casework loop
@@ -46,32 +43,15 @@ def seed(
     and `opinions` residents' opinions from Telegram (each a triage card for the staff group)."""
 
     async def run() -> list[str]:
-        engine = make_engine(url)
-        ctx = ServiceContext(
-            sessions=make_sessionmaker(engine),
-            classifier=classifier,
-            tz=TZ,
-            admin_ids=frozenset({ADMIN.identity}),
-        )
-        await ctx.prepare()
-        cw = CaseworkService(ctx)
-        await cw.bind_staff_chat(ADMIN, dt_chat(STAFF_GROUP), None)
-        cids = []
-        for g in range(groups):
-            await cw.add_unit(ADMIN, "group", f"组{g}")
-            await cw.bind_unit_chat(ADMIN, dt_chat(f"cidGroup{g}=="), f"组{g}")
-            cids.append(f"cidGroup{g}==")
-        meetings = MeetingService(ctx)
-        for k in range(notices):
-            reply = await meetings.announce(ADMIN, f"全部 第{k}号通知：请按时报送台账。")
-            assert "发送到" in reply.text
-        intake = IntakeService(ctx)
-        for n in range(opinions):
-            who = Sender(Channel.TELEGRAM, str(RESIDENT + n), f"居民{n}")
-            await intake.submit_text(
-                who, who.private_chat, "1", f"第{n}号意见：小区路灯坏了三个月，晚上老人出门不安全。"
-            )
-        await engine.dispose()
+        cids = [f"cidGroup{g}==" for g in range(groups)]
+        async with services_on(url, classifier, ADMIN) as ctx:
+            await CaseworkService(ctx).bind_staff_chat(ADMIN, dt_chat(STAFF_GROUP), None)
+            await groups_with_notices(ctx, ADMIN, [dt_chat(c) for c in cids], notices)
+            intake = IntakeService(ctx)
+            for n in range(opinions):
+                who = Sender(Channel.TELEGRAM, str(RESIDENT + n), f"居民{n}")
+                text = f"第{n}号意见：小区路灯坏了三个月，晚上老人出门不安全。"
+                await intake.submit_text(who, who.private_chat, "1", text)
         return cids
 
     upgrade(url)

@@ -10,20 +10,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from domain.channels import Channel
 from domain.classifier import ThemeClassifier
-from services.kernel.context import ServiceContext
 from services.kernel.inbox import Inbox
-from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from storage.models import InboxEntry, Opinion
 from tests.botproc import TOKEN
-from tests.conftest import TZ
 from tests.dingtalkproc import DingTalkPeople, start_both
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
+from tests.support import count_rows, services_on
 
 PERSON = "20005"
 TEXTS = {
@@ -54,28 +52,16 @@ def robot_message(dt: FakeDingTalk, msg_id: str, text: str) -> dict[str, Any]:
 
 async def seed(url: str, classifier: ThemeClassifier, dt: FakeDingTalk) -> None:
     """What a process killed after storing two messages leaves: one handled, one not."""
-    engine = make_engine(url)
-    ctx = ServiceContext(sessions=make_sessionmaker(engine), classifier=classifier, tz=TZ)
-    await ctx.prepare()
-    dead = Inbox(ctx, Channel.DINGTALK, owner="dead:1", lease=timedelta(seconds=-1))
-    for name, text in TEXTS.items():
-        data = robot_message(dt, f"msg-{name}", text)
-        await dead.store(f"m:msg-{name}", {"kind": "message", "frame": name, "data": data})
-    await dead.finish("m:msg-finished")
-    await engine.dispose()
+    async with services_on(url, classifier) as ctx:
+        dead = Inbox(ctx, Channel.DINGTALK, owner="dead:1", lease=timedelta(seconds=-1))
+        for name, text in TEXTS.items():
+            data = robot_message(dt, f"msg-{name}", text)
+            await dead.store(f"m:msg-{name}", {"kind": "message", "frame": name, "data": data})
+        await dead.finish("m:msg-finished")
 
 
 def acked(dt: FakeDingTalk, message_id: str) -> None:
     dt.wait_for(lambda: dt.frame(message_id)["state"] == "acked", 30)
-
-
-async def count(url: str, what: Any) -> int:
-    engine = make_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            return int((await s.execute(select(func.count()).select_from(what))).scalar_one())
-    finally:
-        await engine.dispose()
 
 
 def test_stored_robot_messages_are_handled_again_once(
@@ -102,6 +88,6 @@ def test_stored_robot_messages_are_handled_again_once(
             bot.stop()
     assert len(receipts) == 1, receipts
     # Only the unfinished one became an opinion: a finished event is never handled again.
-    assert asyncio.run(count(url, Opinion)) == 1
+    assert asyncio.run(count_rows(url, Opinion)) == 1
     done = select(InboxEntry).where(InboxEntry.channel == "dingtalk", InboxEntry.state == "done")
-    assert asyncio.run(count(url, done.subquery())) == 3  # two stored, plus 使用说明
+    assert asyncio.run(count_rows(url, done.subquery())) == 3  # two stored, plus 使用说明

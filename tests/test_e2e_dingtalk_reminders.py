@@ -14,15 +14,12 @@ from domain.classifier import ThemeClassifier
 from domain.clock import ManualClock
 from services.casework import CaseworkService
 from services.intake import IntakeService
-from services.kernel.context import ServiceContext
-from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from tests.botproc import TOKEN
-from tests.conftest import TZ
 from tests.dingtalkproc import DingTalkPeople, start_both
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
-from tests.support import code_in, user_id_of
+from tests.support import code_in, services_on, user_id_of
 
 ADMIN = Sender(Channel.DINGTALK, "20001", "站长")
 REP = Sender(Channel.DINGTALK, "20003", "刘代表")
@@ -35,25 +32,16 @@ BACK_AT = "2026-10-16T09:30:00+08:00"
 
 
 async def seed(url: str, classifier: ThemeClassifier) -> None:
-    engine = make_engine(url)
-    ctx = ServiceContext(
-        sessions=make_sessionmaker(engine),
-        classifier=classifier,
-        tz=TZ,
-        clock=ManualClock(ASSIGNED_AT),
-        admin_ids=frozenset({ADMIN.identity}),
-    )
-    await ctx.prepare()
-    cw = CaseworkService(ctx)
-    await cw.bind_staff_chat(ADMIN, Address(Channel.DINGTALK, STAFF_GROUP), None)
-    invite = await cw.create_invite(ADMIN, None, None)
-    await cw.join(REP, code_in(invite))
-    await IntakeService(ctx).submit_text(
-        RESIDENT, RESIDENT.private_chat, "1", "我们小区没有老年食堂，老人吃饭很不方便。", None
-    )
-    rep_id = await user_id_of(ctx, REP)
-    await cw.triage_button(ADMIN, "dl", (1, 1, rep_id, 7))
-    await engine.dispose()
+    async with services_on(url, classifier, ADMIN, clock=ManualClock(ASSIGNED_AT)) as ctx:
+        cw = CaseworkService(ctx)
+        await cw.bind_staff_chat(ADMIN, Address(Channel.DINGTALK, STAFF_GROUP), None)
+        invite = await cw.create_invite(ADMIN, None, None)
+        await cw.join(REP, code_in(invite))
+        await IntakeService(ctx).submit_text(
+            RESIDENT, RESIDENT.private_chat, "1", "我们小区没有老年食堂，老人吃饭很不方便。", None
+        )
+        rep_id = await user_id_of(ctx, REP)
+        await cw.triage_button(ADMIN, "dl", (1, 1, rep_id, 7))
 
 
 def test_reminders_once_on_dingtalk_across_a_restart(

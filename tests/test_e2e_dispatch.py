@@ -15,15 +15,10 @@ from pathlib import Path
 import pytest
 
 from domain.classifier import ThemeClassifier
-from services.casework import CaseworkService
-from services.kernel.context import ServiceContext
-from services.meetings import MeetingService
-from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
-from tests.botproc import ROOT, TOKEN, BotProcess, wait_started
-from tests.conftest import TZ
+from tests.botproc import ROOT, TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
-from tests.support import bind_staff, chat, tg
+from tests.support import bind_staff, chat, groups_with_notices, services_on, tg
 
 ADMIN = tg(900, "站长")
 STAFF_CHAT = -999
@@ -33,26 +28,10 @@ def seed_notices(url: str, classifier: ThemeClassifier, groups: int, notices: in
     """Create groups bound to chats and `notices` announcements to all of them, via the services."""
 
     async def run() -> list[int]:
-        engine = make_engine(url)
-        ctx = ServiceContext(
-            sessions=make_sessionmaker(engine),
-            classifier=classifier,
-            tz=TZ,
-            admin_ids=frozenset({ADMIN.identity}),
-        )
-        await ctx.prepare()
-        await bind_staff(ctx, ADMIN, STAFF_CHAT)
-        cw = CaseworkService(ctx)
-        chats = []
-        for g in range(groups):
-            await cw.add_unit(ADMIN, "group", f"组{g}")
-            await cw.bind_unit_chat(ADMIN, chat(-7000 - g), f"组{g}")
-            chats.append(-7000 - g)
-        meetings = MeetingService(ctx)
-        for k in range(notices):
-            reply = await meetings.announce(ADMIN, f"全部 第{k}号通知：请按时报送台账。")
-            assert "发送到" in reply.text
-        await engine.dispose()
+        chats = [-7000 - g for g in range(groups)]
+        async with services_on(url, classifier, ADMIN) as ctx:
+            await bind_staff(ctx, ADMIN, STAFF_CHAT)
+            await groups_with_notices(ctx, ADMIN, [chat(c) for c in chats], notices)
         return chats
 
     upgrade(url)
@@ -87,15 +66,13 @@ def test_kill_9_during_dispatch_loses_nothing(tmp_path: Path, classifier: ThemeC
         fake.add_group(STAFF_CHAT, "工作人员群")
         for c in chats:
             fake.add_group(c, f"组{c}")
-        bot = BotProcess(fake.base_url, tmp_path, extra_env=env, database_url=url).start()
-        wait_started(fake, bot.alive)
+        bot = BotProcess(fake.base_url, tmp_path, extra_env=env, database_url=url).polling(fake)
         wait_count(fake, chats, 12, timeout=60)
         bot.kill()  # SIGKILL in the middle of the dispatch
         got_before = sum(delivered(fake, chats).values())
         assert got_before < total, "the dispatch finished before the kill; slow it down"
-        bot = BotProcess(fake.base_url, tmp_path, extra_env=env, database_url=url).start()
+        bot = BotProcess(fake.base_url, tmp_path, extra_env=env, database_url=url).polling(fake)
         try:
-            wait_started(fake, bot.alive)
             counts = delivered(fake, chats)
             deadline = time.monotonic() + 90
             while len(counts) < total and time.monotonic() < deadline:

@@ -11,20 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from domain.channels import Channel
 from domain.classifier import ThemeClassifier
 from services.intake import IntakeService
-from services.kernel.context import ServiceContext
 from services.kernel.inbox import Inbox
-from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from storage.models import InboxEntry, Opinion
 from tests.botproc import TOKEN, BotProcess
-from tests.conftest import TZ
 from tests.fakebot import FakeBotApi
-from tests.support import chat, tg
+from tests.support import chat, count_rows, services_on, tg
 
 RESIDENT = 4242
 TEXTS = {
@@ -36,36 +33,24 @@ TEXTS = {
 
 async def seed(url: str, classifier: ThemeClassifier, updates: dict[str, Any]) -> dict[str, str]:
     """The state a process killed at three different moments leaves behind."""
-    engine = make_engine(url)
-    ctx = ServiceContext(sessions=make_sessionmaker(engine), classifier=classifier, tz=TZ)
-    await ctx.prepare()
-    dead = Inbox(ctx, Channel.TELEGRAM, owner="dead:1", lease=timedelta(seconds=-1))
     refs: dict[str, str] = {}
-    intake = IntakeService(ctx)
-    for name, update in updates.items():
-        await dead.store(str(update["update_id"]), update)
-        if name == "never_handled":
-            continue
-        msg = update["message"]
-        reply = await intake.submit_text(
-            tg(RESIDENT, "王阿姨"), chat(RESIDENT), str(msg["message_id"]), msg["text"], None
-        )
-        found = re.search(r"[A-Z]+-\d{4}-\d{5}", reply.text.plain)
-        assert found is not None
-        refs[name] = found.group(0)
-        if name == "finished":
-            await dead.finish(str(update["update_id"]))
-    await engine.dispose()
+    async with services_on(url, classifier) as ctx:
+        dead = Inbox(ctx, Channel.TELEGRAM, owner="dead:1", lease=timedelta(seconds=-1))
+        intake = IntakeService(ctx)
+        for name, update in updates.items():
+            await dead.store(str(update["update_id"]), update)
+            if name == "never_handled":
+                continue
+            msg = update["message"]
+            reply = await intake.submit_text(
+                tg(RESIDENT, "王阿姨"), chat(RESIDENT), str(msg["message_id"]), msg["text"], None
+            )
+            found = re.search(r"[A-Z]+-\d{4}-\d{5}", reply.text.plain)
+            assert found is not None
+            refs[name] = found.group(0)
+            if name == "finished":
+                await dead.finish(str(update["update_id"]))
     return refs
-
-
-async def count(url: str, what: Any) -> int:
-    engine = make_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            return int((await s.execute(select(func.count()).select_from(what))).scalar_one())
-    finally:
-        await engine.dispose()
 
 
 def test_unfinished_updates_are_handled_again_once(
@@ -90,6 +75,8 @@ def test_unfinished_updates_are_handled_again_once(
     assert sum(refs["no_receipt"] in text for text in got) == 1
     assert not any(refs["finished"] in text for text in got)
     assert sum(TEXTS["never_handled"] not in text and "受理编号" in text for text in got) == 2
-    assert asyncio.run(count(url, Opinion)) == 3  # one each, none twice
-    done = asyncio.run(count(url, select(InboxEntry).where(InboxEntry.state == "done").subquery()))
+    assert asyncio.run(count_rows(url, Opinion)) == 3  # one each, none twice
+    done = asyncio.run(
+        count_rows(url, select(InboxEntry).where(InboxEntry.state == "done").subquery())
+    )
     assert done == 3

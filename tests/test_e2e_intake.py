@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.botproc import ROOT, TOKEN, BotProcess, wait_started
+from tests.botproc import ROOT, TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
 
 ADMIN, RESIDENT, NEIGHBOUR, BUSY = 900, 101, 102, 103
@@ -28,13 +28,7 @@ JSON = dict[str, Any]
 
 
 def start_bot(fake: FakeBotApi, workdir: Path, **env: str) -> BotProcess:
-    bot = BotProcess(fake.base_url, workdir, admin_ids=str(ADMIN), extra_env=env).start()
-    try:
-        wait_started(fake, bot.alive)
-    except (TimeoutError, RuntimeError) as exc:
-        bot.stop()
-        raise AssertionError(f"{exc}:\n{bot.log()}") from None
-    return bot
+    return BotProcess(fake.base_url, workdir, admin_ids=str(ADMIN), extra_env=env).polling(fake)
 
 
 def db_rows(workdir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

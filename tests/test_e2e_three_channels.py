@@ -12,7 +12,7 @@ from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
 from tests.fakewechat import FakeWeChat
 from tests.test_e2e_dingtalk import ADMIN, REP, STAFF, STAFF_GROUP, people, setup_station
-from tests.wechatproc import Resident, free_port, number_for, rows, wechat_env
+from tests.wechatproc import Resident, endpoint_env, number_for, rows
 
 TG_RESIDENT = 101
 WECHAT_OPINION = "小区门口的路灯坏了一个多月了，晚上老人出门很不安全，希望尽快修好。"
@@ -23,10 +23,8 @@ def test_wechat_resident_dingtalk_staff_telegram_resident(tmp_path: Path) -> Non
     with FakeBotApi(TOKEN) as tg, FakeDingTalk() as dt, FakeWeChat(mode="safe") as wx:
         tg.add_user(TG_RESIDENT, "王阿姨")
         people(dt)
-        port = free_port()
-        wx.bot_url = f"http://127.0.0.1:{port}/wechat"
         bot = start_both(
-            tg, dt, tmp_path, admin_ids=f"dingtalk:{ADMIN}", extra_env=wechat_env(wx, port)
+            tg, dt, tmp_path, admin_ids=f"dingtalk:{ADMIN}", extra_env=endpoint_env(wx)
         )
         try:
             p = DingTalkPeople(dt)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -13,14 +12,9 @@ from pathlib import Path
 
 from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
+from tests.localhttp import free_port
 
 RESIDENT = 101
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_webhook_mode_with_secret(tmp_path: Path) -> None:
@@ -28,31 +22,8 @@ def test_webhook_mode_with_secret(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}/tg"
     with FakeBotApi(TOKEN) as fake:
         fake.add_user(RESIDENT, "王阿姨")
-        bot = BotProcess(fake.base_url, tmp_path)
-        bot.proc = None
-        import subprocess
-        import sys
-
-        from tests.botproc import ROOT
-
-        log = (tmp_path / "bot.log").open("ab")
-        bot.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                "--webhook-url",
-                url,
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=bot.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        listen = ["--webhook-url", url, "--listen", f"127.0.0.1:{port}"]
+        bot = BotProcess(fake.base_url, tmp_path, args=listen).start()
         try:
             info = fake.wait_for(
                 lambda: fake.webhook_info().get("url") == url and fake.webhook_info(), timeout=90

@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.botproc import TOKEN, BotProcess, wait_started
+from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
 from tests.fakewechat import FakeWeChat
 from tests.test_e2e_casework import Chat, bot_db, query
-from tests.wechatproc import PROGRESS_TEMPLATE, Resident, free_port, number_for, wechat_env
+from tests.wechatproc import PROGRESS_TEMPLATE, Resident, endpoint_env, number_for
 
 ADMIN, STAFF, REP = 900, 901, 500
 STAFF_GROUP = -1001
@@ -28,21 +28,13 @@ __all__ = ["bot_db"]  # the fixture: SQLite and PostgreSQL
 
 
 def start(tg: FakeBotApi, wx: FakeWeChat, workdir: Path, database_url: str) -> BotProcess:
-    port = free_port()
-    wx.bot_url = f"http://127.0.0.1:{port}/wechat"
-    bot = BotProcess(
+    return BotProcess(
         tg.base_url,
         workdir,
         admin_ids=str(ADMIN),
-        extra_env=wechat_env(wx, port),
+        extra_env=endpoint_env(wx),
         database_url=database_url,
-    ).start()
-    try:
-        wait_started(tg, bot.alive)
-    except (TimeoutError, RuntimeError) as exc:
-        bot.stop()
-        raise AssertionError(f"{exc}:\n{bot.log()}") from None
-    return bot
+    ).polling(tg)
 
 
 def staff_setup(c: Chat) -> None:

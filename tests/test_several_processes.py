@@ -16,13 +16,11 @@ from sqlalchemy import update
 from domain.classifier import ThemeClassifier
 from services.intake import IntakeService
 from services.kernel.context import ServiceContext
-from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from storage.models import Outbox
 from tests.botproc import ROOT, TOKEN
-from tests.conftest import TZ
 from tests.fakebot import FakeBotApi, FloodLimits
-from tests.support import bind_staff, chat, tg
+from tests.support import bind_staff, chat, services_on, tg
 from tests.test_migrations import schema_diff
 
 
@@ -67,20 +65,13 @@ ADMIN = 900
 
 async def held_staff_card(url: str, classifier: ThemeClassifier) -> None:
     """One opinion, so one triage card for the staff group, queued but not yet due."""
-    engine = make_engine(url)
-    ctx = ServiceContext(
-        sessions=make_sessionmaker(engine),
-        classifier=classifier,
-        tz=TZ,
-        admin_ids=frozenset({("telegram", str(ADMIN))}),
-    )
-    await ctx.prepare()
-    await bind_staff(ctx, tg(ADMIN, "站长"), STAFF_CHAT)
-    await IntakeService(ctx).submit_text(
-        tg(101, "王阿姨"), chat(101), "1", "小区路灯坏了一个月，晚上老人出门很危险。", None
-    )
-    await set_due(ctx, datetime.now(UTC) + timedelta(days=1))
-    await engine.dispose()
+    admin = tg(ADMIN, "站长")
+    async with services_on(url, classifier, admin) as ctx:
+        await bind_staff(ctx, admin, STAFF_CHAT)
+        await IntakeService(ctx).submit_text(
+            tg(101, "王阿姨"), chat(101), "1", "小区路灯坏了一个月，晚上老人出门很危险。", None
+        )
+        await set_due(ctx, datetime.now(UTC) + timedelta(days=1))
 
 
 async def set_due(ctx: ServiceContext, when: datetime) -> None:
@@ -90,10 +81,8 @@ async def set_due(ctx: ServiceContext, when: datetime) -> None:
 
 def release_now(url: str, classifier: ThemeClassifier) -> None:
     async def run() -> None:
-        engine = make_engine(url)
-        ctx = ServiceContext(sessions=make_sessionmaker(engine), classifier=classifier, tz=TZ)
-        await set_due(ctx, datetime.now(UTC))
-        await engine.dispose()
+        async with services_on(url, classifier) as ctx:
+            await set_due(ctx, datetime.now(UTC))
 
     asyncio.run(run())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,11 @@ from tests.fakewechat import (
     FakeWeChat,
     PushResult,
 )
+from tests.localhttp import free_port
 
 PROGRESS_TEMPLATE = "TPLprogress0001"
 PROGRESS_KEYS = ("character_string1", "thing2", "time3")
 CHOICE_RE = re.compile(r"^回复 (\d+)\u3000(.+)$", re.MULTILINE)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wechat_env(fake: FakeWeChat, port: int, *, templates: bool = True) -> dict[str, str]:
@@ -47,6 +41,13 @@ def wechat_env(fake: FakeWeChat, port: int, *, templates: bool = True) -> dict[s
             f"{PROGRESS_TEMPLATE};character_string1=ref,thing2=title,time3=when"
         )
     return env
+
+
+def endpoint_env(fake: FakeWeChat, *, templates: bool = True) -> dict[str, str]:
+    """`wechat_env` on a free port, with the fake pushing to the endpoint there."""
+    port = free_port()
+    fake.bot_url = f"http://127.0.0.1:{port}/wechat"
+    return wechat_env(fake, port, templates=templates)
 
 
 class Resident:

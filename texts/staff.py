@@ -1,10 +1,10 @@
-"""What station staff read in the staff group and in private."""
+"""What station staff read about opinions and their cases; setup, 权责清单 and delivery texts are in
+the sibling staff_* modules."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from texts import Rich, t
 from texts.common import status_name
@@ -66,30 +66,6 @@ def withdrawn(ref_no: str) -> Rich:
     return t("↩️ 群众撤回了 <code>{ref}</code>", ref=ref_no)
 
 
-def staff_bound(station_name: str) -> Rich:
-    return t("本群已绑定为<b>{name}</b>的工作人员群，新意见会发到这里。", name=station_name)
-
-
-def station_unknown(code: str) -> Rich:
-    return t("没有找到代码为 {code} 的联络站。", code=code)
-
-
-def bind_only_admin() -> str:
-    return "只有管理员可以绑定工作人员群。"
-
-
-def bind_only_group() -> Rich:
-    return t("请在工作人员群里发送 /bind_staff。")
-
-
-def bind_unit_only_group() -> Rich:
-    return t("请在工作组的群里发送 /bind 组名。")
-
-
-def bind_unit_usage() -> Rich:
-    return t("请写上组名，例如：/bind 医养结合专题组")
-
-
 BTN_CONFIRM_THEME = "✅ 确认分类"
 BTN_CHANGE_THEME = "🏷 改分类"
 BTN_ASSIGN = "📤 交办"
@@ -105,75 +81,8 @@ UNNAMED = "未留姓名"
 UNIT_KINDS = {"group": "工作组", "department": "责任单位"}
 
 
-def only_admin() -> Rich:
-    return t("只有管理员可以进行此操作。")
-
-
 def only_staff() -> Rich:
     return t("只有联络站工作人员可以进行此操作。")
-
-
-def user_unknown() -> Rich:
-    return t(
-        "没有找到这位用户。请先让对方私聊机器人发送 /start，"
-        "再回复对方的消息发送 /add_staff，或写 /add_staff @用户名。"
-    )
-
-
-def staff_added(name: str) -> Rich:
-    return t("已将 {name} 设为工作人员。", name=name)
-
-
-def unit_unknown(name: str) -> Rich:
-    return t("没有名为“{name}”的工作组或责任单位。发送 /units 查看全部。", name=name)
-
-
-def unit_name_invalid() -> Rich:
-    return t("请写上名称（不超过 50 字），例如：/group_add 医养结合专题组")
-
-
-def unit_exists(name: str) -> Rich:
-    return t("“{name}”已经存在。", name=name)
-
-
-def unit_added(kind: str, name: str) -> Rich:
-    return t(
-        "已添加{kind}“{name}”。请在该组的群里发送 /bind {name} 绑定群聊，"
-        "或用 /invite {name} 生成成员邀请码。",
-        kind=UNIT_KINDS.get(kind, ""),
-        name=name,
-    )
-
-
-def unit_list(units: list[tuple[str, str, bool]], reps: list[str]) -> Rich:
-    lines: list[Rich] = [t("<b>人大代表</b>")]
-    lines += [t("• {r}", r=r) for r in reps] or [t("（暂无，用 /invite 生成邀请码）")]
-    lines.append(t("\n<b>工作组与责任单位</b>"))
-    lines += [
-        t(
-            "• {name}（{kind}{bound}）",
-            name=name,
-            kind=UNIT_KINDS.get(kind, kind),
-            bound="，已绑定群" if bound else "，未绑定群",
-        )
-        for kind, name, bound in units
-    ] or [t("（暂无，用 /group_add 或 /dept_add 添加）")]
-    return Rich.join("\n", lines)
-
-
-def unit_bound(name: str) -> Rich:
-    return t("本群已绑定为“{name}”，交办给它的事项和提醒会发到这里。", name=name)
-
-
-def invite_created(code: str, unit_name: str | None, days: int) -> Rich:
-    who = f"“{unit_name}”成员" if unit_name else "人大代表"
-    return t(
-        "已生成{who}邀请码：<code>{code}</code>（一次有效，{days} 天内使用）。\n"
-        "请对方私聊机器人发送：<code>/join {code}</code>",
-        who=who,
-        code=code,
-        days=days,
-    )
 
 
 def card_gone() -> str:
@@ -339,43 +248,6 @@ def rating_comment(ref_no: str, body: str) -> Rich:
     return t("💬 <code>{ref}</code> 群众评价意见：{body}", ref=ref_no, body=body)
 
 
-def done() -> Rich:
-    return t("已处理。")
-
-
-CHANNEL_LABELS = {"telegram": "Telegram", "dingtalk": "钉钉", "wechat": "微信公众号"}
-
-
-def unreached_none() -> Rich:
-    return t("所有群众都能收到消息，没有待送达的进展。")
-
-
-def unreached_header(count: int) -> Rich:
-    return t("<b>未送达的群众（{n}）</b>", n=count)
-
-
-def unreached_held(name: str, channel: str, count: int, since: datetime, notified: bool) -> Rich:
-    how = "已发模板提醒，" if notified else ""
-    return t(
-        "• {name}（{channel}）：{n} 条进展自 {since:%m-%d %H:%M} 起{how}等对方下次发消息时送达",
-        name=name,
-        channel=channel,
-        n=count,
-        since=since,
-        how=how,
-    )
-
-
-def unreached_gone(name: str, channel: str, count: int, since: datetime) -> Rich:
-    return t(
-        "• {name}（{channel}）：{n} 条无法送达（已取消关注或屏蔽），自 {since:%m-%d %H:%M}",
-        name=name,
-        channel=channel,
-        n=count,
-        since=since,
-    )
-
-
 # ---- duplicate suggestions and out-of-scope opinions (issue 16) ------------------------------------
 
 
@@ -391,60 +263,8 @@ def out_of_scope_note() -> Rich:
     return t("ℹ️ 非本专题：照常办理，不计入专题统计")
 
 
-# ---- 权责清单 and routing suggestions (issue 16) ------------------------------------------------
+# ---- routing suggestions from the 权责清单 (issue 16) ----------------------------------------------
 
 
 def unit_suggested_label(kind: str, name: str, reason: str) -> str:
     return f"👍 {unit_label(kind, name)}（{reason}）"
-
-
-def duty_usage() -> Rich:
-    return t(
-        "用法：/duty 单位 事项、事项，例如：/duty 区城市管理局 路灯、占道经营、违章搭建\n"
-        "整份权责清单（CSV 或 xlsx，表头 单位,事项,主题）请管理员用 liaison-bot units import 导入。"
-    )
-
-
-def duty_list(rules: Sequence[Any]) -> Rich:
-    if not rules:
-        return t("还没有权责清单。\n\n") + duty_usage()
-    lines: list[Rich | str] = [t("<b>权责清单</b>（{n} 个单位）", n=len(rules))]
-    for r in rules[:30]:
-        shown = "、".join(list(r.keywords)[:8]) + ("…" if len(r.keywords) > 8 else "")
-        lines.append(f"• {r.unit}：{shown or '、'.join(r.themes)}")
-    if len(rules) > 30:
-        lines.append(f"……另有 {len(rules) - 30} 个单位")
-    return Rich.join("\n", lines)
-
-
-def duty_added(unit: str, keywords: Sequence[str], new_unit: bool) -> Rich:
-    return t(
-        "已记入权责清单：{unit} — {kws}{new}",
-        unit=unit,
-        kws="、".join(keywords),
-        new="（已新建为责任单位）" if new_unit else "",
-    )
-
-
-def duty_imported(station: str, units: int, added: int, problems: Sequence[str]) -> str:
-    text = f"已为{station}导入权责清单：{units} 个单位"
-    if added:
-        text += f"，其中 {added} 个新建为责任单位"
-    text += "。交办时会优先列出匹配的单位。"
-    if problems:
-        text += "\n跳过的行：\n" + "\n".join(problems[:20])
-        if len(problems) > 20:
-            text += f"\n……另有 {len(problems) - 20} 行"
-    return text
-
-
-def duty_station_unknown(code: str) -> str:
-    return f"没有找到代码为 {code} 的联络站，请检查 --station。"
-
-
-def staff_chat_lost(station_name: str) -> Rich:
-    return t(
-        "⚠️ 我已无法在“{station}”的工作人员群发消息（被移出群或被禁言），新意见的卡片暂时发不出去。\n"
-        "请把我重新拉进工作人员群，并由管理员在群里发送 /bind_staff；没发出的卡片会随后补发。",
-        station=station_name,
-    )

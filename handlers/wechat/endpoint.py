@@ -108,30 +108,10 @@ class WeChatEndpoint:
             log.warning("wechat: refused a push with a stale or missing timestamp")
             return web.Response(status=403, text="forbidden")
         assert timestamp is not None
-        body = await request.read()
         encrypted = q.get("encrypt_type", "").lower() == "aes"
-        try:
-            fields = xml.parse(body)
-        except xml.XmlError as exc:
-            log.warning("wechat: refused a push that is not WeChat XML: %s", exc)
-            return web.Response(status=400, text="bad request")
-        if encrypted:
-            document = self._open_encrypted(fields, timestamp, nonce, q.get("msg_signature"))
-            if isinstance(document, web.Response):
-                return document
-            try:
-                fields = xml.parse(document)
-            except xml.XmlError as exc:
-                log.warning("wechat: decrypted push is not XML: %s", exc)
-                return web.Response(status=400, text="bad request")
-        else:
-            expected = sign(self.config.token, timestamp, nonce)
-            if not signature_ok(expected, q.get("signature")):
-                log.warning("wechat: refused a push with a bad signature from %s", request.remote)
-                return web.Response(status=403, text="forbidden")
-            if self.config.mode == "safe":
-                log.error("wechat: a plain push arrived but WECHAT_MODE=safe; check 消息加解密方式")
-                return web.Response(status=400, text="encryption required")
+        fields = await self._checked_fields(request, timestamp, nonce, encrypted)
+        if isinstance(fields, web.Response):
+            return fields
         try:
             inbound = parse_inbound(fields)
         except ParseError as exc:
@@ -161,6 +141,41 @@ class WeChatEndpoint:
             return web.Response(body=SUCCESS, content_type="text/plain")
         if reply is None:
             return web.Response(body=SUCCESS, content_type="text/plain")
+        return self._passive(inbound, reply, encrypted, nonce)
+
+    async def _checked_fields(
+        self, request: web.Request, timestamp: str, nonce: str, encrypted: bool
+    ) -> dict[str, xml.XmlValue] | web.Response:
+        """The push's XML fields once its signature holds (decrypted in safe mode), or the
+        refusal to answer."""
+        q = request.query
+        try:
+            fields = xml.parse(await request.read())
+        except xml.XmlError as exc:
+            log.warning("wechat: refused a push that is not WeChat XML: %s", exc)
+            return web.Response(status=400, text="bad request")
+        if encrypted:
+            document = self._open_encrypted(fields, timestamp, nonce, q.get("msg_signature"))
+            if isinstance(document, web.Response):
+                return document
+            try:
+                return xml.parse(document)
+            except xml.XmlError as exc:
+                log.warning("wechat: decrypted push is not XML: %s", exc)
+                return web.Response(status=400, text="bad request")
+        expected = sign(self.config.token, timestamp, nonce)
+        if not signature_ok(expected, q.get("signature")):
+            log.warning("wechat: refused a push with a bad signature from %s", request.remote)
+            return web.Response(status=403, text="forbidden")
+        if self.config.mode == "safe":
+            log.error("wechat: a plain push arrived but WECHAT_MODE=safe; check 消息加解密方式")
+            return web.Response(status=400, text="encryption required")
+        return fields
+
+    def _passive(
+        self, inbound: Inbound, reply: PassiveReply, encrypted: bool, nonce: str
+    ) -> web.Response:
+        """The passive reply in the push's own answer, encrypted if the push was."""
         document = reply_xml(
             reply, openid=inbound.from_user, account=inbound.to_user, create_time=int(self._now())
         )

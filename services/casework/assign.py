@@ -15,6 +15,7 @@ from domain.lifecycle import Action, IllegalTransition
 from domain.message import Action as Choice
 from domain.message import Actions, Message, Rich
 from domain.states import Role, TaskStatus
+from domain.workdays import Deadline
 from services.casework.duties import suggested_units
 from services.casework.tasks import assignee_actions
 from services.kernel import audit
@@ -174,6 +175,22 @@ async def assign(
     await s.flush()
     if unit is not None:
         ctx.routes.learn(op.station_id, op.text, unit.name)
+    await _send_task(s, ctx, op, task, deadline, now)
+    told = Message(rt.assigned(op.ref_no, name, deadline.due))
+    await tell_residents(s, op, f"res:assigned:{task.id}", told, now)
+    text = st.assigned_card(
+        op.ref_no, ctx.theme_label(op.theme), op.text, name, deadline.due, days, who.name
+    )
+    if not deadline.certain:
+        text = text + st.deadline_uncertain(sorted(deadline.uncertain_years))
+    return ActionResult(toast=st.assigned_toast(name), edit=Message(text))
+
+
+async def _send_task(
+    s: AsyncSession, ctx: ServiceContext, op: Opinion, task: Task, deadline: Deadline, now: datetime
+) -> None:
+    """The new task's card to the assignee: the resident unless anonymous, and for a reopened case
+    what was answered before."""
     resident = await s.get(User, op.resident_id) if op.resident_id else None
     shown = None if op.anonymous or resident is None else resident
     card = at.task_card(
@@ -183,7 +200,7 @@ async def assign(
         shown.display_name if shown else None,
         shown.username if shown else None,
         deadline.due,
-        days,
+        task.working_days,
         not deadline.certain,
     )
     head = await reopen_head(s, op)
@@ -191,11 +208,3 @@ async def assign(
         card = head + "\n\n" + card
     actions = assignee_actions(ctx, task.id, acknowledged=False)
     await tell_assignee(s, task, f"task:new:{task.id}", Message(card, actions), now)
-    told = Message(rt.assigned(op.ref_no, name, deadline.due))
-    await tell_residents(s, op, f"res:assigned:{task.id}", told, now)
-    text = st.assigned_card(
-        op.ref_no, ctx.theme_label(op.theme), op.text, name, deadline.due, days, who.name
-    )
-    if not deadline.certain:
-        text = text + st.deadline_uncertain(sorted(deadline.uncertain_years))
-    return ActionResult(toast=st.assigned_toast(name), edit=Message(text))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.staff as st
+import texts.staff_duties as dut
 from domain.channels import Sender
 from domain.message import Message
 from domain.routing import DutyRule, RoutingError, Suggestion, parse_duty_list, parse_duty_rows
@@ -78,10 +79,12 @@ async def import_duty_file(
     async with ctx.sessions.begin() as s:
         station = await station_by_code(s, station_code) if station_code else None
         if station_code and station is None:
-            return Imported(False, st.duty_station_unknown(station_code))
+            return Imported(False, dut.duty_station_unknown(station_code))
         station = station or await default_station(s, ctx)
         added = await _store(s, ctx, station, parsed.rules, filename)
-    return Imported(True, st.duty_imported(station.name, len(parsed.rules), added, parsed.problems))
+    return Imported(
+        True, dut.duty_imported(station.name, len(parsed.rules), added, parsed.problems)
+    )
 
 
 async def duty_command(ctx: ServiceContext, sender: Sender, raw: str) -> Message:
@@ -94,11 +97,11 @@ async def duty_command(ctx: ServiceContext, sender: Sender, raw: str) -> Message
         rules = await load_rules(s, station.id)
         parts = raw.split(maxsplit=1)
         if len(parts) < 2:
-            return Message(st.duty_list(rules))
+            return Message(dut.duty_list(rules))
         try:
             parsed = parse_duty_rows([["单位", "事项"], parts], "/duty")
         except RoutingError:
-            return Message(st.duty_usage())
+            return Message(dut.duty_usage())
         new = parsed.rules[0]
         old = next((r for r in rules if r.unit == new.unit), None)
         if old is not None:
@@ -107,7 +110,7 @@ async def duty_command(ctx: ServiceContext, sender: Sender, raw: str) -> Message
             )
         rules = [r for r in rules if r.unit != new.unit] + [new]
         added = await _store(s, ctx, station, rules, f"/duty {who.name}")
-        return Message(st.duty_added(new.unit, new.keywords, added > 0))
+        return Message(dut.duty_added(new.unit, new.keywords, added > 0))
 
 
 async def suggested_units(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.assignee as at
 import texts.staff as st
+import texts.staff_setup as sst
 from domain.channels import Address, Sender
 from domain.message import Message, Rich
 from domain.states import InviteRole, Role, UnitKind
@@ -59,18 +60,18 @@ async def bind_staff_chat(
             if station is None:
                 # Whether a code exists is for admins to know, not for anyone in any group.
                 if await who.is_admin_anywhere():
-                    return Message(st.station_unknown(code[:40]))
-                return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
+                    return Message(sst.station_unknown(code[:40]))
+                return Message(Rich.plain_text(NOT_ALLOWED + sst.bind_only_admin()))
         else:
             station = await who.station() if who.user.station_id else await default_station(s, ctx)
         if not await who.allows(Need.ADMIN, station_id=station.id):
-            return Message(Rich.plain_text(NOT_ALLOWED + st.bind_only_admin()))
+            return Message(Rich.plain_text(NOT_ALLOWED + sst.bind_only_admin()))
         before = staff_chat(station)
         station.staff_channel = chat.channel.value
         station.staff_chat_id = chat.id
         if before is not None:
             await resend_set_aside(s, ctx, station.id, before, chat)
-        return Message(st.staff_bound(station.name))
+        return Message(sst.staff_bound(station.name))
 
 
 async def add_staff(
@@ -82,7 +83,7 @@ async def add_staff(
         who = await actor(s, ctx, sender)
         station = await who.station()
         if not await who.allows(Need.ADMIN, station_id=station.id):
-            return Message(st.only_admin())
+            return Message(sst.only_admin())
         target = None
         if target_id is not None:
             identity = await find_identity(s, sender.channel, target_id)
@@ -91,9 +92,9 @@ async def add_staff(
             name = target_name.lstrip("@")
             target = (await s.execute(select(User).where(User.username == name))).scalars().first()
         if target is None:
-            return Message(st.user_unknown())
+            return Message(sst.user_unknown())
         await set_role(s, station.id, target.id, Role.STAFF)
-        return Message(st.staff_added(target.display_name))
+        return Message(sst.staff_added(target.display_name))
 
 
 async def create_invite(
@@ -109,7 +110,7 @@ async def create_invite(
         if unit_name:
             unit = await unit_by_name(s, station.id, unit_name)
             if unit is None:
-                return Message(st.unit_unknown(unit_name[:40]))
+                return Message(sst.unit_unknown(unit_name[:40]))
         code = secrets.token_hex(4).upper()
         now = ctx.clock.now()
         s.add(
@@ -124,7 +125,7 @@ async def create_invite(
                 created_at=now,
             )
         )
-        return Message(st.invite_created(code, unit.name if unit else None, INVITE_TTL.days))
+        return Message(sst.invite_created(code, unit.name if unit else None, INVITE_TTL.days))
 
 
 async def join(ctx: ServiceContext, sender: Sender, code: str) -> Message:
@@ -162,16 +163,16 @@ async def join(ctx: ServiceContext, sender: Sender, code: str) -> Message:
 async def add_unit(ctx: ServiceContext, sender: Sender, kind: UnitKind, name: str) -> Message:
     name = name.strip()
     if not name or len(name) > 50:
-        return Message(st.unit_name_invalid())
+        return Message(sst.unit_name_invalid())
     async with ctx.sessions.begin() as s:
         who = await actor(s, ctx, sender)
         station = await who.station()
         if not await who.allows(Need.STAFF, station_id=station.id):
             return Message(st.only_staff())
         if await unit_by_name(s, station.id, name) is not None:
-            return Message(st.unit_exists(name))
+            return Message(sst.unit_exists(name))
         s.add(Unit(station_id=station.id, kind=kind, name=name, created_at=ctx.clock.now()))
-        return Message(st.unit_added(kind, name))
+        return Message(sst.unit_added(kind, name))
 
 
 async def list_units(ctx: ServiceContext, sender: Sender) -> Message:
@@ -196,7 +197,7 @@ async def list_units(ctx: ServiceContext, sender: Sender) -> Message:
             )
         ).scalars()
         return Message(
-            st.unit_list(
+            sst.unit_list(
                 [(u.kind, u.name, u.chat_id is not None) for u in units],
                 [r.display_name for r in reps],
             )
@@ -212,8 +213,8 @@ async def bind_unit_chat(ctx: ServiceContext, sender: Sender, chat: Address, nam
             return Message(st.only_staff())
         unit = await unit_by_name(s, station.id, name)
         if unit is None:
-            return Message(st.unit_unknown(name[:40]))
+            return Message(sst.unit_unknown(name[:40]))
         unit.chat_channel = chat.channel.value
         unit.chat_id = chat.id
         await replan_unit(s, unit.id)  # reminders already due reach the new chat too
-        return Message(st.unit_bound(unit.name))
+        return Message(sst.unit_bound(unit.name))

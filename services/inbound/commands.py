@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import texts.meetings as tm
 import texts.resident as rt
-import texts.staff as st
+import texts.staff_setup as sst
 from domain.message import Message
 from domain.states import UnitKind
 from services.inbound.types import Inbound, Outcome
@@ -131,7 +131,7 @@ async def _link(r: Router, i: Inbound, c: Call) -> Outcome:
 
 async def _bind_staff(r: Router, i: Inbound, c: Call) -> Outcome:
     if not i.is_group:
-        return Outcome.of(Message(st.bind_only_group()))
+        return Outcome.of(Message(sst.bind_only_group()))
     code = c.args[0] if c.args else None
     return Outcome.of(await r.casework.bind_staff_chat(i.sender, i.chat, code))
 
@@ -171,10 +171,10 @@ async def _duty(r: Router, i: Inbound, c: Call) -> Outcome:
 
 async def _bind(r: Router, i: Inbound, c: Call) -> Outcome:
     if not i.is_group:
-        return Outcome.of(Message(st.bind_unit_only_group()))
+        return Outcome.of(Message(sst.bind_unit_only_group()))
     name = " ".join(c.args)
     if not name:
-        return Outcome.of(Message(st.bind_unit_usage()))
+        return Outcome.of(Message(sst.bind_unit_usage()))
     return Outcome.of(await r.casework.bind_unit_chat(i.sender, i.chat, name))
 
 

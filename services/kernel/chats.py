@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import texts.staff as st
+import texts.staff_delivery as dlv
 from domain.channels import Address, Channel
 from domain.message import Message
 from domain.states import MessageKind, OutboxStatus, Role
@@ -86,7 +86,7 @@ async def tell_admins_staff_chat_lost(
             where = await reach_one(s, uid)
             if where is not None and where not in admins:
                 admins.append(where)
-        note = Message(st.staff_chat_lost(station.name))
+        note = Message(dlv.staff_chat_lost(station.name))
         for to in admins:
             await outbox.enqueue(
                 s,

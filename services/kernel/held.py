@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.resident as rt
 import texts.staff as st
+import texts.staff_delivery as dlv
 from domain.channels import Address, Sender
 from domain.message import Message, Rich
 from domain.states import MessageKind, OutboxStatus
@@ -109,21 +110,21 @@ async def unreached(ctx: ServiceContext, sender: Sender) -> Message:
         ).all()
         names = await _names(s, [(r[0], r[1]) for r in rows])
     if not rows:
-        return Message(st.unreached_none())
-    lines = [st.unreached_header(len(rows))]
+        return Message(dlv.unreached_none())
+    lines = [dlv.unreached_header(len(rows))]
     for channel, chat_id, status, count, since, error in rows:
         name = names.get((channel, chat_id), f"{channel}:{chat_id}")
         when = since.astimezone(ctx.tz)
         if status == OutboxStatus.HELD:
             notified = bool(error and error.startswith(NOTIFIED))
-            lines.append(st.unreached_held(name, _channel_label(channel), count, when, notified))
+            lines.append(dlv.unreached_held(name, _channel_label(channel), count, when, notified))
         else:
-            lines.append(st.unreached_gone(name, _channel_label(channel), count, when))
+            lines.append(dlv.unreached_gone(name, _channel_label(channel), count, when))
     return Message(Rich.join("\n", lines))
 
 
 def _channel_label(channel: str) -> str:
-    return st.CHANNEL_LABELS.get(channel, channel)
+    return dlv.CHANNEL_LABELS.get(channel, channel)
 
 
 async def _names(s: AsyncSession, chats: list[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import Row, event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -203,23 +204,24 @@ async def claim_due(
                 {"now": now},
             )
         ).all()
-    claimed = [
-        Claimed(
-            id=r.id,
-            key=r.key,
-            kind=r.kind,
-            to=Address(Channel(r.channel), r.chat_id),
-            message=Message.from_json(r.message, r.file_data),
-            due_at=r.due_at,
-            attempts=r.attempts,
-            expires_at=r.expires_at,
-            station_id=r.station_id,
-            lease_until=r.lease_until,
-        )
-        for r in rows
-    ]
+    claimed = [_claimed(r) for r in rows]
     claimed.sort(key=lambda c: (c.due_at, c.id))
     return claimed
+
+
+def _claimed(r: Row[Any]) -> Claimed:
+    return Claimed(
+        id=r.id,
+        key=r.key,
+        kind=r.kind,
+        to=Address(Channel(r.channel), r.chat_id),
+        message=Message.from_json(r.message, r.file_data),
+        due_at=r.due_at,
+        attempts=r.attempts,
+        expires_at=r.expires_at,
+        station_id=r.station_id,
+        lease_until=r.lease_until,
+    )
 
 
 CLAIM_LOCK = 0x6F75_7462_6F78  # "outbox"

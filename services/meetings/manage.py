@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -255,49 +256,62 @@ class MeetingService:
                 send_at = self.parse_time(when_raw) if when_raw else self.ctx.clock.now()
             except ValueError as exc:
                 return _plain(str(exc))
-            if targets_raw in ALL_GROUPS:
-                units = list(
-                    (
-                        await s.execute(
-                            select(Unit).where(Unit.station_id == station.id, Unit.active)
-                        )
-                    ).scalars()
-                )
-            else:
-                units = []
-                for name in re.split(r"[,，、]", targets_raw):
-                    unit = await self._unit(s, station.id, name)
-                    if unit is None:
-                        return Reply(tm.unit_unknown(name[:40]))
-                    units.append(unit)
+            units = await self._targets(s, station.id, targets_raw)
+            if isinstance(units, Reply):
+                return units
             bound = [u for u in units if u.chat_id is not None]
             if not bound:
                 return Reply(tm.no_bound_groups())
-            ann = Announcement(
-                station_id=station.id,
-                text=body,
-                unit_ids=[str(u.id) for u in bound],
-                send_at=send_at,
-                created_by_id=user.id,
-                created_at=self.ctx.clock.now(),
-            )
-            s.add(ann)
-            await s.flush()
-            for u in bound:
-                chat = unit_chat(u)
-                assert chat is not None
-                await outbox.enqueue(
-                    s,
-                    key=f"ann:{ann.id}:{u.id}",
-                    to=chat,
-                    message=Reply(tm.announcement(body)),
-                    kind=MessageKind.NOTICE,
-                    due_at=send_at,
-                    station_id=station.id,
-                )
+            await self._post(s, station.id, user.id, body, bound, send_at)
             skipped = [u.name for u in units if u.chat_id is None]
             return Reply(
                 tm.announced([u.name for u in bound], send_at.astimezone(self.ctx.tz), skipped)
+            )
+
+    async def _targets(self, s: AsyncSession, station_id: int, raw: str) -> Sequence[Unit] | Reply:
+        """The groups named in /notify (or all of them); a reply if a name is unknown."""
+        if raw in ALL_GROUPS:
+            query = select(Unit).where(Unit.station_id == station_id, Unit.active)
+            return list((await s.execute(query)).scalars())
+        units: tuple[Unit, ...] = ()
+        for name in re.split(r"[,，、]", raw):
+            unit = await self._unit(s, station_id, name)
+            if unit is None:
+                return Reply(tm.unit_unknown(name[:40]))
+            units += (unit,)
+        return units
+
+    async def _post(
+        self,
+        s: AsyncSession,
+        station_id: int,
+        user_id: int,
+        body: str,
+        bound: Sequence[Unit],
+        send_at: datetime,
+    ) -> None:
+        """Record the announcement and queue it to each bound group's chat for `send_at`."""
+        ann = Announcement(
+            station_id=station_id,
+            text=body,
+            unit_ids=[str(u.id) for u in bound],
+            send_at=send_at,
+            created_by_id=user_id,
+            created_at=self.ctx.clock.now(),
+        )
+        s.add(ann)
+        await s.flush()
+        for u in bound:
+            chat = unit_chat(u)
+            assert chat is not None
+            await outbox.enqueue(
+                s,
+                key=f"ann:{ann.id}:{u.id}",
+                to=chat,
+                message=Reply(tm.announcement(body)),
+                kind=MessageKind.NOTICE,
+                due_at=send_at,
+                station_id=station_id,
             )
 
     async def subscribe(self, sender: Sender, on: bool) -> Reply:

@@ -20,9 +20,7 @@ import json
 import math
 import mimetypes
 import re
-import socket
 import struct
-import threading
 import time
 import zlib
 from collections import deque
@@ -33,6 +31,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+
+from tests.localhttp import LocalServer
 
 from .html_check import HtmlParseError, ParsedText, entity_order, parse_html, trim, utf16_len
 
@@ -324,12 +324,14 @@ class _Webhook:
     last_error_message: str | None = None
 
 
-class FakeBotApi:
+class FakeBotApi(LocalServer):
     """Bot API server for tests, with a thread-safe control API to play users and read results.
 
     Use as ``with FakeBotApi() as fake`` (background thread) or ``async with FakeBotApi()``
     (caller's loop); point the bot at :attr:`base_url` and :attr:`base_file_url`.
     """
+
+    thread_name = "fakebot-server"
 
     def __init__(
         self,
@@ -345,10 +347,8 @@ class FakeBotApi:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(host, port)
         self._token = token
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
         self._clock = clock
         self.strict_html = strict_html
         self.callback_timeout = callback_timeout
@@ -366,9 +366,6 @@ class FakeBotApi:
             "has_main_web_app": False,
         }
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._listeners: list[Callable[[JSON], None]] = []
 
         self._flood = flood or FloodLimits()
@@ -407,13 +404,9 @@ class FakeBotApi:
         self._poll_generation = 0
         self._waiting_pollers = 0
 
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._pollers: set[asyncio.Event] = set()
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._webhook_task: asyncio.Task[None] | None = None
-        self._thread: threading.Thread | None = None
-        self._server_thread_id: int | None = None
         self._stopping = False
 
         self._handlers: dict[str, Callable[[JSON, dict[str, _Upload]], Any]] = {}
@@ -432,18 +425,6 @@ class FakeBotApi:
         return self._token
 
     @property
-    def port(self) -> int:
-        """The TCP port (known once started)."""
-        if self._port is None:
-            raise RuntimeError("FakeBotApi is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """Root URL of the server."""
-        return f"http://{self._host}:{self.port}"
-
-    @property
     def base_url(self) -> str:
         """What to give PTB as base_url: it appends ``<token>/<method>``."""
         return f"{self.url}/bot"
@@ -458,98 +439,14 @@ class FakeBotApi:
         """The bot's User object, as getMe returns it."""
         return copy.deepcopy(self._bot_user)
 
-    def start(self) -> FakeBotApi:
-        """Serve from a background thread with its own event loop; returns self once listening."""
-        if self._thread is not None or self._loop is not None:
-            raise RuntimeError("FakeBotApi already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._open())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="fakebot-server", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Stop the background server; pending long polls are answered first so clients return."""
-        thread, loop = self._thread, self._loop
-        if thread is None and loop is not None:
-            raise RuntimeError("started with astart(); use astop()")
-        if thread is None or loop is None:
-            return
-        if threading.get_ident() == self._server_thread_id:
-            raise RuntimeError("stop() called from the server's own thread")
-        asyncio.run_coroutine_threadsafe(self._close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        self._thread = None
-
-    async def astart(self) -> FakeBotApi:
-        """Serve in the running event loop (for async tests that own the loop)."""
-        if self._thread is not None or self._loop is not None:
-            raise RuntimeError("FakeBotApi already started")
-        await self._open()
-        return self
-
-    async def astop(self) -> None:
-        """Stop a server started with :meth:`astart`."""
-        if self._thread is not None:
-            raise RuntimeError("started with start(); use stop()")
-        if self._loop is not None:
-            await self._close()
-
-    def __enter__(self) -> FakeBotApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeBotApi:
-        return await self.astart()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.astop()
-
     async def _open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._server_thread_id = threading.get_ident()
         self._stopping = False
         app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
         # handler_cancellation: a long poll whose client went away ends at once, as on Telegram,
         # instead of lingering and later being "terminated by other getUpdates request".
-        self._runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
-        )
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._requested_port))
-        self._port = int(sock.getsockname()[1])
-        self._requested_port = self._port  # a restart (simulated outage) keeps the URL
-        site = web.SockSite(self._runner, sock)
-        await site.start()
+        await self._serve(app, shutdown_timeout=1.0, handler_cancellation=True)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._webhook_task = asyncio.create_task(self._webhook_loop(), name="fakebot-webhook")
 
@@ -564,22 +461,13 @@ class FakeBotApi:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        self._loop = None
-        self._server_thread_id = None
+        await self._unserve()
 
     # ------------------------------------------------------------------ notification
 
     def _changed(self, updates: bool = False) -> None:
         """Wake every waiter (lock held): sync waits, async waits and, for updates, long polls."""
-        self._cond.notify_all()
-        for loop, event in list(self._async_waiters):
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # that loop is closed
-                self._async_waiters.discard((loop, event))
+        super()._changed()
         if updates and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the server loop is closing
                 self._loop.call_soon_threadsafe(self._wake_pollers)
@@ -2303,58 +2191,6 @@ class FakeBotApi:
                 f"unconfirmed updates: {len(self._pending)}; calls in flight: {self._inflight}"
             )
             return "\n".join(lines)
-
-    def _check_guard(self) -> None:
-        if threading.get_ident() == self._server_thread_id:
-            raise RuntimeError(
-                "a blocking wait in the server's own thread would deadlock: use the *_async variant"
-            )
-
-    def _wait(
-        self, check: Callable[[], T | None], timeout: float, what: str, poll: float | None = None
-    ) -> T:
-        self._check_guard()
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = check()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"{what} within {timeout}s\n{self.describe()}")
-                self._cond.wait(min(remaining, poll) if poll else remaining)
-
-    async def _await(
-        self,
-        check: Callable[[], T | None],
-        timeout: float,  # noqa: ASYNC109 - the async waits mirror the sync ones
-        what: str,
-        poll: float | None = None,
-    ) -> T:
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        waiter = (loop, event)
-        with self._lock:
-            self._async_waiters.add(waiter)
-        try:
-            deadline = loop.time() + timeout
-            while True:
-                with self._lock:
-                    event.clear()
-                    value = check()
-                if value:
-                    return value
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(f"{what} within {timeout}s\n{self.describe()}")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        event.wait(), min(remaining, poll) if poll else remaining
-                    )
-        finally:
-            with self._lock:
-                self._async_waiters.discard(waiter)
 
     def _message_check(
         self, chat_id: int, predicate: Callable[[JSON], Any] | None, since: int | None

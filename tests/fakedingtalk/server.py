@@ -29,7 +29,6 @@ import hmac
 import itertools
 import json
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.localhttp import LocalServer
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -153,8 +154,10 @@ class _Connection:
     open: bool = True
 
 
-class FakeDingTalk:
+class FakeDingTalk(LocalServer):
     """DingTalk for tests: point the bot's API/oapi/gateway base URLs at :attr:`url`."""
+
+    thread_name = "fakedingtalk"
 
     def __init__(
         self,
@@ -173,6 +176,7 @@ class FakeDingTalk:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(host, port)
         self.client_id = client_id
         self.client_secret = client_secret
         self.robot_code = robot_code or client_id
@@ -186,14 +190,8 @@ class FakeDingTalk:
         self.redeliver_delay = redeliver_delay
         self.disconnect_grace = disconnect_grace
         self.ping_interval = ping_interval
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
         self._clock = clock
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._listeners: list[Callable[[JSON], None]] = []
 
         self.robot_dingtalk_id = (
@@ -221,94 +219,15 @@ class FakeDingTalk:
         self._failing_handshakes = 0
         self._seq = itertools.count(1)
 
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._server_thread_id: int | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeDingTalk is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """Base URL for DINGTALK_API_BASE_URL and DINGTALK_OAPI_BASE_URL (one server serves both)."""
-        return f"http://{self._host}:{self.port}"
-
-    @property
     def gateway_url(self) -> str:
         return self.url + "/v1.0/gateway/connections/open"
 
-    def start(self) -> FakeDingTalk:
-        """Serve from a background thread with its own event loop."""
-        if self._thread is not None or self._loop is not None:
-            raise RuntimeError("FakeDingTalk already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._open())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="fakedingtalk", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        self._thread = None
-
-    async def astart(self) -> FakeDingTalk:
-        """Serve in the running loop (async tests that own the loop)."""
-        await self._open()
-        return self
-
-    async def astop(self) -> None:
-        if self._loop is not None:
-            await self._close()
-
-    def __enter__(self) -> FakeDingTalk:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeDingTalk:
-        return await self.astart()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.astop()
-
     async def _open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._server_thread_id = threading.get_ident()
         app = web.Application(client_max_size=25 * 1024 * 1024)
         app.router.add_post("/v1.0/gateway/connections/open", self._h_open_connection)
         app.router.add_get("/connect", self._h_websocket)
@@ -319,14 +238,7 @@ class FakeDingTalk:
         app.router.add_put("/v1.0/card/instances", self._h_card_update)
         app.router.add_post("/media/upload", self._h_media_upload)
         app.router.add_post("/robot/send", self._h_custom_robot)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._requested_port))
-        self._port = int(sock.getsockname()[1])
-        self._requested_port = self._port
-        await web.SockSite(self._runner, sock).start()
+        await self._serve(app, shutdown_timeout=0.5)
         if self.ping_interval:
             self._spawn(self._ping_loop(self.ping_interval))
 
@@ -336,10 +248,7 @@ class FakeDingTalk:
         for conn in list(self._connections.values()):
             with contextlib.suppress(Exception):
                 await conn.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        self._loop = None
+        await self._unserve()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -357,15 +266,6 @@ class FakeDingTalk:
             loop.call_soon_threadsafe(fn)
 
     # ------------------------------------------------------------------ notification
-
-    def _changed(self) -> None:
-        """Wake every waiter (lock held)."""
-        self._cond.notify_all()
-        for loop, event in list(self._async_waiters):
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:
-                self._async_waiters.discard((loop, event))
 
     def add_listener(self, callback: Callable[[JSON], None]) -> None:
         """Call ``callback(record)`` for everything the bot sends (server thread)."""
@@ -1260,43 +1160,13 @@ class FakeDingTalk:
     # ------------------------------------------------------------------ waiting
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
-        """Block until ``predicate()`` is truthy (re-checked on every change)."""
-        if threading.get_ident() == self._server_thread_id:
-            raise RuntimeError("a blocking wait in the server's own thread would deadlock")
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                self._cond.wait(min(remaining, 0.5))
+        """Block until ``predicate()`` is truthy (re-checked on every change, and every 0.5 s for
+        conditions on the clock)."""
+        return self._wait(predicate, timeout, "condition not met", poll=0.5)
 
     async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:  # noqa: ASYNC109
         """:meth:`wait_for` for async code (the bot may run in the same loop)."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        waiter = (loop, event)
-        with self._lock:
-            self._async_waiters.add(waiter)
-        try:
-            deadline = loop.time() + timeout
-            while True:
-                with self._lock:
-                    event.clear()
-                    value = predicate()
-                if value:
-                    return value
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), min(remaining, 0.5))
-        finally:
-            with self._lock:
-                self._async_waiters.discard(waiter)
+        return await self._await(predicate, timeout, "condition not met", poll=0.5)
 
 
 async def _json(request: web.Request) -> JSON:

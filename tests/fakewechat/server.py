@@ -33,7 +33,6 @@ import json
 import re
 import secrets
 import string
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -44,6 +43,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakebot import make_png
+from tests.localhttp import LocalServer
 
 from .protocol import decrypt, encrypt, from_xml, sha1_signature, to_xml
 
@@ -241,7 +241,7 @@ def _error_body(errcode: int, errmsg: str) -> JSON:
     return {"errcode": errcode, "errmsg": f"{errmsg} rid: {_rid()}"}
 
 
-class FakeWeChat:
+class FakeWeChat(LocalServer):
     """The platform for tests: serves the API, pushes resident actions to the bot.
 
     Use ``async with FakeWeChat(...) as fake`` (the caller's loop) or ``with FakeWeChat(...)``
@@ -249,6 +249,8 @@ class FakeWeChat:
     :attr:`bot_url` to the bot's push endpoint. Resident actions are coroutines
     (``await fake.send_text(openid, "…")``); from synchronous code use ``fake.run(coro)``.
     """
+
+    thread_name = "fakewechat"
 
     def __init__(
         self,
@@ -266,6 +268,7 @@ class FakeWeChat:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         if mode != "plain" and not encoding_aes_key:
             encoding_aes_key = DEFAULT_AES_KEY
         self.app_id = app_id
@@ -279,13 +282,7 @@ class FakeWeChat:
         self.push_attempts = push_attempts
         self.template_result_events = template_result_events
         self.ip_whitelisted = True
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
 
-        self._lock = threading.RLock()
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self._cond = threading.Condition(self._lock)
         self._users: dict[str, _User] = {}
         self._tokens: dict[str, _Token] = {}
         self._stable: _Token | None = None
@@ -305,86 +302,17 @@ class FakeWeChat:
         self._next_template_msgid = 3_000_000_000
         self._last_create_time = 0
 
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeWeChat is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    @property
     def api_base_url(self) -> str:
         """What the bot uses instead of https://api.weixin.qq.com."""
         return self.url
 
-    async def astart(self) -> FakeWeChat:
-        await self._open()
-        return self
-
-    async def astop(self) -> None:
-        await self._close()
-
-    async def __aenter__(self) -> FakeWeChat:
-        return await self.astart()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.astop()
-
-    def start(self) -> FakeWeChat:
-        """Serve from a background thread (for synchronous tests and scripts)."""
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(self._open())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="fakewechat", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        self._thread = None
-
-    def __enter__(self) -> FakeWeChat:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     async def _open(self) -> None:
-        self._loop = asyncio.get_running_loop()
         app = web.Application(client_max_size=20 * 1024 * 1024)
         r = app.router
         r.add_get("/cgi-bin/token", self._h_token)
@@ -398,11 +326,7 @@ class FakeWeChat:
         r.add_get("/cgi-bin/media/get", self._h_media_get)
         r.add_post("/cgi-bin/media/upload", self._h_media_upload)
         r.add_get("/mmbiz/{media_id}", self._h_picurl)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._requested_port)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        await self._serve(app, shutdown_timeout=1.0)
         self._session = aiohttp.ClientSession()
 
     async def _close(self) -> None:
@@ -414,10 +338,7 @@ class FakeWeChat:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        self._loop = None
+        await self._unserve()
 
     async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the server's loop, whichever loop the caller is on."""
@@ -437,50 +358,13 @@ class FakeWeChat:
 
     # ------------------------------------------------------------------ notification and waits
 
-    def _changed(self) -> None:
-        self._cond.notify_all()
-        for loop, event in list(self._async_waiters):
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:
-                self._async_waiters.discard((loop, event))
-
     async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
         """Wait until `predicate()` is truthy (re-checked on every change); return its value."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        waiter = (loop, event)
-        with self._lock:
-            self._async_waiters.add(waiter)
-        try:
-            deadline = loop.time() + timeout
-            while True:
-                with self._lock:
-                    event.clear()
-                    value = predicate()
-                if value:
-                    return value
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s\n{self.describe()}")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
-        finally:
-            with self._lock:
-                self._async_waiters.discard(waiter)
+        return await self._await(predicate, timeout, "condition not met")
 
     def wait_for_sync(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
         """:meth:`wait_for` for synchronous code."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s\n{self.describe()}")
-                self._cond.wait(remaining)
+        return self._wait(predicate, timeout, "condition not met")
 
     def mark(self) -> int:
         """A position in the deliveries: pass as `since` to see only later ones."""
