@@ -191,6 +191,10 @@ async def measure(
 
     if built is None:
         built = await build_only(url, n, classifier)
+    else:  # a kept database: migrations added since it was built
+        from storage.migrate import upgrade
+
+        await asyncio.to_thread(upgrade, url)
     clock = ManualClock(td.NOW)
     ctx, engine = context(url, classifier, clock)
     r: dict[str, Any] = {"size": n, "built": built}

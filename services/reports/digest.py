@@ -54,7 +54,9 @@ async def plan_digests(ctx: ServiceContext, now: datetime, send_time: time) -> i
                     .join(Opinion, Opinion.id == OpinionEvent.opinion_id)
                     .join(User, User.id == OpinionEvent.actor_id, isouter=True)
                     .where(
-                        Opinion.station_id == station.id,
+                        # `+ 0`: the station is a filter here, not the way in; SQLite would
+                        # walk all its opinions instead of the day's events (ix_opinion_events_at).
+                        Opinion.station_id + 0 == station.id,
                         OpinionEvent.action.in_(TIMELINE),
                         OpinionEvent.at >= slot - timedelta(days=1),
                         OpinionEvent.at < slot,
