@@ -45,9 +45,9 @@ from storage.queries.clock import lock_tasks, write_plans
 # PostgreSQL: the chat has connections of its own and waits only for the loop, so chunks of
 # PG_CHUNK tasks are written on PG_IN_FLIGHT connections at once while the loop composes the
 # next ones (the server's index work, not Python, is most of a day's tick there).
-READ_BATCH = {"sqlite": 500, "postgresql": 2000}
-YIELD_SECONDS = 0.003
-WRITE_SECONDS = 0.010
+READ_BATCH = {"sqlite": 200, "postgresql": 2000}
+YIELD_SECONDS = 0.002
+WRITE_SECONDS = 0.005
 WRITE_MIN, WRITE_START, WRITE_MAX = 20, 100, 1000
 PG_CHUNK, PG_IN_FLIGHT = 250, 2
 
@@ -398,6 +398,7 @@ class _Writer:
                 self.added += await self.flight.pop(0)
             self.flight.append(asyncio.ensure_future(self._write(plans)))
             return
+        await asyncio.sleep(0)  # after composing: the chat first
         started = perf_counter()
         self.added += await self._write(plans)
         took = max(perf_counter() - started, 1e-4)

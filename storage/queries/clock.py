@@ -77,8 +77,19 @@ def _converters(dialect: Dialect, table: Table, names: Sequence[str]) -> list[Co
     return found
 
 
-def _convert(value: Any, convert: Convert | None) -> Any:
-    return value if convert is None or value is None else convert(value)
+def _convert_all(values: Sequence[Any], convert: Convert) -> list[Any]:
+    """A column's values converted, each distinct value once (a day's reminders share a few
+    moments; datetimes cost the most to convert)."""
+    if any(isinstance(v, dict | list) for v in values[:1]):  # JSON: not hashable, all distinct
+        return [None if v is None else convert(v) for v in values]
+    seen: dict[Any, Any] = {None: None}
+    out = []
+    for v in values:
+        found = seen.get(v, seen)
+        if found is seen:
+            found = seen[v] = convert(v)
+        out.append(found)
+    return out
 
 
 async def insert_outbox_once(s: AsyncSession, rows: Sequence[Sequence[Any]]) -> int:
@@ -96,7 +107,7 @@ async def insert_outbox_once(s: AsyncSession, rows: Sequence[Sequence[Any]]) -> 
         return sum(1 for status in statuses if status == "pending")
     converters = _converters(dialect, _OUTBOX, _NAMES)
     converted = [
-        col if convert is None else [_convert(v, convert) for v in col]
+        col if convert is None else _convert_all(col, convert)
         for col, convert in zip(columns, converters, strict=True)
     ]
     status = _NAMES.index("status")
@@ -151,7 +162,12 @@ async def set_next_moments(s: AsyncSession, moments: Sequence[tuple[int, datetim
         )
         return
     (convert,) = _converters(conn.dialect, _TASKS, ["next_remind_at"])
-    await conn.exec_driver_sql(_SQLITE_SET_NEXT, [(_convert(m, convert), i) for i, m in moments])
+    converted = (
+        _convert_all([m for _, m in moments], convert) if convert else [m for _, m in moments]
+    )
+    await conn.exec_driver_sql(
+        _SQLITE_SET_NEXT, list(zip(converted, [i for i, _ in moments], strict=True))
+    )
 
 
 _CURRENT = (
