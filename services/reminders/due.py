@@ -67,7 +67,8 @@ _DUE_TASKS = (
 
 async def due_tasks(s: AsyncSession, now: datetime, limit: int) -> list[DueTask]:
     """Tasks whose moment has come, earliest first (through ix_tasks_next_remind_at)."""
-    rows = await s.execute(_DUE_TASKS.where(Task.next_remind_at <= now).limit(limit))
+    conn = await s.connection()  # Core execution: none of the ORM's per-statement work
+    rows = await conn.execute(_DUE_TASKS.where(Task.next_remind_at <= now).limit(limit))
     found = cast(list[tuple[Any, ...]], rows.all())
     return [DueTask(*row) for row in found]  # the columns in the fields' order
 

@@ -45,9 +45,9 @@ from storage.queries.clock import lock_tasks, write_plans
 # PostgreSQL: the chat has connections of its own and waits only for the loop, so chunks of
 # PG_CHUNK tasks are written on PG_IN_FLIGHT connections at once while the loop composes the
 # next ones (the server's index work, not Python, is most of a day's tick there).
-READ_BATCH = {"sqlite": 200, "postgresql": 500}
+READ_BATCH = {"sqlite": 300, "postgresql": 500}
 YIELD_SECONDS = 0.002
-WRITE_SECONDS = 0.005
+WRITE_SECONDS = 0.006
 WRITE_MIN, WRITE_START, WRITE_MAX = 20, 100, 1000
 PG_CHUNK, PG_IN_FLIGHT = 250, 2
 

@@ -202,8 +202,7 @@ async def lock_tasks(s: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Any
     (synchronous_commit off, this transaction only): a crash may lose the last planned batches,
     which the next tick plans again under the same keys, and nothing can have been sent from
     them (a later claim would be lost with them)."""
-    if s.get_bind().dialect.name == "postgresql":
-        rows = await s.execute(_PG_CURRENT, {"ids": list(ids)})
-    else:
-        rows = await s.execute(_CURRENT, {"ids": list(ids)})
+    conn = await s.connection()  # Core execution: none of the ORM's per-statement work
+    stmt = _PG_CURRENT if conn.dialect.name == "postgresql" else _CURRENT
+    rows = await conn.execute(stmt, {"ids": list(ids)})
     return {row[0]: tuple(row) for row in rows.all()}
