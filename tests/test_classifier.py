@@ -128,18 +128,14 @@ def test_char_codes_are_the_char_grams(lo_hi: tuple[int, int]) -> None:
         assert all(gram_code(code_gram(k)) == k for k in want)
 
 
-def test_code_table_finds_exactly_the_vocabulary() -> None:
-    from domain.classifier.model import _CodeTable
-
-    rng = np.random.default_rng(3)
-    codes = np.unique(rng.integers(0, 2**62, size=5000, dtype=np.uint64))
-    table = _CodeTable(codes, np.arange(len(codes)) + 100)
-    absent = rng.integers(0, 2**62, size=5000, dtype=np.uint64)
-    absent = absent[~np.isin(absent, codes)]
-    keys = np.concatenate((codes, absent, codes[:10]))
-    found = table.rows(keys)
-    assert sorted(found.tolist()) == sorted([*range(100, 100 + len(codes)), *range(100, 110)])
-    assert len(table.rows(np.zeros(0, dtype=np.uint64))) == 0
+def test_normalize_folds_every_full_width_character() -> None:
+    """normalize (one replace per distinct full-width character) equals a translate table."""
+    table = {0x3000: 0x20, **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0xFF00, 0xFF66)] + list("\u3000养老，。 abcABC")
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert normalize(text) == text.translate(table).lower()
 
 
 def test_full_width_text_gives_the_same_features() -> None:
@@ -180,6 +176,8 @@ def test_inference_vectors_equal_training_vectors(
     want = np.asarray(x @ data.weights) + data.bias
     for i, t in enumerate(texts):
         np.testing.assert_allclose(model.scores(t), want[i], atol=1e-4)
+        v = model.classify(t)  # the verdict's reasons follow the same features
+        assert all(term in normalize(t) for term in v.terms)
 
 
 # -- the packaged model ---------------------------------------------------------------------------

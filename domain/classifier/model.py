@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from bisect import bisect_right
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate, pairwise, repeat
+from itertools import pairwise, repeat
+from operator import add
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,7 +26,6 @@ from domain.classifier import segment
 from domain.classifier.errors import ClassifierError
 from domain.classifier.features import (
     FeatureSpec,
-    char_codes,
     code_gram,
     has_han,
     lead_end,
@@ -247,14 +247,21 @@ class ThemeClassifier:
                 pair_codes.append(ra * m + rb)
                 pair_rows.append(i)
         self._pair = dict(zip(pair_codes, pair_rows, strict=True))
-        self._chars = _CodeTable(data.char_codes, np.arange(n_word, n_word + len(data.char_codes)))
-        self._char_list: list[int] = data.char_codes.tolist()  # row - n_word -> code, for reasons
+        n_all = n_word + len(data.char_codes)
+        # Row `n_all` is all zeros: every word or n-gram the model does not know maps to it, so
+        # lookups need no filtering (dict.get with a default, at C speed) and add nothing.
+        self._zero = n_all
+        # Character n-grams by their string: a dict lookup per n-gram is cheaper than encoding
+        # the text and hashing codes with numpy for the short texts a bot gets.
+        grams = list(map(code_gram, data.char_codes.tolist()))
+        self._grams = dict(zip(grams, range(n_word, n_all), strict=True))
         idf = np.asarray(data.idf, dtype=np.float32)
         wts = np.asarray(data.weights, dtype=np.float32)
         # A feature's value is idf (times a tf factor) over its block's norm: fold idf into the
         # weights once, so scoring is one gather and two sums per message.
         # The last column is idf², for the block norms: one gather and one sum give both.
-        self._iw = np.ascontiguousarray(np.column_stack([wts * idf[:, None], idf * idf]))
+        iw = np.column_stack([wts * idf[:, None], idf * idf])
+        self._iw = np.ascontiguousarray(np.vstack([iw, np.zeros((1, iw.shape[1]), np.float32)]))
         # Evidence for class c against the others (weights minus the per-feature mean), by class.
         # Two-stage: themes against themes; out of scope is evidence against the scope score.
         self._scope = data.scope
@@ -264,7 +271,22 @@ class ThemeClassifier:
             th = wts[:, :-1]
             rel = np.column_stack([th - th.mean(axis=1, keepdims=True), -wts[:, -1]])
             rel *= idf[:, None]
-        self._iwrel = np.ascontiguousarray(rel.T)
+        rel = np.vstack([rel, np.zeros((1, rel.shape[1]), np.float32)])
+        rel_t = np.ascontiguousarray(rel.T)  # per class, over the feature rows
+        # For reasons, per class and word row: the word's own evidence and that of the
+        # character n-grams inside it, side by side in one flat array (0 where a word may not
+        # be shown). A message has a dozen words: indexing beats numpy calls at that size, and
+        # the two numbers share a cache line (jieba has just evicted everything else).
+        shown = np.zeros(n_all + 1, dtype=bool)
+        shown[:n_word] = self._showable
+        crel = self._inner_gram_evidence(rel_t, n_word)
+        self._word_ev = [
+            array("d", np.column_stack([r * shown, cr * shown]).astype(np.float64).tobytes())
+            for r, cr in zip(rel_t, crel, strict=True)
+        ]
+        self._has_pairs = bool(self._pair) or self._pairs_by_string is not None
+        # Per class, the character n-grams' evidence (reasons for words the model lacks).
+        self._gram_rel = [dict(zip(grams, r[n_word:n_all].tolist(), strict=True)) for r in rel_t]
         self._b = [float(v) for v in data.bias]
         self._t = float(data.temperature)
         self._k = len(self.classes)
@@ -297,31 +319,30 @@ class ThemeClassifier:
         """A text's known features: the maths of `vectorize.transform` (a test holds them equal).
 
         This runs next to jieba for every message and must cost little beside it (numpy calls
-        cost microseconds each here, so there are few): words and word pairs go through dicts,
-        character n-grams are integer codes found by one binary search, and scoring is one
-        gather and two sums per block. With the default tf ("occ") a repeated feature is simply
-        one more row.
+        cost microseconds each here, so there are three): words, word pairs and character
+        n-grams go through dicts (unknown ones to the zero row), and scoring is one gather and
+        one sum per block. With the default tf ("occ") a repeated feature is simply one more
+        row.
         """
         spec = self.spec
-        wrows = self._word_rows(words_of(tokens))
-        codes = char_codes(norm, spec.char_min, spec.char_max)
+        wrows = self._word_rows(tokens)
+        crows = self._char_rows(norm)
         if spec.lead:  # the first sentence's features once more per `lead` (features.extract)
             end = lead_end(norm, spec.lead_max)
             if end < len(norm):
-                wrows += self._word_rows(words_of(lead_tokens(tokens, end))) * spec.lead
-                lead_codes = char_codes(norm[:end], spec.char_min, spec.char_max)
-                codes = np.concatenate([codes, *([lead_codes] * spec.lead)])
-        crows = self._chars.rows(codes)
+                wrows += self._word_rows(lead_tokens(tokens, end)) * spec.lead
+                crows += self._char_rows(norm[:end]) * spec.lead
         tf: FloatArray | None = None
         if spec.tf != "occ":
             wcount = Counter(wrows)
             wrows = list(wcount)
-            crows, ccnt = _uniq(crows)
+            ccount = Counter(crows)
+            crows = list(ccount)
             if spec.tf == "sublinear":
-                cnt = np.concatenate((np.array(list(wcount.values()), dtype=np.float32), ccnt))
+                cnt = np.array([*wcount.values(), *ccount.values()], dtype=np.float32)
                 tf = np.log(cnt, dtype=np.float32) + np.float32(1.0)
-        rows = np.concatenate((np.array(wrows, dtype=np.int64), crows))
         n_w = len(wrows)
+        rows = np.array(wrows + crows, dtype=np.intp)
         g = self._iw.take(rows, axis=0)
         if tf is not None:
             g[:, :-1] *= tf[:, None]
@@ -334,17 +355,44 @@ class ThemeClassifier:
         else:
             words, chars = zero, g.sum(axis=0).tolist()
         ww, cw = self._block_w
+        # idf >= 1 for every known feature, so a block's sum of idf² is 0 only if none is known.
+        known = words[-1] > 0 or chars[-1] > 0
         a = ww / math.sqrt(words[-1]) if words[-1] > 0 else 0.0
         b = cw / math.sqrt(chars[-1]) if chars[-1] > 0 else 0.0
         z = [bias + a * x + b * y for bias, x, y in zip(self._b, words, chars, strict=False)]
-        return _Vector(rows, n_w, a, b, tf, z)
+        return _Vector(wrows, a, b, tf, z, known)
 
-    def _word_rows(self, words: list[str]) -> list[int]:
-        """Vocabulary rows of the words (and of their pairs when the model uses pairs)."""
+    def _char_rows(self, norm: str) -> list[int]:
+        """Rows of the text's character n-grams (unknown ones: the zero row).
+
+        N-grams touching punctuation or emoji are never in the vocabulary (it holds only
+        n-grams inside runs of CJK/alphanumerics), so every position can be looked up as is:
+        the known rows are exactly those `features.char_codes` finds (the scores equal training's:
+        test_inference_vectors_equal_training_vectors).
+        """
+        spec = self.spec
+        get = self._grams.get
+        z = repeat(self._zero)
+        out: list[int] = list(map(get, norm, z)) if spec.char_min <= 1 else []
+        if spec.char_max >= 2 and len(norm) > 1:
+            pairs = list(map(add, norm, norm[1:]))
+            if spec.char_min <= 2:
+                out += map(get, pairs, z)
+            if spec.char_max >= 3 and len(norm) > 2:
+                out += map(get, map(add, pairs, norm[2:]), z)
+        return out
+
+    def _word_rows(self, tokens: list[str]) -> list[int]:
+        """Vocabulary rows of the words (unknown ones and punctuation: the zero row), and of
+        their pairs when the model uses pairs (known pairs only)."""
+        if not self.spec.word_bigrams:
+            # A token that is not a word (punctuation, space, emoji) is never in the vocabulary.
+            return list(map(self._uni.get, tokens, repeat(self._zero)))
+        words = words_of(tokens)
         n_word = self._n_word
         uid = list(map(self._uni.get, words, repeat(n_word)))
         wrows = [u for u in uid if u != n_word]
-        if self.spec.word_bigrams and len(words) > 1:
+        if len(words) > 1:
             if self._pairs_by_string is None:
                 m = self._m
                 codes = [a * m + b for a, b in pairwise(uid)]
@@ -376,7 +424,7 @@ class ThemeClassifier:
         norm = normalize(text)
         tokens = raw_tokens(norm, self.spec.hmm)
         vec = self._vector(norm, tokens)
-        if not len(vec.rows):  # nothing the model knows: out of scope, and staff should look
+        if not vec.known:  # nothing the model knows: out of scope, and staff should look
             o = self.other
             return Classification(o.id, o.name, 0.0, (), True, True)
         t = self._t
@@ -396,7 +444,7 @@ class ThemeClassifier:
             conf = p_in / sum(e)
             if 1.0 - p_in > conf:
                 c, conf = len(z), 1.0 - p_in
-        terms = self._reasons(norm, tokens, vec, c)
+        terms = self._reasons(tokens, vec, c)
         review = conf < self.threshold or not has_han(norm)
         return Classification(
             self.classes[c], self._names[c], conf, terms, review, c == self._other_class
@@ -405,64 +453,84 @@ class ThemeClassifier:
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         return [self.classify(t) for t in texts]
 
-    def _reasons(self, norm: str, tokens: list[str], vec: _Vector, c: int) -> tuple[str, ...]:
+    def _reasons(self, tokens: list[str], vec: _Vector, c: int) -> tuple[str, ...]:
         """Words that pushed the text into class c, best first (jieba words, readable).
 
-        Word features speak for themselves (a word pair for both words). The strongest
-        character n-grams are traced back to the word(s) they lie in and count when they beat
-        the fifth-best word: so a word the model knows only through its characters (a typo, a
-        new compound) can still be the reason, at little cost for every other message.
+        A word's evidence is its own weight plus that of the character n-grams inside it
+        (both precomputed per vocabulary word; a word pair counts for both words), so a word
+        the model knows mostly through its characters still ranks right; a word the model does
+        not know as a word (a typo, a new compound) speaks through its n-grams alone. Plain
+        Python over a dozen words: numpy calls would cost more than the arithmetic here.
         """
-        rel = self._iwrel[c]
-        n_w = vec.n_word
         score: dict[str, float] = {}
-        if n_w:
-            wrows = vec.rows[:n_w]
-            cw = rel.take(wrows)
-            if vec.tf is not None:
-                cw *= vec.tf[:n_w]
-            feature = self._feature
-            scale = vec.word_scale
-            # Only words that could be shown (most matched words are not: 我们, 希望, 一个).
-            keep = (cw > 0) & self._showable.take(wrows)
-            for row, v in zip(wrows[keep].tolist(), cw[keep].tolist(), strict=True):
+        ev = self._word_ev[c]
+        feature = self._feature
+        ws, cs = vec.word_scale, vec.char_scale
+        tf = vec.tf.tolist() if vec.tf is not None else None
+        zero = self._zero
+        pairs = self._has_pairs
+        rows = vec.word_rows
+        # Without pairs, lead or repeated rows merged, word rows are the tokens one to one.
+        aligned = not pairs and len(rows) == len(tokens) and cs > 0.0
+        for i, row in enumerate(rows):
+            if row == zero:
+                if aligned:
+                    w = tokens[i]
+                    if len(w) > 1 and _showable(w):
+                        self._unknown_word(w, c, cs, score)
+                continue
+            v = ev[row + row] * ws + ev[row + row + 1] * cs
+            if tf is not None:
+                v *= tf[i]
+            if v > 0.0:
                 w = feature[row]
-                if " " in w:
+                if pairs and " " in w:
                     a, b = w.split(" ")
-                    score[a] = score.get(a, 0.0) + v * scale / 2
-                    score[b] = score.get(b, 0.0) + v * scale / 2
+                    score[a] = score.get(a, 0.0) + v / 2
+                    score[b] = score.get(b, 0.0) + v / 2
                 else:
-                    score[w] = score.get(w, 0.0) + v * scale
-        if len(vec.rows) > n_w:
-            crows = vec.rows[n_w:]
-            cc = rel.take(crows)
-            if vec.tf is not None:
-                cc *= vec.tf[n_w:]
-            k = 3
-            best = np.argpartition(cc, -k)[-k:] if len(cc) > k else np.arange(len(cc))
-            shown = sorted(score.values(), reverse=True)
-            floor = shown[MAX_TERMS - 1] if len(shown) >= MAX_TERMS else 0.0
-            ends: list[int] | None = None
-            for row, v in zip(crows.take(best).tolist(), cc.take(best).tolist(), strict=True):
-                v *= vec.char_scale
-                if v <= floor:
-                    continue
-                gram = code_gram(self._char_list[row - self._n_word])
-                start = norm.find(gram)
-                if start < 0:
-                    continue
-                if ends is None:
-                    ends = list(accumulate(map(len, tokens)))
-                stop = start + len(gram)
-                j = bisect_right(ends, start)
-                hit = [tokens[j]]
-                while ends[j] < stop and j + 1 < len(tokens):
-                    j += 1
-                    hit.append(tokens[j])
-                for w in hit:
-                    score[w] = score.get(w, 0.0) + v / len(hit)
-        ranked = sorted(((v, w) for w, v in score.items() if _showable(w)), reverse=True)
+                    score[w] = score.get(w, 0.0) + v
+        if not aligned and cs > 0.0:
+            uni = self._uni
+            for w in tokens:
+                if len(w) > 1 and w not in uni and _showable(w):
+                    self._unknown_word(w, c, cs, score)
+        ranked = sorted(((v, w) for w, v in score.items()), reverse=True)
         return tuple(w for _, w in ranked[:MAX_TERMS])
+
+    def _unknown_word(self, w: str, c: int, scale: float, score: dict[str, float]) -> None:
+        """A word the model lacks speaks through its character n-grams' evidence for c."""
+        grel = self._gram_rel[c]
+        v = sum(map(grel.get, self._token_grams(w), repeat(0.0))) * scale
+        if v > 0.0:
+            score[w] = score.get(w, 0.0) + v
+
+    def _token_grams(self, word: str) -> list[str]:
+        """A word's own character n-grams, as the model's spec counts them."""
+        lo, hi = self.spec.char_min, self.spec.char_max
+        out = list(word) if lo <= 1 else []
+        if hi >= 2:
+            pairs = list(map(add, word, word[1:]))
+            if lo <= 2:
+                out += pairs
+            if hi >= 3:
+                out += map(add, pairs, word[2:])
+        return out
+
+    def _inner_gram_evidence(self, rel_t: FloatArray, n_word: int) -> FloatArray:
+        """Per class and feature row, the summed evidence of the n-grams inside each word
+        (rows past the words: 0); computed once, when the model is loaded."""
+        zero = self._zero
+        rows: list[int] = []
+        starts: list[int] = []
+        for w in self._feature:
+            starts.append(len(rows))
+            rows += map(self._grams.get, self._token_grams(w), repeat(zero))
+            rows.append(zero)  # every word gets at least one row (a zero one)
+        out = np.zeros_like(rel_t)
+        if starts:
+            out[:, :n_word] = np.add.reduceat(rel_t[:, rows], starts, axis=1)
+        return out
 
 
 def _showable(word: str) -> bool:
@@ -478,69 +546,11 @@ def _label_theme(label: str) -> Theme:
 
 
 class _Vector(NamedTuple):
-    """One text's known features and scores (a tuple: built for every message, kept cheap)."""
+    """One text's features and scores (a tuple: built for every message, kept cheap)."""
 
-    rows: npt.NDArray[np.int64]  # feature rows: word block first, then character n-grams
-    n_word: int  # how many of rows are words / word pairs
+    word_rows: list[int]  # the word block's rows (unknown words: the zero row)
     word_scale: float  # block weight / block norm: a row's value is idf * tf * its scale
     char_scale: float
     tf: FloatArray | None  # tf factor per row (sublinear only; otherwise 1)
     z: list[float]  # raw scores per class
-
-
-class _CodeTable:
-    """Feature rows of integer codes: a hash table in numpy arrays (one probe, few calls).
-
-    Each code sits in slot (code * A) >> shift of a table four times the size of the
-    vocabulary; the few codes whose slot was taken go to a small sorted overflow list, searched
-    only for the keys that land on such a slot. Binary search over the whole vocabulary cost
-    twice as much per message.
-    """
-
-    _A = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
-    _EMPTY = np.uint64(2**64 - 1)  # larger than any code
-
-    def __init__(self, codes: npt.NDArray[np.uint64], rows: npt.NDArray[Any]) -> None:
-        codes = np.asarray(codes, dtype=np.uint64)
-        rows = np.asarray(rows, dtype=np.int64)
-        bits = max(8, (4 * len(codes) - 1).bit_length())
-        self._shift = np.uint64(64 - bits)
-        slots = self._slots(codes)
-        _, first = np.unique(slots, return_index=True)
-        winner = np.zeros(len(codes), dtype=bool)
-        winner[first] = True
-        self._keys = np.full(1 << bits, self._EMPTY, dtype=np.uint64)
-        self._rows = np.full(1 << bits, -1, dtype=np.int64)
-        self._keys[slots[winner]] = codes[winner]
-        self._rows[slots[winner]] = rows[winner]
-        self._shared = np.zeros(1 << bits, dtype=bool)  # slot also wanted by an overflow code
-        self._shared[slots[~winner]] = True
-        order = np.argsort(codes[~winner])
-        self._over_keys = np.append(codes[~winner][order], self._EMPTY)
-        self._over_rows = np.append(rows[~winner][order], np.int64(-1))
-
-    def _slots(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
-        out: npt.NDArray[np.intp] = ((keys * self._A) >> self._shift).astype(np.intp)
-        return out
-
-    def rows(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-        """Rows of the keys that are in the table, in key order (repeats kept)."""
-        slot = self._slots(keys)
-        hit = self._keys.take(slot) == keys
-        found: npt.NDArray[np.int64] = self._rows.take(slot[hit])
-        if len(self._over_keys) > 1:
-            rest = keys[self._shared.take(slot) & ~hit]
-            if len(rest):
-                at = np.searchsorted(self._over_keys, rest)
-                more = self._over_rows.take(at[self._over_keys.take(at) == rest])
-                found = np.concatenate((found, more))
-        return found
-
-
-def _uniq(a: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
-    """Distinct values and their counts (np.unique's bookkeeping costs more on tiny arrays)."""
-    if len(a) < 2:
-        return a, np.ones(len(a), dtype=np.intp)
-    a = np.sort(a)
-    starts = np.flatnonzero(np.concatenate(([True], a[1:] != a[:-1])))
-    return a[starts], np.diff(np.append(starts, len(a)))
+    known: bool  # whether the model knows any of the text's features

@@ -58,7 +58,7 @@ def init_jieba(cache_dir: Path | None = None) -> None:
 
     Idempotent: the first call in a process wins; later calls (any cache_dir) do nothing.
     """
-    global _tokenizer, _cache_file, _freq, _logtotal, _RE_HAN, _RE_SKIP, _RE_ENG
+    global _tokenizer, _cache_file, _freq, _logtotal, _RE_HAN, _RE_SKIP, _RE_ENG, fast
     if _tokenizer is not None:
         return
     with _lock:
@@ -76,6 +76,8 @@ def init_jieba(cache_dir: Path | None = None) -> None:
         _cache_file = folder / CACHE_NAME
         _freq, _logtotal = tok.FREQ, math.log(tok.total)
         _RE_HAN, _RE_SKIP, _RE_ENG = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
+        if _RE_HAN.groups != 1 or _RE_SKIP.groups != 1 or _RE_ENG.pattern != "[a-zA-Z0-9]":
+            fast = False  # another jieba than the one the fast loop was written against
         _tokenizer = tok
 
 
@@ -110,20 +112,23 @@ def _cut_recent(text: str) -> tuple[str, ...]:
     if _tokenizer is None:
         init_jieba(None)
     out: list[str] = []
-    for blk in _RE_HAN.split(text):
-        if not blk:
-            continue
-        if _RE_HAN.match(blk):
+    # Both patterns have one group, so split() alternates: text between matches at even
+    # places, the matches at odd ones. A part between matches cannot start with a match (it
+    # would have joined the match before it), so this is jieba's `if re.match(part)` without
+    # matching again.
+    for i, blk in enumerate(_RE_HAN.split(text)):
+        if i & 1:
             out += _cut_block(blk)
-        else:
-            for x in _RE_SKIP.split(blk):
-                if _RE_SKIP.match(x):
+        elif blk:
+            for j, x in enumerate(_RE_SKIP.split(blk)):
+                if j & 1:
                     out.append(x)
                 else:
                     out += x
     return tuple(out)
 
 
+_ENG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 fast = True  # False: use jieba's Tokenizer.cut itself (bench/classify.py compares both)
 
 
@@ -163,7 +168,7 @@ def _cut_block(s: str) -> list[str]:
     while x < n:
         y = nxt[x] + 1
         w = s[x:y]
-        if y - x == 1 and _RE_ENG.match(w):
+        if y - x == 1 and w in _ENG:  # jieba: re_eng.match(w), one ASCII letter or digit
             buf += w
         else:
             if buf:

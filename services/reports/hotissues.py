@@ -1,7 +1,7 @@
 """Hot issues (每月一题) for /stats and the briefing: the period's opinions grouped into
 recurring issues (domain.hotissues), each with its count and one example.
 
-Clustering 10,000 opinions costs about 0.6 s of CPU, so it runs in a worker thread and its
+Clustering 10,000 opinions costs about 0.4 s of CPU, so it runs in a worker thread and its
 result is kept: the same opinions (ids and texts, hashed) give the same issues, so /stats
 asked again, or the briefing job after it, reuses them.
 """
