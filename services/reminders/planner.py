@@ -36,18 +36,20 @@ from storage.checkpoint import Checkpointer
 from storage.models import Meeting, Opinion, Task, Unit, UnitMember, User
 from storage.queries.clock import lock_tasks, write_plans
 
-# Tasks whose moment has come are read a batch at a time (one statement), their reminders
-# composed in Python outside any transaction (yielding to the loop every YIELD_SECONDS of this
-# thread's CPU) and written a chunk per transaction: the tasks re-read under lock, then their
-# outbox rows and next moments in bulk statements.
-# SQLite: a chunk is sized so the chat waits for it about WRITE_SECONDS at most, by its wall
-# time (it holds the only connection, its statements run on the loop's thread).
-# PostgreSQL: the chat has connections of its own and waits only for the loop, so chunks of
-# PG_CHUNK tasks are written on PG_IN_FLIGHT connections at once while the loop composes the
-# next ones (the server's index work, not Python, is most of a day's tick there).
-READ_BATCH = {"sqlite": 300, "postgresql": 500}
+# Tasks whose moment has come are planned a chunk at a time: their reminders composed in Python,
+# then their outbox rows and next moments written in bulk statements (storage.queries.clock).
+# SQLite: a chunk is read, composed and written in one transaction (it holds the write lock from
+# its first statement), sized by its wall time to about WRITE_SECONDS: the transaction holds the
+# only connection and its statements run on the loop's thread, so that is what the chat waits
+# for; the WAL is checkpointed in a worker thread (storage.checkpoint).
+# PostgreSQL: the chat has connections of its own and waits only for the loop. Tasks are read
+# READ_BATCH at a time and composed outside any transaction (yielding every YIELD_SECONDS of this
+# thread's CPU), while chunks of PG_CHUNK are written on PG_IN_FLIGHT connections at once, each
+# after re-reading its tasks under lock (the server's index work, not Python, is most of a day's
+# tick there).
+READ_BATCH = {"sqlite": 300, "postgresql": 500}  # sqlite: _Writer used on its own
 YIELD_SECONDS = 0.002
-WRITE_SECONDS = 0.006
+WRITE_SECONDS = 0.008
 WRITE_MIN, WRITE_START, WRITE_MAX = 20, 100, 1000
 PG_CHUNK, PG_IN_FLIGHT = 250, 2
 
@@ -102,20 +104,34 @@ class ReminderPlanner:
     async def _plan_tasks(self, now: datetime) -> int:
         """Plan the tasks whose next moment has come (see READ_BATCH above)."""
         eff = self._effective_day(now)
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]] = {}
+        engine = self.ctx.sessions.kw["bind"].sync_engine
+        if engine.dialect.name == "postgresql":
+            return await self._plan_tasks_pipelined(now, eff, stages, _Writer(self.ctx, engine))
+        checkpoint = Checkpointer(engine)  # SQLite: the WAL checkpointed off the loop
+        try:
+            return await self._plan_tasks_inline(now, eff, stages, checkpoint)
+        finally:
+            await checkpoint.wait()
+
+    async def _plan_tasks_pipelined(
+        self,
+        now: datetime,
+        eff: date,
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]],
+        writer: _Writer,
+    ) -> int:
+        """PostgreSQL: read a batch, compose it while its chunks are written (_Writer)."""
         added, seen = 0, set[int]()
         chats: TaskChats | None = None
-        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]] = {}
-        writer: _Writer | None = None
         while True:
             async with self.ctx.sessions.begin() as s:
-                writer = writer or _Writer(self.ctx, s.get_bind())
                 rows = await due_tasks(s, now, writer.read_batch)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
                     chats = chats or await TaskChats.load(s)
                     await chats.add(s, fresh)
             if not fresh or chats is None:
-                await writer.checkpoint.wait()
                 return added
             seen.update(r.id for r in fresh)
             chunk: list[TaskPlan] = []
@@ -134,8 +150,42 @@ class ReminderPlanner:
             finally:
                 added += await writer.drain()
             if len(rows) < writer.read_batch:
-                await writer.checkpoint.wait()
                 return added
+
+    async def _plan_tasks_inline(
+        self,
+        now: datetime,
+        eff: date,
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]],
+        checkpoint: Checkpointer,
+    ) -> int:
+        """SQLite: read, compose and write a chunk in one transaction (it holds the write lock
+        from its first statement: nothing changes in between, nothing to re-read), sized by its
+        wall time; the chat gets the connection between chunks."""
+        added, seen, size = 0, set[int](), WRITE_START
+        chats: TaskChats | None = None
+        while True:
+            started = perf_counter()
+            async with self.ctx.sessions.begin() as s:
+                rows = await due_tasks(s, now, size)
+                fresh = [r for r in rows if r.id not in seen]
+                if fresh:
+                    chats = chats or await TaskChats.load(s)
+                    await chats.add(s, fresh)
+                    seen.update(r.id for r in fresh)
+                    plans = [self._plan_task(t, eff, chats, stages) for t in fresh]
+                    queued = outbox.bulk_rows([r for p in plans for r in p.rows])
+                    moments = [(p.task.id, p.moment) for p in plans]
+                    done = await write_plans(s, queued, moments)
+                    outbox.mark_added(s, done)
+                    added += done
+            if len(rows) < size or not fresh:
+                return added
+            checkpoint.poke()
+            took = max(perf_counter() - started, 1e-4)
+            grown = int(size * WRITE_SECONDS / took)
+            size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * size)))
+            await asyncio.sleep(0)  # the chat's transactions get the connection in between
 
     def _plan_task(
         self,
@@ -386,7 +436,6 @@ class _Writer:
     def __init__(self, ctx: ServiceContext, bind: Any) -> None:
         self.ctx = ctx
         self.sqlite = bind.dialect.name != "postgresql"
-        self.checkpoint = Checkpointer(bind)  # SQLite: the WAL checkpointed off the loop
         self.read_batch = READ_BATCH["sqlite" if self.sqlite else "postgresql"]
         self.size = WRITE_START if self.sqlite else PG_CHUNK
         self.flight: list[asyncio.Future[int]] = []
@@ -404,7 +453,6 @@ class _Writer:
         took = max(perf_counter() - started, 1e-4)
         grown = int(len(plans) * WRITE_SECONDS / took)
         self.size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * self.size)))
-        self.checkpoint.poke()
         await asyncio.sleep(0)  # the chat's transactions get the connection in between
 
     async def drain(self) -> int:
