@@ -1,10 +1,11 @@
 """The planner's bulk writes: each reminder once when two instances plan at the same moment, and
-nothing planned from a task that changed between the planner's read and its write."""
+nothing planned from a task that changed between the planner's read and its write; the staff
+digest's empty day searched once."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import func, select
@@ -16,11 +17,12 @@ from services.intake import IntakeService
 from services.kernel.context import ServiceContext
 from services.reminders import ReminderPlanner
 from services.reminders.due import TaskChats, due_tasks
+from services.reports.digest import plan_digests
 from storage.db import make_engine, make_sessionmaker
 from storage.models import REPLAN_AT, Outbox, Task
-from tests.support import chat, user_id_of
-from tests.test_reminders import ADMIN, REP, RES, TEXT, assigned_task, reminder_keys
-from tests.test_reminders_incremental import next_moments
+from tests.support import bind_staff, chat, user_id_of
+from tests.test_reminders import ADMIN, REP, RES, STAFF_CHAT, TEXT, assigned_task, reminder_keys
+from tests.test_reminders_incremental import next_moments, statements
 
 FRIDAY = datetime(2026, 10, 9, 1, 0, tzinfo=UTC)  # "3 days left" for tasks due Tue 13 Oct
 
@@ -97,3 +99,17 @@ async def test_a_task_changed_after_the_read_is_not_planned_from_what_was_read(
     assert moment == REPLAN_AT  # left for the next tick, which plans from the new state
     await planner.plan()
     assert len(await reminder_keys(ctx)) == 1
+
+
+async def test_an_empty_digest_is_searched_once_a_day(
+    ctx: ServiceContext, clock: ManualClock
+) -> None:
+    await bind_staff(ctx, ADMIN, STAFF_CHAT)  # a staff group, folded noise (the default)
+    clock.set(datetime(2026, 10, 12, 1, 0, 30, tzinfo=UTC))  # 09:00:30, no events yesterday
+    with statements(ctx) as first:
+        await plan_digests(ctx, clock.now(), time(9, 0))
+    clock.set(datetime(2026, 10, 12, 1, 0, 40, tzinfo=UTC))  # the next tick
+    with statements(ctx) as second:
+        await plan_digests(ctx, clock.now(), time(9, 0))
+    assert any("FROM opinion_events" in sql for sql in first)
+    assert not any("FROM opinion_events" in sql for sql in second)
