@@ -346,7 +346,10 @@ def _copy_db(work: Path, source: str, target: str) -> None:
     for p in work.glob(target + ".db*"):
         p.unlink()
     for p in work.glob(source + ".db*"):
-        shutil.copyfile(p, work / (target + p.name[len(source) :]))
+        copy = work / (target + p.name[len(source) :])
+        shutil.copyfile(p, copy)
+        with copy.open("rb+") as f:  # on disk before the clock runs, not written back meanwhile
+            os.fsync(f.fileno())
 
 
 def _save_built(path: Path, built: td.Built) -> None:
@@ -389,7 +392,9 @@ def prepared(engine: str, n: int, args: argparse.Namespace, work: Path, classifi
         asyncio.run(_pg_database(args.pg, pristine, True, template=name))
         _save_built(meta, built)
         return url, built
-    return asyncio.run(_pg_database(args.pg, name, True, template=pristine)), built
+    url = asyncio.run(_pg_database(args.pg, name, True, template=pristine))
+    asyncio.run(_pg_admin(args.pg, "CHECKPOINT"))  # the copy on disk before the clock runs
+    return url, built
 
 
 def main() -> None:
