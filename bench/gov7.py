@@ -248,7 +248,8 @@ from domain.classifier.corpus import read_labeled
 from domain.classifier.training import train_model, no_progress, with_spec, TrainConfig
 init_jieba(Path(sys.argv[3]))
 rows = read_labeled(Path(sys.argv[2])).examples
-cfg = with_spec(TrainConfig(), lead=int(sys.argv[4]))
+from dataclasses import replace
+cfg = replace(with_spec(TrainConfig(), lead=int(sys.argv[4])), term_weights=sys.argv[5] == "1")
 t0 = time.perf_counter(); c0 = time.process_time()
 res = train_model(rows, None, cfg, progress=no_progress)
 print(json.dumps({"rows": len(rows), "wall_s": round(time.perf_counter() - t0, 1),
@@ -258,7 +259,7 @@ print(json.dumps({"rows": len(rows), "wall_s": round(time.perf_counter() - t0, 1
 """
 
 
-def time_full(path: Path, lead: int, n: int = 9000) -> dict[str, Any]:
+def time_full(path: Path, lead: int, tw: bool = False, n: int = 9000) -> dict[str, Any]:
     """Training time at full size: the real rows repeated with random 5-character deletions."""
     import csv
 
@@ -284,7 +285,7 @@ def time_full(path: Path, lead: int, n: int = 9000) -> dict[str, Any]:
         "MKL_NUM_THREADS": "1",
     }
     out = subprocess.run(
-        [sys.executable, "-c", TIMED, str(ROOT), str(big), str(tmp), str(lead)],
+        [sys.executable, "-c", TIMED, str(ROOT), str(big), str(tmp), str(lead), str(int(tw))],
         check=True,
         capture_output=True,
         text=True,
@@ -350,7 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         both_y = data.labels + read_labeled(args.extra).labels
         out["both_files_cv"] = cross_validate(both, both_y, models, args.splits, [1.0])
     if args.time_full:
-        out["train_9000"] = {f"lead={k}": time_full(args.data, k) for k in (0, 2)}
+        out["train_9000"] = {
+            f"lead={k}{' term_weights' if tw else ''}": time_full(args.data, k, tw)
+            for k, tw in ((0, False), (2, False), (2, True))
+        }
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 
