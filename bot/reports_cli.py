@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-import texts.reports as tr
+import texts.ledger as tl
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,13 +54,13 @@ class _Progress:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.tty:
-            sys.stderr.write(tr.cli_progress(stage, done, total))
+            sys.stderr.write(tl.cli_progress(stage, done, total))
             self.open = True
             if done >= total:
                 sys.stderr.write("\n")
                 self.open = False
         elif done >= total:
-            sys.stderr.write(tr.cli_progress(stage, done, total).lstrip("\r") + "\n")
+            sys.stderr.write(tl.cli_progress(stage, done, total).lstrip("\r") + "\n")
         sys.stderr.flush()
 
     def end(self) -> None:
@@ -119,9 +119,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     except OSError as exc:
         progress.end()
-        print(tr.cli_cannot_write(str(args.out), exc.strerror or str(exc)), file=sys.stderr)
+        print(tl.cli_cannot_write(str(args.out), exc.strerror or str(exc)), file=sys.stderr)
         return 1
-    print(tr.cli_exported(str(out), count, args.real_names))
+    print(tl.cli_exported(str(out), count, args.real_names))
     return 0
 
 
@@ -161,4 +161,4 @@ def _problem(exc: Exception) -> str:
     """One line for an expected failure: a station that does not exist, a database that won't."""
     if isinstance(exc, LookupError) and exc.args:
         return str(exc.args[0])
-    return tr.cli_database_error(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    return tl.cli_database_error(f"{type(exc).__name__}: {exc}".splitlines()[0])

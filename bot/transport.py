@@ -92,21 +92,29 @@ class AiohttpRequest(BaseRequest):
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         uploading = request_data is not None and request_data.contains_files
-        body: Any = None
-        headers: dict[str, str] | None = None
-        if request_data is not None and uploading:
-            # Raw UTF-8 file names (as httpx sends them): quoted ones would show as %E5%8F…
-            form = aiohttp.FormData(quote_fields=False)
-            for name, value in request_data.json_parameters.items():
-                form.add_field(name, value)
-            for name, (filename, content, mimetype) in request_data.multipart_data.items():
-                form.add_field(name, content, filename=filename, content_type=mimetype)
-            body = form
-        elif request_data is not None:
-            # A JSON body (the Bot API takes application/json): one json.dumps instead of
-            # url-encoding every field, which was a third of the transport's CPU per call.
-            body = _json_body(request_data.parameters)
-            headers = _JSON_HEADERS
+        body, headers = _body(request_data) if request_data is not None else (None, None)
+        timeout = self._timeout(
+            read_timeout, write_timeout, connect_timeout, pool_timeout, uploading
+        )
+        try:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as res:
+                return res.status, await res.read()
+        except TimeoutError as err:
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+    def _timeout(
+        self,
+        read_timeout: ODVInput[float],
+        write_timeout: ODVInput[float],
+        connect_timeout: ODVInput[float],
+        pool_timeout: ODVInput[float],
+        uploading: bool,
+    ) -> aiohttp.ClientTimeout:
+        """PTB's four timeouts (or this request's defaults) as aiohttp's."""
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
         connect = (
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
@@ -123,18 +131,24 @@ class AiohttpRequest(BaseRequest):
         if read is not None and uploading:
             sock_read = read + (write or 0.0)
         wait = None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0)
-        timeout = aiohttp.ClientTimeout(
+        return aiohttp.ClientTimeout(
             total=None, connect=wait, sock_connect=connect, sock_read=sock_read
         )
-        try:
-            async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout
-            ) as res:
-                return res.status, await res.read()
-        except TimeoutError as err:
-            raise TimedOut from err
-        except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+
+def _body(request_data: RequestData) -> tuple[Any, dict[str, str] | None]:
+    """The request body and its headers: a multipart form with files, else one JSON body."""
+    if request_data.contains_files:
+        # Raw UTF-8 file names (as httpx sends them): quoted ones would show as %E5%8F…
+        form = aiohttp.FormData(quote_fields=False)
+        for name, value in request_data.json_parameters.items():
+            form.add_field(name, value)
+        for name, (filename, content, mimetype) in request_data.multipart_data.items():
+            form.add_field(name, content, filename=filename, content_type=mimetype)
+        return form, None
+    # A JSON body (the Bot API takes application/json): one json.dumps instead of url-encoding
+    # every field, which was a third of the transport's CPU per call.
+    return _json_body(request_data.parameters), _JSON_HEADERS
 
 
 def make_request(client: str, pool_size: int) -> BaseRequest:

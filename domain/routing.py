@@ -73,6 +73,15 @@ class Suggestion:
     reason: str
 
 
+@dataclass(frozen=True)
+class _RuleHit:
+    """What the duty list says for one unit and one opinion."""
+
+    score: float
+    words: list[str]  # the keywords found, strongest first
+    theme: str  # the opinion's theme the unit lists, if any
+
+
 # -- the duty list file -----------------------------------------------------------------------------
 
 
@@ -275,10 +284,39 @@ class RoutingModel:
         (("funding", "经济支撑")); a unit listing it gets a little evidence.
         """
         norm = normalize(text or "")
-        wanted = {theme} if isinstance(theme, str) else set(theme or ())
-        theme_of: dict[str, str] = {}  # unit -> the theme it lists that the opinion has
-        rule_score: dict[str, float] = {}
-        rule_words: dict[str, list[str]] = {}
+        rules = self._rule_evidence(norm, {theme} if isinstance(theme, str) else set(theme or ()))
+        codes = features(norm)
+        history = self._history_scores(codes.tolist())
+        similar: Counter[str] = Counter(
+            self._unit_of[m.id]
+            for m in self._history.query_features(codes, k=30, min_score=SIMILAR)
+        )
+        out: list[Suggestion] = []
+        for unit in dict.fromkeys([*rules, *history]):
+            rule = rules.get(unit)
+            r = rule.score if rule else 0.0
+            h = HISTORY_WEIGHT * history.get(unit, 0.0)
+            score = 1.0 - (1.0 - r) * (1.0 - h)
+            if score < 0.01:
+                continue
+            why: list[str] = []
+            if rule and rule.words:
+                why.append("权责清单 " + "、".join(rule.words[:3]))
+            elif rule:
+                why.append(f"权责清单 主题 {rule.theme}")
+            if similar[unit]:
+                why.append(f"以往交办 {similar[unit]} 次")
+            elif h > 0:
+                why.append(f"以往交办 {self._docs[unit]} 次（用词相近）")
+            if h > r and len(why) == 2:
+                why.reverse()
+            out.append(Suggestion(unit, round(score, 4), "依据：" + "；".join(why)))
+        out.sort(key=lambda s: (-s.score, s.unit))
+        return out[:k]
+
+    def _rule_evidence(self, norm: str, wanted: set[str]) -> dict[str, _RuleHit]:
+        """Each unit whose duty-list keywords appear in the text, or that lists its theme."""
+        found: dict[str, _RuleHit] = {}
         for unit, kws in self._keywords:
             hits = [(w, shown) for norm_kw, w, shown in kws if norm_kw in norm]
             # A keyword inside a longer one that also matched (养老 in 养老院) adds nothing.
@@ -293,37 +331,10 @@ class RoutingModel:
             listed = wanted & self._themes.get(unit, set())
             if listed:
                 miss *= 0.7
-                theme_of[unit] = min(listed)
             if miss < 1.0:
-                rule_score[unit] = 1.0 - miss
-                rule_words[unit] = [s for _, s in sorted(hits, key=lambda h: -h[0])]
-        codes = features(norm)
-        history = self._history_scores(codes.tolist())
-        similar: Counter[str] = Counter(
-            self._unit_of[m.id]
-            for m in self._history.query_features(codes, k=30, min_score=SIMILAR)
-        )
-        out: list[Suggestion] = []
-        for unit in dict.fromkeys([*rule_score, *history]):
-            r = rule_score.get(unit, 0.0)
-            h = HISTORY_WEIGHT * history.get(unit, 0.0)
-            score = 1.0 - (1.0 - r) * (1.0 - h)
-            if score < 0.01:
-                continue
-            why: list[str] = []
-            if rule_words.get(unit):
-                why.append("权责清单 " + "、".join(rule_words[unit][:3]))
-            elif unit in rule_score:
-                why.append(f"权责清单 主题 {theme_of.get(unit, '')}")
-            if similar[unit]:
-                why.append(f"以往交办 {similar[unit]} 次")
-            elif h > 0:
-                why.append(f"以往交办 {self._docs[unit]} 次（用词相近）")
-            if h > r and len(why) == 2:
-                why.reverse()
-            out.append(Suggestion(unit, round(score, 4), "依据：" + "；".join(why)))
-        out.sort(key=lambda s: (-s.score, s.unit))
-        return out[:k]
+                words = [s for _, s in sorted(hits, key=lambda h: -h[0])]
+                found[unit] = _RuleHit(1.0 - miss, words, min(listed) if listed else "")
+        return found
 
 
 def top_k_accuracy(

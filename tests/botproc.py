@@ -124,6 +124,39 @@ class BotProcess:
         self.stop()
 
 
+def dispatchers(
+    n: int, base_url: str, workdir: Path, database_url: str, **env: str
+) -> list[subprocess.Popen[str]]:
+    """`n` processes of `liaison-bot dispatch --until-idle` (the clock without receiving) on one
+    database; read them with `finished`."""
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": base_url,
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(workdir / "data"),
+        "TICK_SECONDS": "0.2",
+        **env,
+    }
+    command = [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"]
+    return [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(n)
+    ]
+
+
+def finished(procs: list[subprocess.Popen[str]], timeout: float) -> list[tuple[str, str]]:
+    """Each process's (stdout, stderr) once it has exited; any still running is then killed."""
+    try:
+        return [p.communicate(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
 class Output:
     """A process's output copied line by line to its log file, with waits that wake on each line
     (the bot's own readiness signals, instead of polling what it serves)."""

@@ -121,10 +121,12 @@ def reset_pg_schema(url: str) -> None:
     _run(reset())
 
 
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path, filename: str) -> str:
-    """An empty database on the engine the fixture is parametrised with ("sqlite" or
-    "postgresql"): a new SQLite file, or the PostgreSQL test database with its schema dropped."""
-    if request.param == "sqlite":
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path, filename: str, engine: str | None = None
+) -> str:
+    """An empty database on `engine` or else the one the fixture is parametrised with ("sqlite"
+    or "postgresql"): a new SQLite file, or the PostgreSQL test database with its schema dropped."""
+    if (engine or request.param) == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / filename}"
     pg: str | None = request.getfixturevalue("pg_database")
     if pg is None:
@@ -157,6 +159,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = empty_database(request, tmp_path, "test.db")
     upgrade(url)
     yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bot_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database for the real bot process (which migrates it), on each engine."""
+    return empty_database(request, tmp_path, "liaison.db")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -44,10 +44,10 @@ T = TypeVar("T")
 class LocalServer:
     """What the fake platforms share: serving on a local port from a background thread
     (``with fake``) or in the caller's loop (``async with fake``), and waits that wake when the
-    fake's state changes (no polling on a timer).
+    fake's state changes.
 
-    A subclass builds its app in `_open` and ends with `_serve`, and starts `_close` with its own
-    clean-up and ends with `_unserve`; it calls `_changed` (lock held) after every change.
+    A subclass's `_open` builds its app and ends with `_serve`; its `_close` does its own
+    clean-up, then `_unserve`. It calls `_changed` (lock held) after every change.
     """
 
     thread_name = "fake-server"

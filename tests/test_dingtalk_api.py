@@ -9,14 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from handlers.dingtalk.api import (
-    Conversation,
-    DingTalkApi,
-    DingTalkAuthError,
-    RobotMessage,
-    UploadedMedia,
-)
+from handlers.dingtalk.api import DingTalkApi, DingTalkAuthError
 from handlers.dingtalk.config import DingTalkConfig
+from handlers.dingtalk.robot_messages import Conversation, RobotMessage, UploadedMedia
 from scheduler.delivery import Delivered, Permanent, Retry, Undeliverable
 from tests.fakebot import make_png
 from tests.fakedingtalk import FakeDingTalk, FakeLimits

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 import pytest
 
 from domain.channels import Address, Channel
-from handlers.dingtalk.api import Conversation, DingTalkApi, RobotMessage
+from handlers.dingtalk.api import DingTalkApi
 from handlers.dingtalk.config import CustomRobot, DingTalkConfig
 from handlers.dingtalk.limits import (
     CUSTOM_ROBOT_LIMITS,
@@ -27,6 +27,7 @@ from handlers.dingtalk.robot import (
     signed_url,
     text_body,
 )
+from handlers.dingtalk.robot_messages import Conversation, RobotMessage
 from scheduler.delivery import Delivered, Permanent, Retry, Undeliverable
 from scheduler.pacing import ChatPacer
 from tests.fakedingtalk import FakeDingTalk, FakeLimits

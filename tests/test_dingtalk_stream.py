@@ -18,17 +18,12 @@ from typing import Any
 
 import pytest
 
-from handlers.dingtalk.api import Conversation, DingTalkApi, DingTalkAuthError
+from handlers.dingtalk.api import DingTalkApi, DingTalkAuthError
 from handlers.dingtalk.config import DingTalkConfig
+from handlers.dingtalk.pushes import CardAction, IncomingDingTalkMessage
 from handlers.dingtalk.render import Action, NeutralMessage, to_card_data
-from handlers.dingtalk.stream import (
-    BOT_MESSAGE_TOPIC,
-    CARD_CALLBACK_TOPIC,
-    Backoff,
-    CardAction,
-    DingTalkStream,
-    IncomingDingTalkMessage,
-)
+from handlers.dingtalk.robot_messages import Conversation
+from handlers.dingtalk.stream import BOT_MESSAGE_TOPIC, CARD_CALLBACK_TOPIC, Backoff, DingTalkStream
 from tests.fakedingtalk import FakeDingTalk
 
 ROOT = Path(__file__).resolve().parent.parent

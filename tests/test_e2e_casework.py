@@ -10,10 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.botproc import TOKEN, BotProcess
-from tests.conftest import reset_pg_schema
 from tests.fakebot import FakeBotApi
 
 ADMIN, STAFF, REP, RESIDENT, OUTSIDER = 900, 901, 500, 101, 666
@@ -38,17 +35,6 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
             await conn.close()
 
     return asyncio.run(run())
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def bot_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
-    pg: str | None = request.getfixturevalue("pg_database")
-    if pg is None:
-        pytest.skip("PostgreSQL not reachable")
-    reset_pg_schema(pg)
-    return pg
 
 
 class Chat:

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
-from tests.test_e2e_casework import Chat, bot_db, query
-
-__all__ = ["bot_db"]
+from tests.test_e2e_casework import Chat, query
 
 ADMIN, STAFF, REP, RESIDENT = 900, 901, 500, 101
 STAFF_GROUP = -1001

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
-from tests.test_e2e_casework import bot_db, query
-
-__all__ = ["bot_db"]
+from tests.test_e2e_casework import query
 
 ADMIN, STAFF, RESIDENT = 900, 901, 101
 OLD, NEW, UNIT_GROUP, NEW_UNIT = -1001, -1002003004005, -2001, -1002003004006

@@ -14,10 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.botproc import ROOT, TOKEN
-from tests.conftest import reset_pg_schema
 from tests.dingtalkproc import DingTalkPeople, buttons, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk
@@ -173,17 +170,6 @@ def representative_closes(p: DingTalkPeople, start: int) -> None:
     p.press(REP, task, "办结")
     p.press(REP, p.wait(rep, "哪一类", start), "A 已解决")
     p.say(REP, "卫生服务站新招聘一名全科医生，工作日每天坐诊。")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def bot_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
-    pg: str | None = request.getfixturevalue("pg_database")
-    if pg is None:
-        pytest.skip("PostgreSQL not reachable")
-    reset_pg_schema(pg)
-    return pg
 
 
 def test_casework_loop_across_channels(tmp_path: Path, bot_db: str) -> None:

@@ -5,10 +5,7 @@ twice message handled once), a group the robot was removed from (staff told once
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +15,11 @@ from domain.classifier import ThemeClassifier
 from services.casework import CaseworkService
 from services.intake import IntakeService
 from storage.migrate import upgrade
-from tests.botproc import ROOT, TOKEN
+from tests.botproc import TOKEN, dispatchers, finished
 from tests.dingtalkproc import DingTalkPeople, dingtalk_env, start_both, text_of
 from tests.fakebot import FakeBotApi
 from tests.fakedingtalk import FakeDingTalk, FakeLimits
 from tests.support import groups_with_notices, services_on
-from tests.test_e2e_dingtalk import bot_db
-
-__all__ = ["bot_db"]  # the SQLite/PostgreSQL fixture, shared with the casework loop
 
 ADMIN = Sender(Channel.DINGTALK, "20001", "站长")
 STAFF_GROUP = "cidStaffGroup=="
@@ -219,25 +213,10 @@ def test_dispatch_worker_sends_dingtalk_rows(tmp_path: Path, classifier: ThemeCl
     cids = seed(url, classifier, groups=2, notices=3, opinions=0)
     convs = {f"group:{c}" for c in cids}
     with FakeBotApi(TOKEN) as tg, fake_dingtalk(cids) as dt:
-        env = {
-            **os.environ,
-            **dingtalk_env(dt),
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_BASE_URL": tg.base_url,
-            "DATABASE_URL": url,
-            "DATA_DIR": str(tmp_path / "data"),
-            "TICK_SECONDS": "0.2",
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        procs = dispatchers(1, tg.base_url, tmp_path, url, **dingtalk_env(dt))
+        [(out, err)] = finished(procs, timeout=180)
         counts = delivered(dt, convs)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().endswith("sent 6")
+    assert procs[0].returncode == 0, err[-2000:]
+    assert out.strip().endswith("sent 6")
     assert len(counts) == 6 and sum(counts.values()) == 6
     assert dt.open_connections == 0 and dt.connection_count == 0  # no Stream: it only sends

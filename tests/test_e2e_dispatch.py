@@ -4,10 +4,6 @@ most the message in flight; three dispatchers on one PostgreSQL send each remind
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +12,7 @@ import pytest
 
 from domain.classifier import ThemeClassifier
 from storage.migrate import upgrade
-from tests.botproc import ROOT, TOKEN, BotProcess
+from tests.botproc import TOKEN, BotProcess, dispatchers, finished
 from tests.fakebot import FakeBotApi
 from tests.support import bind_staff, chat, groups_with_notices, services_on, tg
 
@@ -44,17 +40,11 @@ def delivered(fake: FakeBotApi, chats: list[int]) -> Counter[tuple[int, str]]:
 
 
 def wait_count(fake: FakeBotApi, chats: list[int], n: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while sum(delivered(fake, chats).values()) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"only {sum(delivered(fake, chats).values())}/{n} delivered")
-        try:
-            fake.wait_for(
-                lambda: sum(delivered(fake, chats).values()) >= n, timeout=min(1.0, remaining)
-            )
-        except TimeoutError:
-            continue
+    """Until `n` notices reached the groups (the fake wakes the wait on each send)."""
+    try:
+        fake.wait_for(lambda: sum(delivered(fake, chats).values()) >= n, timeout=timeout)
+    except TimeoutError:
+        raise AssertionError(f"only {sum(delivered(fake, chats).values())}/{n} delivered") from None
 
 
 def test_kill_9_during_dispatch_loses_nothing(tmp_path: Path, classifier: ThemeClassifier) -> None:
@@ -100,37 +90,12 @@ def test_three_dispatchers_on_postgresql_send_each_once(
         fake.add_group(STAFF_CHAT, "工作人员群")
         for c in chats:
             fake.add_group(c, f"组{c}")
-        env = {
-            **os.environ,
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_BASE_URL": fake.base_url,
-            "DATABASE_URL": pg_database,
-            "DATA_DIR": str(tmp_path / "data"),
-            "TICK_SECONDS": "0.2",
-            # Slow enough that one process alone would need 6 s: the others start (about a
-            # second each on a busy machine) while there is still work to share.
-            "BULK_RATE_PER_SECOND": "10",
-        }
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(3)
-        ]
-        outs = []
-        for p in procs:
-            try:
-                out, err = p.communicate(timeout=180)
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGKILL)
-                out, err = p.communicate()
-            assert p.returncode == 0, err
-            outs.append(int(out.strip().split()[-1]))
+        # Slow enough that one process alone would need 6 s: the others start (about a
+        # second each on a busy machine) while there is still work to share.
+        procs = dispatchers(3, fake.base_url, tmp_path, pg_database, BULK_RATE_PER_SECOND="10")
+        results = finished(procs, timeout=180)
+        assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in results]
+        outs = [int(out.strip().split()[-1]) for out, _ in results]
         counts = delivered(fake, chats)
     assert len(counts) == total
     assert sum(counts.values()) == total  # no reminder sent twice

@@ -8,21 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import empty_database
 from tests.killnine import run
 
 OPINIONS, KILLS, RESIDENTS = 60, 3, 20
-
-
-def database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if engine == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
-    pg: str | None = request.getfixturevalue("pg_database")
-    if pg is None:
-        pytest.skip("PostgreSQL not reachable")
-    from tests.conftest import reset_pg_schema
-
-    reset_pg_schema(pg)
-    return pg
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
@@ -30,7 +19,7 @@ def database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str
 def test_kill_9_during_intake_loses_nothing(
     mode: str, engine: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = database(engine, tmp_path, request)
+    url = empty_database(request, tmp_path, "liaison.db", engine)
     figures = run(mode, url, tmp_path, opinions=OPINIONS, kills=KILLS, residents=RESIDENTS)
     print(figures.line())
     assert figures.sent == OPINIONS

@@ -16,7 +16,7 @@ from typing import Any
 from tests.botproc import TOKEN, BotProcess
 from tests.fakebot import FakeBotApi
 from tests.fakewechat import FakeWeChat
-from tests.test_e2e_casework import Chat, bot_db, query
+from tests.test_e2e_casework import Chat, query
 from tests.wechatproc import PROGRESS_TEMPLATE, Resident, endpoint_env, number_for
 
 ADMIN, STAFF, REP = 900, 901, 500
@@ -24,7 +24,6 @@ STAFF_GROUP = -1001
 OPINION = "社区卫生服务站只有一个医生，老人排队量血压要等一上午，希望增加医生。"
 REF_RE = re.compile(r"LL-\d{4}-\d{5}")
 HOURS_49 = 49 * 3600.0
-__all__ = ["bot_db"]  # the fixture: SQLite and PostgreSQL
 
 
 def start(tg: FakeBotApi, wx: FakeWeChat, workdir: Path, database_url: str) -> BotProcess:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from telegram import Chat, Message, Update
 from telegram import User as TgUser
 
+import texts.ledger as tl
 import texts.reports as tr
 from domain.clock import ManualClock
 from handlers.telegram.inbound import on_message
@@ -139,7 +140,7 @@ async def test_export_handler_sends_a_workbook_staff_can_read(
     assert summary["居家社区养老"][-1] == 3 and summary["医养结合"][-1] == 3
     assert summary["合计"][-1] == 8
     assert summary["满意"][1] == 1 and summary["不满意"][1] == 1 and summary["未评价"][1] == 1
-    assert summary[tr.SUMMARY_RATE][1] == 0.5
+    assert summary[tl.SUMMARY_RATE][1] == 0.5
 
 
 async def test_real_names_only_for_staff_who_ask(ctx: ServiceContext, clock: ManualClock) -> None:

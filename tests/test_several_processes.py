@@ -18,29 +18,18 @@ from services.intake import IntakeService
 from services.kernel.context import ServiceContext
 from storage.migrate import upgrade
 from storage.models import Outbox
-from tests.botproc import ROOT, TOKEN
+from tests.botproc import ROOT, TOKEN, dispatchers, finished
+from tests.conftest import empty_database
 from tests.fakebot import FakeBotApi, FloodLimits
 from tests.support import bind_staff, chat, services_on, tg
 from tests.test_migrations import schema_diff
-
-
-def database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if engine == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'liaison.db'}"
-    pg: str | None = request.getfixturevalue("pg_database")
-    if pg is None:
-        pytest.skip("PostgreSQL not reachable")
-    from tests.conftest import reset_pg_schema
-
-    reset_pg_schema(pg)
-    return pg
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_three_instances_migrate_an_empty_database_together(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = database(engine, tmp_path, request)
+    url = empty_database(request, tmp_path, "liaison.db", engine)
     env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data")}
     procs = [
         subprocess.Popen(
@@ -100,34 +89,12 @@ def test_a_429_never_keeps_a_row_past_its_lease(
         fake.add_group(STAFF_CHAT, "工作人员群")
         for _ in range(3):
             fake.fail_next("sendMessage", 429, retry_after=2)
-        env = {
-            **os.environ,
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_BASE_URL": fake.base_url,
-            "DATABASE_URL": url,
-            "DATA_DIR": str(tmp_path / "data"),
-            "TICK_SECONDS": "0.2",
-            "OUTBOX_LEASE_SECONDS": "2",
-        }
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
+        procs = dispatchers(2, fake.base_url, tmp_path, url, OUTBOX_LEASE_SECONDS="2")
         try:
             fake.wait_for(lambda: len(fake.calls("getMe")) >= 2, timeout=120)
             release_now(url, classifier)
-            results = [p.communicate(timeout=120) for p in procs]
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+            results = finished(procs, timeout=120)
         cards = [
             m for m in fake.messages(STAFF_CHAT) if "王阿姨" in m["text"] or "路灯" in m["text"]
         ]
@@ -152,32 +119,9 @@ def test_three_dispatchers_share_each_group_s_20_a_minute(
         fake.add_group(-999, "工作人员群")
         for c in chats:
             fake.add_group(c, f"组{c}")
-        env = {
-            **os.environ,
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_BASE_URL": fake.base_url,
-            "DATABASE_URL": pg_database,
-            "DATA_DIR": str(tmp_path / "data"),
-            "TICK_SECONDS": "0.2",
-            "BULK_RATE_PER_SECOND": "8",  # 3 x 8 < 30 a second overall: only groups are tested
-        }
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "dispatch", "--until-idle"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(3)
-        ]
-        try:
-            results = [p.communicate(timeout=300) for p in procs]
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+        # 3 x 8 < 30 a second overall: only groups are tested
+        procs = dispatchers(3, fake.base_url, tmp_path, pg_database, BULK_RATE_PER_SECOND="8")
+        results = finished(procs, timeout=300)
         counts = delivered(fake, chats)
         refused = fake.count_429
     assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in results]

@@ -14,23 +14,37 @@ Every send ends as a :mod:`scheduler.delivery` outcome; the platform's id of wha
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 
 from scheduler.delivery import Delivered, DeliveryResult, Permanent, Retry, Undeliverable
 
+from .answers import (
+    CREDENTIALS_WAIT,
+    FLOW_CONTROL_WAIT,
+    GROUP_GONE_CODES,
+    INVALID_TOKEN_CODES,
+    INVALID_TOKEN_ERRCODES,
+    NETWORK_WAIT,
+    USER_GONE_CODES,
+    Failure,
+    errcode_of,
+    error_outcome,
+    json_body,
+    legacy_outcome,
+    send_outcome,
+)
 from .config import DingTalkConfig
+from .robot_messages import Conversation, RobotMessage, UploadedMedia
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-Failure = Retry | Undeliverable | Permanent
 MediaKind = Literal["image", "file", "voice", "video"]
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
@@ -40,37 +54,6 @@ CARD_DELIVER_PATH = "/v1.0/card/instances/createAndDeliver"
 CARD_UPDATE_PATH = "/v1.0/card/instances"
 MEDIA_UPLOAD_PATH = "/media/upload"  # on the oapi host, token in the query string
 
-# New-API error codes that mean "this access token is not (or no longer) valid". Observed
-# answer: HTTP 400 {"code":"InvalidAuthentication","message":"不合法的access_token",...};
-# legacy oapi answers errcode 40014 (or 88 with sub_code 40014), 42001 when expired.
-INVALID_TOKEN_CODES = frozenset(
-    {"InvalidAuthentication", "invalidParameter.token.invalid", "token.notExisted"}
-)
-INVALID_TOKEN_ERRCODES = frozenset({40014, 42001})
-# Legacy oapi rate limits: 90002 all apps on one API, 90018/90019 per app/organisation.
-THROTTLED_ERRCODES = frozenset({90002, 90006, 90018, 90019})
-# Group sends: the robot is not (or no longer) in that group, or the group is unknown.
-# "invalidParameter.robotCode.notExsit" is documented for groupMessages/send as
-# "机器人不存在，请检查机器人是否在群内" (robot send-group-message page, error table).
-GROUP_GONE_CODES = frozenset(
-    {
-        "invalidParameter.robotCode.notExsit",
-        "invalidParameter.invalid",
-        "invalid.openConversationId",
-        "openConversationId.notExisted",
-        "bot.stopped",
-    }
-)
-# One-to-one sends: the person is not (or no longer) someone the robot can write to.
-USER_GONE_CODES = frozenset(
-    {"staffId.notExisted", "illegal.receivers", "robot.oto.notExist", "chatbotId.notAllow.sendOTO"}
-)
-THROTTLE_WAIT = 1.0  # the QPS windows are one second long (call-frequency-limit page)
-FLOW_CONTROL_WAIT = 30.0  # per-user flow control in batchSend; no figure is documented
-QUOTA_WAIT = 3600.0  # monthly API quota used up (Forbidden.AccessDenied.ApiCountLimitForOrg)
-NETWORK_WAIT = 5.0
-CREDENTIALS_WAIT = 300.0
-
 
 class DingTalkAuthError(Exception):
     """The Client ID / Client Secret were refused: nothing can be sent until they are fixed."""
@@ -78,77 +61,6 @@ class DingTalkAuthError(Exception):
 
 class DingTalkUnavailable(Exception):
     """The token endpoint could not be reached or answered garbage (try again later)."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """Where a robot message goes: a group (openConversationId) or a person (userId)."""
-
-    kind: Literal["group", "private"]
-    id: str
-
-    @classmethod
-    def group(cls, open_conversation_id: str) -> Conversation:
-        return cls("group", open_conversation_id)
-
-    @classmethod
-    def private(cls, user_id: str) -> Conversation:
-        return cls("private", user_id)
-
-    @property
-    def key(self) -> str:
-        """A text address for outbox rows: ``group:<cid>`` or ``user:<staffId>``."""
-        return f"{'group' if self.kind == 'group' else 'user'}:{self.id}"
-
-    @classmethod
-    def from_key(cls, key: str) -> Conversation:
-        kind, _, ident = key.partition(":")
-        if not ident or kind not in ("group", "user"):
-            raise ValueError(f"not a DingTalk conversation key: {key!r}")
-        return cls.group(ident) if kind == "group" else cls.private(ident)
-
-
-@dataclass(frozen=True)
-class RobotMessage:
-    """A robot message template (msgKey) and its parameters (msgParam).
-
-    Templates: open.dingtalk.com "企业机器人发送消息的消息类型" (sampleText, sampleMarkdown,
-    sampleImageMsg, sampleFile, sampleActionCard…).
-    """
-
-    msg_key: str
-    params: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def text(cls, content: str) -> RobotMessage:
-        return cls("sampleText", {"content": content})
-
-    @classmethod
-    def markdown(cls, title: str, text: str) -> RobotMessage:
-        return cls("sampleMarkdown", {"title": title, "text": text})
-
-    @classmethod
-    def image(cls, media_id_or_url: str) -> RobotMessage:
-        """A picture: photoURL takes a media_id from :meth:`DingTalkApi.upload_media` too."""
-        return cls("sampleImageMsg", {"photoURL": media_id_or_url})
-
-    @classmethod
-    def file(cls, media_id: str, file_name: str) -> RobotMessage:
-        file_type = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else "file"
-        return cls(
-            "sampleFile", {"mediaId": media_id, "fileName": file_name, "fileType": file_type}
-        )
-
-    @property
-    def msg_param(self) -> str:
-        """msgParam is a JSON *string* inside the JSON body (send-group-message page)."""
-        return json.dumps(dict(self.params), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class UploadedMedia:
-    media_id: str
-    kind: str
 
 
 @dataclass
@@ -230,7 +142,7 @@ class DingTalkApi:
         try:
             async with self._http().post(url, json=body, timeout=self._timeout) as resp:
                 status = resp.status
-                data = await _json_body(resp)
+                data = await json_body(resp)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DingTalkUnavailable(f"token endpoint unreachable: {exc}") from exc
         if status == 200 and isinstance(data.get("accessToken"), str):
@@ -268,7 +180,7 @@ class DingTalkApi:
                     method, url, json=body, headers=headers, timeout=self._timeout
                 ) as resp:
                     status = resp.status
-                    data = await _json_body(resp)
+                    data = await json_body(resp)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 return Retry(NETWORK_WAIT, f"network: {exc}")
             if status != 200 and data.get("code") in INVALID_TOKEN_CODES:
@@ -308,7 +220,7 @@ class DingTalkApi:
                     return Undeliverable(f"user {user_id} filtered (filteredStaffIdList)")
                 if user_id in (data.get("flowControlledStaffIdList") or ()):
                     return Retry(FLOW_CONTROL_WAIT, "flow control (flowControlledStaffIdList)")
-            return _send_outcome(status, data, "processQueryKey", gone=USER_GONE_CODES)
+            return send_outcome(status, data, "processQueryKey", gone=USER_GONE_CODES)
 
         url = self.config.api_base_url + PRIVATE_SEND_PATH
         return await self._call("POST", url, body, classify=classify)
@@ -323,7 +235,7 @@ class DingTalkApi:
         }
 
         def classify(status: int, data: JSON) -> DeliveryResult:
-            return _send_outcome(status, data, "processQueryKey", gone=GROUP_GONE_CODES)
+            return send_outcome(status, data, "processQueryKey", gone=GROUP_GONE_CODES)
 
         url = self.config.api_base_url + GROUP_SEND_PATH
         return await self._call("POST", url, body, classify=classify)
@@ -373,7 +285,7 @@ class DingTalkApi:
         def classify(status: int, data: JSON) -> DeliveryResult:
             if status != 200:
                 gone = GROUP_GONE_CODES if to.kind == "group" else USER_GONE_CODES
-                return _error_outcome(status, data, gone=gone)
+                return error_outcome(status, data, gone=gone)
             result = data.get("result") or {}
             for delivered in result.get("deliverResults") or ():
                 if not delivered.get("success", False):
@@ -400,7 +312,7 @@ class DingTalkApi:
         def classify(status: int, data: JSON) -> DeliveryResult:
             if status == 200 and data.get("success", True):
                 return Delivered(out_track_id)
-            return _error_outcome(status, data, gone=frozenset())
+            return error_outcome(status, data, gone=frozenset())
 
         url = self.config.api_base_url + CARD_UPDATE_PATH
         return await self._call("PUT", url, body, classify=classify)
@@ -433,10 +345,10 @@ class DingTalkApi:
                     url, params={"access_token": token}, data=form, timeout=self._timeout
                 ) as resp:
                     status = resp.status
-                    body = await _json_body(resp)
+                    body = await json_body(resp)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 return Retry(NETWORK_WAIT, f"network: {exc}")
-            errcode = _errcode(body)
+            errcode = errcode_of(body)
             if errcode in INVALID_TOKEN_ERRCODES:
                 self.invalidate_token(token)
                 if attempt == 0:
@@ -444,7 +356,7 @@ class DingTalkApi:
                 return Retry(NETWORK_WAIT, f"token refused twice: errcode {errcode}")
             if status == 200 and errcode == 0 and body.get("media_id"):
                 return UploadedMedia(str(body["media_id"]), str(body.get("type", kind)))
-            return _legacy_outcome(status, body)
+            return legacy_outcome(status, body)
         raise AssertionError("unreachable")
 
     async def send_image(
@@ -462,68 +374,6 @@ class DingTalkApi:
         if not isinstance(uploaded, UploadedMedia):
             return uploaded
         return await self.send(to, RobotMessage.file(uploaded.media_id, filename))
-
-
-# ---------------------------------------------------------------------- answer → outcome
-
-
-def _send_outcome(
-    status: int, data: JSON, id_field: str, *, gone: frozenset[str]
-) -> DeliveryResult:
-    if status == 200 and data.get(id_field):
-        return Delivered(str(data[id_field]))
-    if status == 200:
-        return Permanent(f"answer without {id_field}: {data}")
-    return _error_outcome(status, data, gone=gone)
-
-
-def _error_outcome(status: int, data: JSON, *, gone: frozenset[str]) -> Failure:
-    """Map a new-API error answer {"code","message","requestid"} to an outcome."""
-    code = str(data.get("code", ""))
-    message = str(data.get("message", ""))
-    reason = f"HTTP {status} {code}: {message}".strip()
-    if status == 429 or code.startswith("Forbidden.AccessDenied.QpsLimit"):
-        return Retry(THROTTLE_WAIT, reason)
-    if code == "Forbidden.AccessDenied.ApiCountLimitForOrg":
-        return Retry(QUOTA_WAIT, reason)
-    if code in gone:
-        return Undeliverable(reason)
-    if status >= 500 or status == 0:
-        return Retry(NETWORK_WAIT, reason)
-    return Permanent(reason)
-
-
-def _legacy_outcome(status: int, body: JSON) -> Failure:
-    """Map a legacy oapi answer {"errcode","errmsg"} (HTTP 200 even for errors)."""
-    errcode = _errcode(body)
-    reason = f"HTTP {status} errcode {errcode}: {body.get('errmsg', '')}"
-    if errcode in THROTTLED_ERRCODES:
-        return Retry(THROTTLE_WAIT, reason)
-    if errcode == -1 or status >= 500:
-        return Retry(NETWORK_WAIT, reason)
-    return Permanent(reason)
-
-
-def _errcode(body: JSON) -> int:
-    try:
-        errcode = int(body.get("errcode", 0))
-    except (TypeError, ValueError):
-        return -1
-    if errcode == 88:  # "鉴权异常": the real reason is in sub_code
-        try:
-            return int(body.get("sub_code", 88))
-        except (TypeError, ValueError):
-            return 88
-    return errcode
-
-
-async def _json_body(resp: aiohttp.ClientResponse) -> JSON:
-    text = await resp.text()
-    try:
-        data = json.loads(text) if text else {}
-    except ValueError:
-        return {"code": "", "message": text[:200]}
-    return data if isinstance(data, dict) else {"code": "", "message": str(data)[:200]}
 
 
 def _mime(filename: str) -> str:

@@ -35,7 +35,7 @@ from services.kernel.results import ActionResult
 from services.people.known import known_sender
 
 from .outbound import WEBHOOK_PREFIX, DingTalkOutbound
-from .stream import CardAction, IncomingDingTalkMessage, parse_card_action, parse_message
+from .pushes import CardAction, IncomingDingTalkMessage, parse_card_action, parse_message
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from domain.channels import Address, Channel
 from domain.message import Message
 from scheduler.delivery import ChannelLimits, Delivered, DeliveryResult, Permanent, Undeliverable
 
-from .api import Conversation, DingTalkApi, RobotMessage, UploadedMedia
+from .api import DingTalkApi
 from .limits import DINGTALK_API_QPS, DINGTALK_LIMITS
 from .render import (
     ACTION_CARD_MAX_BUTTONS,
@@ -37,6 +37,7 @@ from .render import (
     to_robot_message,
 )
 from .robot import CustomRobotSender, markdown_body, text_body
+from .robot_messages import Conversation, RobotMessage, UploadedMedia
 
 WEBHOOK_PREFIX = "webhook:"
 GROUP_PREFIX = "cid"

@@ -25,7 +25,7 @@ from domain.message import Message
 from domain.message import Style as CoreStyle
 from texts.common import NUMBERED_HINT
 
-from .api import RobotMessage
+from .robot_messages import RobotMessage
 
 Style = Literal["plain", "bold", "italic", "code", "link"]
 

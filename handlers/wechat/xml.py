@@ -43,25 +43,42 @@ def parse(data: bytes) -> dict[str, XmlValue]:
     parser.UnparsedEntityDeclHandler = _refuse
     parser.ExternalEntityRefHandler = _refuse  # type: ignore[assignment]
     parser.buffer_text = True
+    tree = _Tree()
+    parser.StartElementHandler = tree.start
+    parser.EndElementHandler = tree.end
+    parser.CharacterDataHandler = tree.chars
+    try:
+        parser.Parse(data, True)
+    except _Forbidden as exc:
+        raise XmlError(str(exc)) from None
+    except expat.ExpatError as exc:
+        raise XmlError(f"malformed XML: {exc}") from None
+    if not tree.root:
+        raise XmlError("empty document")
+    return tree.root[0]
 
-    stack: list[tuple[str, dict[str, XmlValue], list[str]]] = []
-    root: list[dict[str, XmlValue]] = []
-    count = 0
 
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        nonlocal count
-        count += 1
-        if len(stack) >= MAX_DEPTH or count > MAX_ELEMENTS:
+class _Tree:
+    """Builds the dict while expat reads, refusing documents too deep or too large."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[str, dict[str, XmlValue], list[str]]] = []
+        self.root: list[dict[str, XmlValue]] = []
+        self.count = 0
+
+    def start(self, name: str, _attrs: dict[str, str]) -> None:
+        self.count += 1
+        if len(self.stack) >= MAX_DEPTH or self.count > MAX_ELEMENTS:
             raise _Forbidden("document too deep or too large")
-        stack.append((name, {}, []))
+        self.stack.append((name, {}, []))
 
-    def end(name: str) -> None:
-        _, children, text = stack.pop()
+    def end(self, name: str) -> None:
+        _, children, text = self.stack.pop()
         value: XmlValue = children if children else "".join(text)
-        if not stack:
-            root.append(children)
+        if not self.stack:
+            self.root.append(children)
             return
-        parent = stack[-1][1]
+        parent = self.stack[-1][1]
         if name in parent:
             existing = parent[name]
             if isinstance(existing, list):
@@ -71,22 +88,9 @@ def parse(data: bytes) -> dict[str, XmlValue]:
         else:
             parent[name] = value
 
-    def chars(data: str) -> None:
-        if stack:
-            stack[-1][2].append(data)
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
-    try:
-        parser.Parse(data, True)
-    except _Forbidden as exc:
-        raise XmlError(str(exc)) from None
-    except expat.ExpatError as exc:
-        raise XmlError(f"malformed XML: {exc}") from None
-    if not root:
-        raise XmlError("empty document")
-    return root[0]
+    def chars(self, data: str) -> None:
+        if self.stack:
+            self.stack[-1][2].append(data)
 
 
 def text(fields: dict[str, XmlValue], name: str) -> str | None:

@@ -19,7 +19,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import texts.reports as tr
+import texts.ledger as tl
 from domain.text import meaningful_chars
 from services.kernel.context import ServiceContext
 from storage.models import Opinion
@@ -101,7 +101,7 @@ def _header_name(raw: object) -> str:
 def read_table(path: Path, encoding: str | None = None) -> list[tuple[int, list[object]]]:
     """All rows of the file's first sheet as (row number as Excel shows it, cells)."""
     if not path.is_file():
-        raise ImportFileError(tr.import_not_found(str(path)))
+        raise ImportFileError(tl.import_not_found(str(path)))
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
@@ -112,23 +112,23 @@ def read_table(path: Path, encoding: str | None = None) -> list[tuple[int, list[
             finally:
                 wb.close()
         except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-            raise ImportFileError(tr.import_bad_file(str(path), type(exc).__name__)) from None
+            raise ImportFileError(tl.import_bad_file(str(path), type(exc).__name__)) from None
     if suffix == ".csv":
         enc = encoding or "utf-8-sig"
         try:
             text = path.read_bytes().decode(enc)
         except UnicodeDecodeError:
-            raise ImportFileError(tr.import_not_utf8(enc)) from None
+            raise ImportFileError(tl.import_not_utf8(enc)) from None
         except LookupError:
             raise ImportFileError(
-                tr.import_bad_file(str(path), f"unknown encoding {enc}")
+                tl.import_bad_file(str(path), f"unknown encoding {enc}")
             ) from None
         try:
             rows = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
             return [(i, list(r)) for i, r in enumerate(rows, 1)]
         except csv.Error as exc:
-            raise ImportFileError(tr.import_bad_file(str(path), str(exc))) from None
-    raise ImportFileError(tr.import_unsupported(str(path)))
+            raise ImportFileError(tl.import_bad_file(str(path), str(exc))) from None
+    raise ImportFileError(tl.import_unsupported(str(path)))
 
 
 def _delimiter(text: str) -> str:
@@ -193,7 +193,7 @@ def _map_header(cells: Sequence[object]) -> tuple[dict[str, int], list[str], lis
             ignored.append(str(raw).strip())
             continue
         if key in columns:
-            raise ImportFileError(tr.import_duplicate_column(str(raw).strip()))
+            raise ImportFileError(tl.import_duplicate_column(str(raw).strip()))
         columns[key] = i
     return columns, found, ignored
 
@@ -226,7 +226,7 @@ def _locate_header(
     """(column of each field, ignored headers, the data rows); ImportFileError for a bad file."""
     body = [(n, cells) for n, cells in table if not _blank(cells)]
     if not body:
-        raise ImportFileError(tr.import_empty())
+        raise ImportFileError(tl.import_empty())
     # The header is the first row naming both required columns (a title row such as
     # "2026年9月接待日意见汇总" may come first); if none does, the first row is reported.
     header_at = next(
@@ -235,10 +235,10 @@ def _locate_header(
     columns, found, ignored = _map_header(body[header_at][1])
     missing = [FIELD_COLUMN[k] for k in ("date", "text") if k not in columns]
     if missing:
-        raise ImportFileError(tr.import_missing_columns(missing, found))
+        raise ImportFileError(tl.import_missing_columns(missing, found))
     data = body[header_at + 1 :]
     if not data:
-        raise ImportFileError(tr.import_empty())
+        raise ImportFileError(tl.import_empty())
     return columns, ignored, data
 
 
@@ -259,23 +259,23 @@ class _RowCheck:
         raw = self.cell(cells, "date")
         when = parse_date_cell(raw)
         if when is None:
-            problems.append(tr.bad_date(_text_of(raw)))
+            problems.append(tl.bad_date(_text_of(raw)))
             return None
         day = when.date() if isinstance(when, datetime) else when
         if day > self.today:
-            problems.append(tr.future_date(day))
+            problems.append(tl.future_date(day))
         elif day.year < 2000:
-            problems.append(tr.bad_date(_text_of(raw)))
+            problems.append(tl.bad_date(_text_of(raw)))
         return when
 
     def text(self, cells: list[object], problems: list[str]) -> str:
         text, limits = _text_of(self.cell(cells, "text")), self.ctx.limits
         if not text:
-            problems.append(tr.missing_text())
+            problems.append(tl.missing_text())
         elif len(text) > limits.max_chars:
-            problems.append(tr.text_too_long(len(text), limits.max_chars))
+            problems.append(tl.text_too_long(len(text), limits.max_chars))
         elif len(text) < limits.min_chars or meaningful_chars(text) < 2:
-            problems.append(tr.text_too_short(limits.min_chars))
+            problems.append(tl.text_too_short(limits.min_chars))
         return text
 
     def fields(self, cells: list[object], problems: list[str]) -> tuple[str | None, ...]:
@@ -288,7 +288,7 @@ class _RowCheck:
         ):
             value = _text_of(self.cell(cells, key)) or None
             if value is not None and len(value) > limit:
-                problems.append(tr.field_too_long(column, limit))
+                problems.append(tl.field_too_long(column, limit))
             values.append(value)
         return tuple(values)
 
@@ -298,7 +298,7 @@ class _RowCheck:
             return None
         theme = self.themes.get(raw) or self.themes.get(raw.lower())
         if theme is None:
-            problems.append(tr.unknown_theme(raw, [t.name for t in self.ctx.classifier.themes]))
+            problems.append(tl.unknown_theme(raw, [t.name for t in self.ctx.classifier.themes]))
         return theme
 
 
@@ -324,9 +324,9 @@ def check_rows(
         name, contact, source = check.fields(cells, problems)
         theme = check.theme(cells, problems)
         if progress is not None and (done % 100 == 0 or done == len(data)):
-            progress(tr.CLI_STAGE_CHECK, done, len(data))
+            progress(tl.CLI_STAGE_CHECK, done, len(data))
         if problems:
-            errors.append(tr.import_row_error(n, "；".join(problems)))
+            errors.append(tl.import_row_error(n, "；".join(problems)))
             continue
         assert when is not None
         if isinstance(when, datetime):

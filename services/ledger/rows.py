@@ -12,6 +12,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import texts.ledger as tl
 import texts.reports as tr
 from domain.message import Message
 from domain.states import EventKind, TaskStatus
@@ -206,7 +207,7 @@ async def _related(s: AsyncSession, ctx: ServiceContext, ops: Sequence[Any]) -> 
     )
     for opinion_id, action, at, note in events:
         if action == "progress" and note:
-            notes[opinion_id].append(tr.progress_line(at.astimezone(ctx.tz).date(), note))
+            notes[opinion_id].append(tl.progress_line(at.astimezone(ctx.tz).date(), note))
         elif action == IMPORT_DETAIL_ACTION and note:
             contact = _detail_field(note, "联系方式")
             if contact:
@@ -257,7 +258,7 @@ def _row(
         elif task.assignee_user_id is not None and task.assignee_user_id in c.people:
             assignee = _display_name(c.people[task.assignee_user_id])
         if task.status == TaskStatus.BOUNCED:
-            assignee = tr.bounced_assignee(assignee)
+            assignee = tl.bounced_assignee(assignee)
     closed = c.latest_closed.get(op.id)
     outcome = (
         OUTCOME_LABELS.get(closed.outcome, closed.outcome) if closed and closed.outcome else ""

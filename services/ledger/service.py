@@ -22,6 +22,7 @@ from typing import IO
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import texts.ledger as tl
 import texts.reports as tr
 from domain.channels import Address, Sender
 from domain.lifecycle import Status
@@ -134,27 +135,27 @@ class LedgerService:
         rest = " ".join(w for w in words if w not in REAL_NAME_WORDS)
         period = parse_period(rest, today, Period.all_time())
         if period is None:
-            return Export(Message(tr.export_usage(CHAT_EXPORT_MAX)))
+            return Export(Message(tl.export_usage(CHAT_EXPORT_MAX)))
         async with self.ctx.sessions.begin() as s:
             station = await staff_station(s, self.ctx, sender, chat)
             if station is None:
                 return Export(Message(tr.only_staff()))
             if chat is not None and chat != sender.private_chat and chat != staff_chat(station):
-                return Export(Message(tr.export_wrong_chat()))
+                return Export(Message(tl.export_wrong_chat()))
             scope = Scope(station.id, *period.bounds(self.ctx.tz))
             total = await count_ledger_rows(s, scope)
             name = station.name
         if total > CHAT_EXPORT_MAX:
-            return Export(Message(tr.export_too_many(total, CHAT_EXPORT_MAX)))
+            return Export(Message(tl.export_too_many(total, CHAT_EXPORT_MAX)))
         buf = io.BytesIO()
         count = await self._write(name, scope, real_names, buf, total, None)
-        caption = tr.export_caption(count, real_names)
+        caption = tl.export_caption(count, real_names)
         if period != Period.all_time():
-            caption = caption + tr.export_period(period.label())
+            caption = caption + tl.export_period(period.label())
         return Export(Message(caption), buf.getvalue(), self._filename(), count)
 
     def _filename(self) -> str:
-        return tr.export_filename(self.ctx.clock.now().astimezone(self.ctx.tz).date())
+        return tl.export_filename(self.ctx.clock.now().astimezone(self.ctx.tz).date())
 
     async def _write(
         self,
@@ -178,7 +179,7 @@ class LedgerService:
                 writing = asyncio.ensure_future(asyncio.to_thread(writer.add, rows))
                 done += len(rows)
                 if progress is not None and done < total:
-                    progress(tr.CLI_STAGE_EXPORT, done, total)
+                    progress(tl.CLI_STAGE_EXPORT, done, total)
             if writing is not None:
                 await writing
         except BaseException:
@@ -190,7 +191,7 @@ class LedgerService:
         rates = await rates_rows(self.ctx, scope.station_id, scope.lo, scope.hi)
         await asyncio.to_thread(writer.finish, station_name, now, target, rates)
         if progress is not None:
-            progress(tr.CLI_STAGE_EXPORT, done, done)
+            progress(tl.CLI_STAGE_EXPORT, done, done)
         return done
 
     async def export_station(
@@ -232,7 +233,7 @@ class LedgerService:
         if code:
             station = await station_by_code(s, code)
             if station is None:
-                raise LookupError(tr.cli_station_unknown(code))
+                raise LookupError(tl.cli_station_unknown(code))
             return station
         return await default_station(s, self.ctx)
 
@@ -263,7 +264,7 @@ class LedgerService:
             return ImportResult(False, str(exc))
         if checked.errors:
             return ImportResult(
-                False, tr.import_failed(checked.errors, checked.total), errors=checked.errors
+                False, tl.import_failed(checked.errors, checked.total), errors=checked.errors
             )
         async with self.ctx.sessions() as s:
             known = await existing_keys(s, [r.key for r in checked.rows])
@@ -271,7 +272,7 @@ class LedgerService:
         if dry_run:
             return ImportResult(
                 True,
-                tr.import_checked(
+                tl.import_checked(
                     len(todo), len(known), checked.duplicates, checked.ignored_columns
                 ),
                 skipped=len(known),
@@ -283,11 +284,11 @@ class LedgerService:
                 station_id, todo, verdicts, path.name, notify_staff, progress
             )
         except IntegrityError:
-            return ImportResult(False, tr.import_race())
+            return ImportResult(False, tl.import_race())
         skipped += len(checked.rows) - len(todo)
         return ImportResult(
             True,
-            tr.import_done(added, skipped, checked.duplicates, checked.ignored_columns),
+            tl.import_done(added, skipped, checked.duplicates, checked.ignored_columns),
             added=added,
             skipped=skipped,
             duplicates_in_file=checked.duplicates,
@@ -308,7 +309,7 @@ class LedgerService:
                     (v.category, float(v.confidence), list(v.terms), bool(v.needs_review), False)
                 )
             if progress is not None and (i % 50 == 0 or i == len(rows)):
-                progress(tr.CLI_STAGE_CLASSIFY, i, len(rows))
+                progress(tl.CLI_STAGE_CLASSIFY, i, len(rows))
         return out
 
     async def _insert(
@@ -344,7 +345,7 @@ class LedgerService:
                 refs.append(op.ref_no)
                 self.ctx.duplicates.add(station.id, op.id, op.text)
                 if progress is not None and (i % 50 == 0 or i == len(rows)):
-                    progress(tr.CLI_STAGE_SAVE, i, len(rows))
+                    progress(tl.CLI_STAGE_SAVE, i, len(rows))
             if notify_staff and created and staff_chat(station) is not None:
                 await self._tell_staff(s, station, created, filename, now)
         return len(created), len(rows) - len(created), refs
@@ -364,7 +365,7 @@ class LedgerService:
             s,
             key=f"staff:import:{created[0].id}:{created[-1].id}",
             to=chat,
-            message=Message(tr.import_summary_for_staff(len(created), filename)),
+            message=Message(tl.import_summary_for_staff(len(created), filename)),
             kind=MessageKind.STAFF,
             due_at=now,
             station_id=station.id,

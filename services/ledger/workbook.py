@@ -12,6 +12,7 @@ from typing import IO
 
 from openpyxl.utils import get_column_letter
 
+import texts.ledger as tl
 import texts.reports as tr
 from domain.lifecycle import Status
 from services.ledger.rows import LedgerRow, clean
@@ -39,7 +40,7 @@ def _display_width(value: object) -> int:
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
-    base = INVALID_SHEET_CHARS.sub("_", name).strip("'") or tr.OTHER_THEME
+    base = INVALID_SHEET_CHARS.sub("_", name).strip("'") or tl.OTHER_THEME
     base = base[:31]
     title, n = base, 2
     while title in used:
@@ -74,12 +75,12 @@ class LedgerWriter:
     sheets in the taxonomy's order. Column widths follow the first chunk of rows."""
 
     def __init__(self, real_names: bool, theme_order: Sequence[str]) -> None:
-        self.header = list(tr.LEDGER_HEADER)
+        self.header = list(tl.LEDGER_HEADER)
         if real_names:
-            self.header.insert(self.header.index("反映人") + 1, tr.CONTACT_HEADER)
+            self.header.insert(self.header.index("反映人") + 1, tl.CONTACT_HEADER)
         self.real_names = real_names
         self.theme_order = list(theme_order)
-        self.used = {tr.SUMMARY_SHEET, tr.ALL_SHEET}
+        self.used = {tl.SUMMARY_SHEET, tl.ALL_SHEET}
         self.all: Sheet | None = None
         self.by_theme: dict[str, Sheet] = {}
         self.widths: list[float] = []
@@ -108,7 +109,7 @@ class LedgerWriter:
     def add(self, rows: Sequence[LedgerRow]) -> None:
         if self.all is None:
             self.widths = self._widths(rows)
-            self.all = self._sheet(tr.ALL_SHEET)
+            self.all = self._sheet(tl.ALL_SHEET)
         for r in rows:
             self.tally.add(r)
             values = [clean(v) if isinstance(v, str) else v for v in self.values(r)]
@@ -176,10 +177,10 @@ def summary_sheet(
 ) -> Sheet:
     """汇总: the station, the theme × status table with totals, and the satisfaction counts."""
     statuses = [st.value for st in Status if tally.statuses[status_name(st)]]
-    header = [tr.SUMMARY_THEME_HEADER[0], *[status_name(st) for st in statuses], "合计"]
-    first = max([_display_width(tr.SUMMARY_RATE)] + [_display_width(t) for t in theme_labels]) + 2
-    ws = Sheet(tr.SUMMARY_SHEET, [first] + [12] * (len(header) - 1))
-    for label, value in tr.summary_rows(station_name, generated, tally.total, real_names):
+    header = [tl.SUMMARY_THEME_HEADER[0], *[status_name(st) for st in statuses], "合计"]
+    first = max([_display_width(tl.SUMMARY_RATE)] + [_display_width(t) for t in theme_labels]) + 2
+    ws = Sheet(tl.SUMMARY_SHEET, [first] + [12] * (len(header) - 1))
+    for label, value in tl.summary_rows(station_name, generated, tally.total, real_names):
         ws.append([label, clean(value)], [Style.BOLD, Style.PLAIN])
     ws.append([])
     ws.append(header, Style.HEADER)
@@ -195,17 +196,17 @@ def summary_sheet(
 
 def _write_satisfaction(ws: Sheet, sat: Counter[str]) -> None:
     """Satisfaction of the opinions in the ledger (their latest rating) and the rate."""
-    ws.append(tr.SUMMARY_SATISFACTION_HEADER, Style.HEADER)
+    ws.append(tl.SUMMARY_SATISFACTION_HEADER, Style.HEADER)
     for key, label in tr.SATISFACTION_LABELS.items():
         ws.append([label, sat.get(key, 0)])
     rated = sat["satisfied"] + sat["basic"] + sat["unsatisfied"]
     if rated:
         ws.append(
-            [tr.SUMMARY_RATE, (sat["satisfied"] + sat["basic"]) / rated],
+            [tl.SUMMARY_RATE, (sat["satisfied"] + sat["basic"]) / rated],
             [Style.BOLD, Style.PERCENT],
         )
     else:
-        ws.append([tr.SUMMARY_RATE, "—"], [Style.BOLD, Style.PLAIN])
+        ws.append([tl.SUMMARY_RATE, "—"], [Style.BOLD, Style.PLAIN])
 
 
 def build_workbook(
@@ -222,5 +223,5 @@ def build_workbook(
     buf = io.BytesIO()
     writer.finish(station_name, generated, buf)
     if progress is not None:
-        progress(tr.CLI_STAGE_EXPORT, len(rows), len(rows))
+        progress(tl.CLI_STAGE_EXPORT, len(rows), len(rows))
     return buf.getvalue()
