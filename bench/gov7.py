@@ -2,11 +2,14 @@
 
     python bench/gov7.py --data /work/evaldata/gov7.csv [--extra /work/evaldata/gov7_extra.csv]
     python bench/gov7.py --data ... --time-full     # + training time on 9,000 messages, one core
+    python bench/gov7.py --data ... --extra ... --pooled-shares 0.1,0.2,0.35,0.5,0.75,1
+        # + a learning curve over both files pooled, forecast at full size with a bootstrap spread
 
 The CSVs are not in the repository (no licence to ship them); see docs/classifier-figures.md
 for where they come from. Each split is a stratified 80/20 split (seeds 0..n-1); on every split
 this classifier (`train_model`, as `liaison-bot train --data` runs it, with and without the
-title weighting `lead`) and jieba + TF-IDF + LinearSVC see the same training and test rows.
+title weighting `lead`, and that plus supervised term weights) and jieba + TF-IDF + LinearSVC
+see the same training and test rows.
 
 Learning curve: the same splits with the training part cut to a stratified share; macro-F1
 error = a * n^-b + c is fitted to the points and read off at 7,368 training messages (80 % of
