@@ -60,6 +60,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lead 2, chi² top 20,000": {"lead": 2, "chi": 20000},
     "term weights": {"sup": 1},
     "lead 2 + term weights": {"lead": 2, "sup": 1},
+    "lead 2 + term weights + char 3-4-grams": {"lead": 2, "sup": 1, "c34": 4},
+    "lead 2 + term weights + word pairs": {"lead": 2, "sup": 1, "wb": 1},
+    "lead 2 + term weights, char 1-3-grams": {"lead": 2, "sup": 1, "cmax": 3},
+    "lead 2 + term weights, tf × idf then L2": {"lead": 2, "sup": 1, "tf": "l2"},
 }
 
 
@@ -218,13 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--extra", type=Path)
     ap.add_argument("--pool", action="store_true", help="split --data and --extra together")
     ap.add_argument("--splits", type=int, default=5)
-    ap.add_argument("--only", help="comma-separated variant names")
+    ap.add_argument("--only", help="variant names separated by |")
     args = ap.parse_args(argv)
     init_jieba(Path(tempfile.mkdtemp(prefix="jieba-bench-")))
     rows = prepare(args.data)
     if args.pool and args.extra is not None:
         rows += prepare(args.extra)
-    names = args.only.split(",") if args.only else list(VARIANTS)
+    names = args.only.split("|") if args.only else list(VARIANTS)
     for name in names:
         t0 = time.process_time()
         f1 = run(rows, VARIANTS[name], args.splits)
