@@ -60,6 +60,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lead 2, chi² top 20,000": {"lead": 2, "chi": 20000},
     "term weights": {"sup": 1},
     "lead 2 + term weights": {"lead": 2, "sup": 1},
+    "lead 2, C by nested 5-fold CV of 0.25 0.5 1 2": {"lead": 2, "nested": [0.25, 0.5, 1.0, 2.0]},
+    "lead 2 + term weights, C by nested CV": {"lead": 2, "sup": 1, "nested": [0.25, 0.5, 1.0, 2.0]},
     "lead 2 + term weights + char 3-4-grams": {"lead": 2, "sup": 1, "c34": 4},
     "lead 2 + term weights + word pairs": {"lead": 2, "sup": 1, "wb": 1},
     "lead 2 + term weights, char 1-3-grams": {"lead": 2, "sup": 1, "cmax": 3},
@@ -197,6 +199,24 @@ def with_title_documents(rows: list[Row]) -> list[Row]:
     return rows + extra
 
 
+def nested_c(train: list[Row], o: dict[str, Any]) -> float:
+    """The C (of o["nested"]) with the best macro-F1 in 5-fold CV on the training rows only."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.array([r[0] for r in train])
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=1).split(y, y))
+    mats = [features([train[i] for i in a], [train[i] for i in b], o) for a, b in folds]
+    best: tuple[float, float] = (-1.0, 0.5)
+    for c in o["nested"]:
+        f1 = [
+            f1_score(y[b], fit_predict(xa, y[a], xb, {**o, "C": c}), average="macro")
+            for (a, b), (xa, xb) in zip(folds, mats, strict=True)
+        ]
+        best = max(best, (float(np.mean(f1)), c))
+    return best[1]
+
+
 def run(rows: list[Row], o: dict[str, Any], n_splits: int) -> list[float]:
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedShuffleSplit
@@ -209,7 +229,8 @@ def run(rows: list[Row], o: dict[str, Any], n_splits: int) -> list[float]:
         if o.get("aug"):
             train = with_title_documents(train)
         xtr, xte = features(train, [rows[i] for i in te], o)
-        pred = fit_predict(xtr, np.array([r[0] for r in train]), xte, o)
+        opts = {**o, "C": nested_c(train, o)} if o.get("nested") else o
+        pred = fit_predict(xtr, np.array([r[0] for r in train]), xte, opts)
         out.append(float(f1_score(y[te], pred, average="macro")))
     return out
 
