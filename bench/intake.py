@@ -9,7 +9,13 @@ bare python-telegram-bot echo bot on the same fake server: the framework's own c
 
     python bench/intake.py [--residents 100] [--per-resident 10] [--bursts 3]
                            [--database-url URL] [--staff-chat] [--instances N]
-                           [--env NAME VALUE]
+                           [--env NAME VALUE] [--baseline-rev REV | --variant-env NAME VALUE]
+                           [--rounds N]
+
+--baseline-rev: the same bursts against another tree (`git archive REV`), alternating with this
+one (A B, B A, …, --rounds times each, no echo bot), each with the bot's own CPU per opinion
+read from /proc: on a shared machine the CPU figure moves far less than the wall clock.
+--variant-env: the same, this tree without and with one more setting.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +61,11 @@ class Result:
     total: int
     bursts: list[float]  # seconds per burst: all messages queued at once, until the last receipt
     latencies_ms: list[float]  # paced: update handed over -> receipt arrived
+    cpu_ms: float | None = None  # the bot process's CPU per opinion over the bursts
+
+    @property
+    def cpu(self) -> str:
+        return "" if self.cpu_ms is None else f"{self.cpu_ms:.2f}"
 
     @property
     def per_second(self) -> float:
@@ -140,15 +153,29 @@ def paced(
     return latencies
 
 
-def measure(fake: FakeBotApi, args: argparse.Namespace, label: str) -> Result:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    fake: FakeBotApi,
+    args: argparse.Namespace,
+    label: str,
+    pid: int | None = None,
+    paced_run: bool = True,
+) -> Result:
     bursts: list[float] = []
     total = 0
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     for n in range(args.bursts):
         # New residents each time: every burst is made of first-time and returning senders alike.
         total, seconds = burst(fake, args.residents, args.per_resident, label, 100_000 * (n + 1))
         bursts.append(seconds)
-    lat = paced(fake, args.residents, args.per_resident, args.rate, label)
-    return Result(label, total, bursts, lat)
+    cpu = (cpu_seconds(pid) - cpu_before) * 1000 / (total * args.bursts) if pid else None
+    lat = paced(fake, args.residents, args.per_resident, args.rate, label) if paced_run else []
+    return Result(label, total, bursts, lat or [0.0], cpu)
 
 
 def wait_ready(fake: FakeBotApi, alive: Any) -> None:
@@ -271,20 +298,76 @@ def bind_staff_chat(fake: FakeBotApi) -> None:
     fake.wait_for_message(STAFF_GROUP, timeout=60)
 
 
-def run_liaison(args: argparse.Namespace, workdir: Path) -> Result:
+def run_liaison(
+    args: argparse.Namespace,
+    workdir: Path,
+    root: Path = ROOT,
+    label: str = "liaison-bot",
+    paced_run: bool = True,
+) -> Result:
     with FakeBotApi(TOKEN) as fake:
         env = bot_env(args)
-        bot = BotProcess(fake.base_url, workdir, extra_env=env, database_url=args.database_url)
+        bot = BotProcess(
+            fake.base_url, workdir, extra_env=env, database_url=args.database_url, root=root
+        )
         bot.start()
         try:
             wait_ready(fake, bot.alive)
-            label = "liaison-bot"
             if args.staff_chat:
                 bind_staff_chat(fake)
                 label += " +staff"
-            return measure(fake, args, label)
+            assert bot.proc is not None
+            return measure(fake, args, label, bot.proc.pid, paced_run)
         finally:
             bot.stop()
+
+
+def export_tree(rev: str, into: Path) -> Path:
+    """`git archive rev` of this repository, unpacked into `into`."""
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True)
+    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def alternate(args: argparse.Namespace) -> None:
+    """Two variants, alternating (A B, B A, …), bursts only; CPU per opinion beside msg/s:
+    this tree against --baseline-rev, or this tree without and with --variant-env."""
+    variants: list[tuple[str, Path, dict[str, str]]]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.baseline_rev:
+            base = export_tree(args.baseline_rev, Path(tmp) / "base")
+            variants = [(f"before {args.baseline_rev}", base, {}), ("this tree", ROOT, {})]
+        else:
+            name, value = args.variant_env
+            variants = [("this tree", ROOT, {}), (f"{name}={value}", ROOT, {name: value})]
+        results: dict[str, list[Result]] = {name: [] for name, _, _ in variants}
+        for r in range(args.rounds):
+            for name, root, env in variants if r % 2 == 0 else variants[::-1]:
+                work = Path(tmp) / f"{r}-{len(results[name])}-{root.name}-{len(env)}"
+                run_args = argparse.Namespace(
+                    **{**vars(args), "env": [*(args.env or []), *env.items()]}
+                )
+                res = run_liaison(run_args, work, root, name, paced_run=False)
+                results[name].append(res)
+                print(
+                    f"round {r + 1} {name:<22} {res.per_second:7.1f} msg/s  bursts {res.each}"
+                    f"  CPU {res.cpu} ms/opinion  load {load_average()}",
+                    flush=True,
+                )
+    print(f"\n{'variant':<24}{'msg/s (median)':>16}{'CPU ms/opinion (median)':>26}")
+    medians = {}
+    for name, rs in results.items():
+        rate = statistics.median(r.per_second for r in rs)
+        cpu = statistics.median(r.cpu_ms or 0.0 for r in rs)
+        medians[name] = (rate, cpu)
+        print(f"{name:<24}{rate:>16.1f}{cpu:>26.2f}")
+    (a, (a_rate, a_cpu)), (b, (b_rate, b_cpu)) = medians.items()
+    print(f"{b} / {a}: throughput {b_rate / a_rate:.2f}, CPU per opinion {b_cpu / a_cpu:.2f}")
 
 
 def run_echo(args: argparse.Namespace, concurrent: bool) -> Result:
@@ -297,7 +380,7 @@ def run_echo(args: argparse.Namespace, concurrent: bool) -> Result:
         try:
             wait_ready(fake, lambda: proc.poll() is None)
             label = "echo (concurrent 64)" if concurrent else "echo (default)"
-            return measure(fake, args, label)
+            return measure(fake, args, label, proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -328,10 +411,23 @@ def main() -> None:
         help="bind a staff group first: each opinion also queues its staff card (outbox)",
     )
     p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    p.add_argument("--baseline-rev", default=None, help="alternate with this git revision")
+    p.add_argument(
+        "--variant-env", nargs=2, metavar=("NAME", "VALUE"), help="alternate without and with"
+    )
+    p.add_argument("--rounds", type=int, default=3, help="alternating: runs per variant")
+    p.add_argument("--tree", default=None, help="run this git revision's bot instead")
     args = p.parse_args()
+    if args.baseline_rev or args.variant_env:
+        alternate(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        runner = run_instances if args.instances else run_liaison
-        ours = runner(args, Path(tmp))
+        if args.tree:  # another revision of this repository, with the echo bots of its run
+            root = export_tree(args.tree, Path(tmp) / "tree")
+            ours = run_liaison(args, Path(tmp) / "work", root, f"liaison-bot {args.tree}")
+        else:
+            runner = run_instances if args.instances else run_liaison
+            ours = runner(args, Path(tmp))
     echo_default = run_echo(args, concurrent=False)
     echo_conc = run_echo(args, concurrent=True)
     ceiling = max(echo_default, echo_conc, key=lambda r: r.per_second)
@@ -341,15 +437,18 @@ def main() -> None:
         f"throughput: all {ours.total} queued at once, median of {args.bursts} bursts;"
         f" latency: paced at {args.rate:g} msg/s"
     )
-    print(f"{'run':<24}{'msg/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}   bursts msg/s")
+    print(
+        f"{'run':<24}{'msg/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'CPU ms':>8}"
+        "   bursts msg/s"
+    )
     for r in (ours, echo_default, echo_conc):
         print(
             f"{r.name:<24}{r.per_second:>10.1f}{r.pct(50):>10.1f}{r.pct(95):>10.1f}"
-            f"{r.pct(99):>10.1f}   {r.each}"
+            f"{r.pct(99):>10.1f}{r.cpu:>8}   {r.each}"
         )
     ratio = ours.per_second / ceiling.per_second
     print(f"\nthroughput ratio liaison-bot / best echo = {ratio:.2f} (target >= 0.50)")
-    print(f"p95 latency = {ours.pct(95):.1f} ms (target < 100 ms)")
+    print(f"p95 latency = {ours.pct(95):.1f} ms (target < 100 ms); load average {load_average()}")
 
 
 if __name__ == "__main__":

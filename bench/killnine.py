@@ -7,6 +7,10 @@ git into a temporary folder and run the same way, in the same run).
 
     python bench/killnine.py [--opinions 300] [--kills 10] [--residents 60]
         [--modes polling,webhook] [--engines sqlite,postgresql] [--no-baseline]
+        [--baseline-rev REV]
+
+--baseline-rev: compare with that revision instead (e.g. the inbox before its replies were
+recorded one at a time).
 """
 
 from __future__ import annotations
@@ -30,16 +34,17 @@ PG_ADMIN = os.environ.get("LIAISON_TEST_PG", "postgresql+asyncpg://postgres@127.
 PG_NAME = "liaison_inbox_killnine"
 
 
-def baseline_tree(into: Path) -> tuple[Path, str]:
-    """The source tree just before the inbox was added (its first commit's parent)."""
-    added = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", "services/kernel/inbox.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()[-1]
-    rev = f"{added[:10]}^"
+def baseline_tree(into: Path, rev: str | None = None) -> tuple[Path, str]:
+    """The source tree just before the inbox was added (its first commit's parent), or `rev`."""
+    if rev is None:
+        added = subprocess.run(
+            ["git", "log", "--diff-filter=A", "--format=%H", "--", "services/kernel/inbox.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+        rev = f"{added[:10]}^"
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True)
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
@@ -83,6 +88,10 @@ def one(args: argparse.Namespace, mode: str, engine: str, root: Path, settle: fl
                 asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)'))
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--opinions", type=int, default=300)
@@ -91,16 +100,19 @@ def main() -> None:
     p.add_argument("--modes", default="polling,webhook")
     p.add_argument("--engines", default="sqlite,postgresql")
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--baseline-rev", default=None, help="default: the tree before the inbox")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="killnine-base-") as base:
-        old, rev = baseline_tree(Path(base)) if not args.no_baseline else (ROOT, "")
+        old, rev = (
+            baseline_tree(Path(base), args.baseline_rev) if not args.no_baseline else (ROOT, "")
+        )
         for engine in args.engines.split(","):
             for mode in args.modes.split(","):
                 now = one(args, mode, engine, ROOT, settle=120.0)
-                print("inbox    " + now.line(), flush=True)
+                print(f"inbox    {now.line()}   [load {load_average()}]", flush=True)
                 if args.no_baseline:
                     continue
-                before = one(args, mode, engine, old, settle=30.0)
+                before = one(args, mode, engine, old, settle=120.0 if args.baseline_rev else 30.0)
                 print(f"baseline {before.line()}   [{rev}]", flush=True)
                 lost_then = before.lost + before.unreceipted
                 lost_now = now.lost + now.unreceipted

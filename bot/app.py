@@ -29,7 +29,13 @@ from domain.channels import Channel
 from domain.clock import Clock
 from domain.workdays import WorkCalendar
 from handlers.telegram.app import publish_commands, register
-from handlers.telegram.inbox import DurableUpdates, InboxProcessor, TelegramInbox
+from handlers.telegram.inbox import (
+    DurableUpdates,
+    InboxBot,
+    InboxProcessor,
+    TelegramInbox,
+    UpdateIntake,
+)
 from handlers.telegram.outbound import TELEGRAM_LIMITS, TelegramOutbound
 from scheduler.clock import ClockTick
 from scheduler.dispatcher import Dispatcher
@@ -38,6 +44,7 @@ from services.inbound.router import Router
 from services.kernel.context import Classifier, ServiceContext
 from services.kernel.inbox import Inbox
 from services.kernel.outbox import on_commit_with_outbox
+from services.kernel.reply_gate import Replies
 from services.kernel.retention import prune_outbox
 from services.reminders import ReminderPlanner, ReminderPolicy
 
@@ -49,6 +56,7 @@ class Assembly:
     app: Application  # type: ignore[type-arg]
     ctx: ServiceContext
     dispatcher: Dispatcher
+    intake: UpdateIntake  # raw updates into the inbox (the webhook endpoint stores through it)
 
 
 @dataclass
@@ -165,31 +173,38 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     """Build the PTB application; services start in post_init like PTB's own examples."""
     core = build_core(settings, classifier, clock)
     ctx = core.ctx
-    # Every update is stored before Telegram hears it was received (the queue), and marked done
-    # when handled (the processor); the clock hands back what a dead process left unfinished.
+    # Every update is stored before Telegram hears it was received (the bot's getUpdates, the
+    # webhook endpoint), marked done when handled (the processor), each reply recorded as it
+    # is sent (the reply gate); the clock hands back what a dead process left unfinished.
     inbox = Inbox(ctx, Channel.TELEGRAM, lease=timedelta(seconds=settings.inbox_lease_seconds))
+    intake = UpdateIntake(inbox)
     processor = InboxProcessor(
         PerChatUpdateProcessor(settings.concurrent_updates)
         if settings.concurrent_updates > 1
         else SimpleUpdateProcessor(1),
         inbox,
     )
-    recovery = TelegramInbox(inbox, keep=timedelta(hours=settings.inbox_keep_hours))
-    # Replies to the person who just wrote are not bulk traffic: only retries on 429 apply to
-    # them. Bulk sends (outbox) use their own bot with the 30/s limit and per-chat pacing.
+    recovery = TelegramInbox(inbox, intake, keep=timedelta(hours=settings.inbox_keep_hours))
+    bot = InboxBot(
+        settings.bot_token,
+        intake,
+        base_url=settings.telegram_base_url,
+        base_file_url=settings.base_file_url,
+        defaults=defaults_for(settings),
+        request=make_request(settings.telegram_http_client, pool_size=256),
+        get_updates_request=make_request(settings.telegram_http_client, pool_size=1),
+        # Replies to the person who just wrote are not bulk traffic: only retries on 429 apply
+        # to them. Bulk sends (outbox) use their own bot with the 30/s limit and pacing.
+        rate_limiter=AIORateLimiter(overall_max_rate=0, max_retries=3),
+    )
     app = (
         ApplicationBuilder()
-        .token(settings.bot_token)
-        .base_url(settings.telegram_base_url)
-        .base_file_url(settings.base_file_url)
-        .defaults(defaults_for(settings))
-        .request(make_request(settings.telegram_http_client, pool_size=256))
-        .get_updates_request(make_request(settings.telegram_http_client, pool_size=1))
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
-        .update_queue(DurableUpdates(inbox))
+        .bot(bot)
+        .update_queue(DurableUpdates(inbox, intake))
         .concurrent_updates(processor)
         .build()
     )
+    app.bot_data["replies"] = Replies(inbox, settings.replies_in_flight)
     router = Router.build(ctx)
     register(app, router)
     app.add_error_handler(processor.note_error)
@@ -225,4 +240,4 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     app.post_init = post_init
     app.post_stop = post_stop
     app.post_shutdown = post_shutdown
-    return Assembly(app, ctx, core.dispatcher)
+    return Assembly(app, ctx, core.dispatcher, intake)

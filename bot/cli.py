@@ -42,7 +42,7 @@ def prepare() -> tuple[Settings, Any] | None:
     from bot.runtime import load_classifier
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, timezone=settings.timezone)
     from bot.wechat import credentials_problem, environment
 
     problem = credentials_problem(settings.database_url, environment())  # needs the schema
@@ -77,14 +77,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Every instance behind the load balancer derives the same secret from the token, so
         # they agree without shared state; WEBHOOK_SECRET overrides it.
         secret = settings.webhook_secret or webhook_secret(settings.bot_token)
-        assembly.app.run_webhook(
+        from bot.webhook import run_webhook
+
+        run_webhook(
+            assembly,
             listen=host,
             port=int(port),
-            url_path=path,
-            webhook_url=args.webhook_url,
-            secret_token=secret,
+            path=path,
+            url=args.webhook_url,
+            secret=secret,
             allowed_updates=Update.ALL_TYPES,
-            close_loop=True,
         )
     else:
         assembly.app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=True)
@@ -119,7 +121,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings.ensure_dirs()
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url, args.revision)
+    upgrade(settings.database_url, args.revision, settings.timezone)
     print(f"数据库已迁移到 {args.revision}: {settings.database_url}")
     return 0
 
@@ -167,7 +169,7 @@ def with_corrections(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     settings.ensure_dirs()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, timezone=settings.timezone)
     args.extra_examples = asyncio.run(load_corrections(settings.database_url))
     print(f"工作人员更正 staff corrections: {len(args.extra_examples)}", file=sys.stderr)
 

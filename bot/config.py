@@ -51,11 +51,14 @@ class Settings(BaseSettings):
     inbox_keep_hours: float = Field(default=48.0, gt=0, le=24 * 365)
     bulk_rate_per_second: float = Field(default=28.0, gt=0, le=1000)
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    # Replies sent and not yet recorded as sent, per process: what a kill -9 can double
+    # (services.kernel.reply_gate). 1: at most one message per crash; replies go one at a time.
+    replies_in_flight: int = Field(default=1, ge=1, le=256)
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
     # Sent and dropped outbox rows older than this are deleted by the clock (small batches).
     outbox_retention_days: int = Field(default=90, ge=1, le=36500)
-    chart_wait_seconds: float = Field(default=2.0, gt=0, le=60)
+    chart_wait_seconds: float = Field(default=0.1, gt=0, le=60)
     log_level: str = "INFO"
     webhook_secret: str = ""
     # Hex key for signing action payloads; empty: generated once and kept in the database.

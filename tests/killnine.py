@@ -37,6 +37,7 @@ class Figures:
     unreceipted: int  # stored opinions whose receipt never arrived
     duplicate_receipts: int  # receipts sent more than once (extra messages)
     within_a_life: int  # of those, sent twice by one process (a kill explains none of them)
+    worst_kill: int  # the most duplicate messages one kill caused
     other_messages: int  # anything else the residents got (error messages)
     seconds: float
 
@@ -45,7 +46,7 @@ class Figures:
             f"{self.mode:8} {self.engine:10} kills {self.kills:2}  sent {self.sent:4}  "
             f"stored {self.stored:4}  lost {self.lost:3}  duplicated {self.duplicated:3}  "
             f"unreceipted {self.unreceipted:3}  duplicate messages {self.duplicate_receipts:3} "
-            f"(not across a kill {self.within_a_life})  "
+            f"(not across a kill {self.within_a_life}, most for one kill {self.worst_kill})  "
             f"other {self.other_messages:3}  ({self.seconds:.0f} s)"
         )
 
@@ -80,18 +81,30 @@ class Receipts:
         with self.lock:
             return sum(1 for ref, _ in self.by_message.values() if ref is None)
 
-    def within_a_life(self, kills: list[int]) -> int:
-        """Second receipts sent by the same process as the first (no kill in between)."""
+    def _pairs(self) -> list[tuple[int, int]]:
+        """(first, again) sequence numbers of every receipt sent once more."""
         seqs: dict[str, list[int]] = {}
         with self.lock:
             for ref, seq in self.by_message.values():
                 if ref is not None:
                     seqs.setdefault(ref, []).append(seq)
-        return sum(
-            1
+        return [
+            (a, b)
             for ref_seqs in seqs.values()
             for a, b in zip(sorted(ref_seqs), sorted(ref_seqs)[1:], strict=False)
-            if not any(a <= k < b for k in kills)
+        ]
+
+    def within_a_life(self, kills: list[int]) -> int:
+        """Second receipts sent by the same process as the first (no kill in between)."""
+        return sum(1 for a, b in self._pairs() if not any(a <= k < b for k in kills))
+
+    def per_kill(self, kills: list[int]) -> Counter[int]:
+        """Second receipts by the kill that explains them: the first after the first receipt
+        (the process that sent it died before recording it)."""
+        return Counter(
+            next(n for n, k in enumerate(kills) if a <= k < b)
+            for a, b in self._pairs()
+            if any(a <= k < b for k in kills)
         )
 
 
@@ -213,6 +226,7 @@ def run(
         unreceipted=sum(1 for _, ref in rows if got[ref] == 0),
         duplicate_receipts=sum(n - 1 for n in got.values() if n > 1),
         within_a_life=receipts.within_a_life(kill_marks),
+        worst_kill=max(receipts.per_kill(kill_marks).values(), default=0),
         other_messages=receipts.others(),
         seconds=time.monotonic() - began,
     )

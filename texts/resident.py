@@ -45,15 +45,21 @@ def bound_to_station(station_name: str) -> Rich:
 def receipt(
     ref_no: str, theme_label: str, anonymous: bool, *, duplicate_delivery: bool = False
 ) -> Rich:
+    """The receipt. `duplicate_delivery`: the same receipt sent again (the message reached us
+    twice, or a restart could not tell whether it had gone out): nothing the resident did, so
+    it reads as the receipt itself, with one calm line that two of them mean one opinion."""
     visibility = "匿名（承办人看不到您的姓名）" if anonymous else "实名（承办人可以看到您的姓名）"
-    head = "您的意见已收到，已登记：" if not duplicate_delivery else "这条意见之前已经登记过："
+    again = (
+        "\n\n如果您收到两条这样的回执，说的是同一条意见，不用再发。" if duplicate_delivery else ""
+    )
     return t(
-        "✅ {head}\n受理编号：<code>{ref}</code>\n分类：{theme}\n身份：{vis}\n\n"
-        "我们会尽快处理，每一步都会通知您。可用下面的按钮补充说明、选择是否匿名，或在交办前撤回。",
-        head=head,
+        "✅ 您的意见已收到，已登记：\n受理编号：<code>{ref}</code>\n分类：{theme}\n身份：{vis}\n\n"
+        "我们会尽快处理，每一步都会通知您。可用下面的按钮补充说明、选择是否匿名，或在交办前撤回。"
+        "{again}",
         ref=ref_no,
         theme=theme_label,
         vis=visibility,
+        again=again,
     )
 
 

@@ -126,7 +126,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         outcome = await r.media(inbound, item)
     else:
         outcome = Outcome.of(Neutral(rt.unsupported_message()))
-    await send_outcome(msg, context, outcome)
+    await send_outcome(msg, context, outcome, update.update_id)
 
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -139,7 +139,7 @@ async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     edit_date = int(msg.edit_date.timestamp()) if msg.edit_date else int(msg.date.timestamp())
     outcome = await router(context).edit(inbound, new_text, edit_date)
-    await send_outcome(msg, context, outcome)
+    await send_outcome(msg, context, outcome, update.update_id)
 
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -159,7 +159,7 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         is_group=message is not None and message.chat.type != "private",
     )
     result = await router(context).press(inbound, query.data)
-    await answer_press(query, context, result)
+    await answer_press(query, context, result, update.update_id)
 
 
 async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,55 +1,179 @@
 """Telegram updates through the durable inbox (services.kernel.inbox).
 
-PTB hands every update it receives to the Application's update queue — the Updater's polling
-loop before its next getUpdates confirms the batch, the webhook handler before it answers 200.
-`DurableUpdates` is that queue: `put` stores the update first, so what Telegram considers
-delivered is always in the database. `InboxProcessor` marks it done once the handlers (and the
-reply) are through, and `TelegramInbox.recover` feeds back what a process that died left
-unfinished (after its lease), and what failed, to be handled again — idempotently.
+An update is in the database before Telegram hears that it arrived, stored as Telegram sent it:
+- polling: `InboxBot.get_updates` stores the whole batch in one transaction before it returns
+  it to PTB's Updater, whose next getUpdates confirms it;
+- webhook: `handlers.telegram.webhook` stores the update before it answers 200.
+
+Only then is it parsed (`UpdateIntake`). One that python-telegram-bot cannot parse (a newer Bot
+API shape, say) stays stored raw and is set aside after a few attempts: it is confirmed like any
+other, so it never holds up the updates after it. `InboxProcessor` marks an update done once
+the handlers are through (the reply itself is recorded as it is sent: services.kernel.reply_gate),
+and `TelegramInbox.recover` feeds back what a process that died left unfinished (after its
+lease), and what failed, to be handled again — idempotently.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dtm
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
+from telegram._utils.types import ODVInput, TimePeriod
 from telegram.error import BadRequest, Forbidden, NetworkError
-from telegram.ext import Application, BaseUpdateProcessor, ContextTypes
+from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, ExtBot
+from telegram.request import BaseRequest
 
 from services.kernel.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = timedelta(hours=1)
+JSON = dict[str, Any]
 
 
 def key_of(update: Update) -> str:
     return str(update.update_id)
 
 
+class BatchEnd(Update):
+    """Not an update: it only carries the batch's last update_id, so that the Updater confirms
+    the whole batch even when its last update is not handled here (stored before, set aside)."""
+
+
+class UpdateIntake:
+    """Store raw updates, then parse what is new; unparseable ones are set aside."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self.stored: set[int] = set()  # parsed and stored, on their way to the update queue
+
+    async def take(self, raw: Sequence[JSON], bot: Bot) -> list[Update]:
+        """Store a batch (one transaction); the new, parseable updates, to be queued."""
+        events = [(str(item.get("update_id")), item) for item in raw]
+        try:
+            new = await self.inbox.store_many(events)
+        except Exception as exc:
+            # A TelegramError: PTB's polling loop retries without confirming the batch; the
+            # webhook answers 500 and Telegram sends the update again.
+            log.exception("could not store %d update(s)", len(events))
+            raise NetworkError(f"inbox unavailable: {exc.__class__.__name__}") from exc
+        parsed: list[Update] = []
+        for key, item in events:
+            if key not in new:
+                log.info("update %s was stored before: not handled twice", key)
+                continue
+            update = await self.parse(key, item, bot)
+            if update is not None:
+                self.stored.add(update.update_id)
+                parsed.append(update)
+        return parsed
+
+    async def parse(self, key: str, item: JSON, bot: Bot) -> Update | None:
+        """The update, or None: it cannot be parsed (recorded as a failed attempt)."""
+        try:
+            update = Update.de_json(item, bot)
+        except Exception as exc:
+            log.debug("update %s cannot be parsed", key, exc_info=True)
+            await self.inbox.fail(key, f"unparseable update: {exc!r}")
+            return None
+        if isinstance(bot, ExtBot):
+            bot.insert_callback_data(update)
+        return update
+
+
+class InboxBot(ExtBot[Any]):
+    """The application's bot: getUpdates answers are stored before the Updater sees them."""
+
+    def __init__(self, token: str, intake: UpdateIntake | None = None, **kwargs: Any) -> None:
+        super().__init__(token, **kwargs)
+        with self._unfrozen():  # PTB objects refuse new attributes once built
+            self.intake = intake
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: TimePeriod | None = None,  # noqa: ASYNC109 (PTB's signature)
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        api_kwargs: JSON | None = None,
+    ) -> tuple[Update, ...]:
+        if self.intake is None:
+            return await super().get_updates(
+                offset,
+                limit,
+                timeout,
+                allowed_updates,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+                api_kwargs=api_kwargs,
+            )
+        data: JSON = {
+            "timeout": timeout,
+            "offset": offset,
+            "limit": limit,
+            "allowed_updates": allowed_updates,
+        }
+        raw: list[JSON] = await self._post(
+            "getUpdates",
+            data,
+            read_timeout=self._poll_read_timeout(read_timeout, timeout),
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            api_kwargs=api_kwargs,
+        )
+        if not raw:
+            return ()
+        updates = await self.intake.take(raw, self)
+        last = int(raw[-1]["update_id"])
+        if not updates or updates[-1].update_id != last:
+            updates.append(BatchEnd(update_id=last))
+        return tuple(updates)
+
+    def _poll_read_timeout(self, given: ODVInput[float], timeout: TimePeriod | None) -> float:
+        """As PTB's get_updates: the request's read timeout plus the long-poll timeout."""
+        request: BaseRequest = self._request[0]
+        if isinstance(given, DefaultValue):
+            base = float(request.read_timeout or 0)
+        else:
+            base = float(given or 0)
+        if isinstance(timeout, dtm.timedelta):
+            return base + timeout.total_seconds()
+        return base + float(timeout or 0)
+
+
 class DurableUpdates(asyncio.Queue[object]):
     """The Application's update queue: an update is in the inbox before `put` returns."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, intake: UpdateIntake) -> None:
         super().__init__()
         self.inbox = inbox
+        self.intake = intake
 
     async def put(self, item: object) -> None:
+        if isinstance(item, BatchEnd):
+            return  # confirmed by the Updater, nothing to handle
         if isinstance(item, Update):
-            try:
-                new = await self.inbox.store(key_of(item), item.to_dict())
-            except Exception as exc:
-                # A TelegramError: PTB's polling loop retries the batch without confirming it
-                # (anything else would end the loop); the webhook answers 500, Telegram resends.
-                log.exception("could not store update %s", item.update_id)
-                raise NetworkError(f"inbox unavailable: {exc.__class__.__name__}") from exc
-            if not new:
-                log.info("update %s was stored before: not handled twice", item.update_id)
-                return
+            if item.update_id in self.intake.stored:
+                self.intake.stored.discard(item.update_id)
+            else:  # from elsewhere than the intake (PTB's own webhook server): store it now
+                await self.intake.take([item.to_dict()], item.get_bot())
+                if item.update_id not in self.intake.stored:
+                    return  # stored before: whoever holds it handles it
+                self.intake.stored.discard(item.update_id)
         self.put_nowait(item)
 
 
@@ -83,13 +207,13 @@ class InboxProcessor(BaseUpdateProcessor):
 
     async def _finish(self, update: Update) -> None:
         error = self.failures.pop(update.update_id, None)
+        if error is None:
+            self.inbox.finish_soon(key_of(update))  # grouped: its reply is recorded already
+            return
         try:
-            if error is None:
-                await self.inbox.finish(key_of(update))
-            else:
-                await self.inbox.fail(key_of(update), error)
+            await self.inbox.fail(key_of(update), error)
         except Exception:  # its lease runs out and it is handled again
-            log.exception("could not record update %s as handled", update.update_id)
+            log.exception("could not record update %s as failed", update.update_id)
 
     async def initialize(self) -> None:
         await self.inner.initialize()
@@ -101,8 +225,9 @@ class InboxProcessor(BaseUpdateProcessor):
 class TelegramInbox:
     """Recovery for the Telegram channel: run on the clock, and `release` on a clean stop."""
 
-    def __init__(self, inbox: Inbox, keep: timedelta) -> None:
+    def __init__(self, inbox: Inbox, intake: UpdateIntake, keep: timedelta) -> None:
         self.inbox = inbox
+        self.intake = intake
         self.keep = keep
         self._pruned_at: datetime | None = None
 
@@ -111,8 +236,9 @@ class TelegramInbox:
         await self.inbox.renew()
         claimed = await self.inbox.claim()
         for row in claimed:
-            update = Update.de_json(row.payload, app.bot)
-            app.update_queue.put_nowait(update)  # stored already: straight to the handlers
+            update = await self.intake.parse(row.key, row.payload, app.bot)
+            if update is not None:
+                app.update_queue.put_nowait(update)  # stored already: straight to the handlers
         now = self.inbox.ctx.clock.now()
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from functools import partial
 
 from telegram import CallbackQuery, ForceReply, Message
 from telegram.error import BadRequest
@@ -14,33 +15,55 @@ from domain.message import Message as Neutral
 from domain.message import Rich, Span, Style
 from handlers.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, keyboard, keyboard_dict, render_html
 from services.inbound.types import Outcome
+from services.kernel.reply_gate import Replies
 from services.kernel.results import ActionResult
 
 log = logging.getLogger(__name__)
 
 
-async def send_outcome(msg: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome) -> None:
-    """Text as a reply to the message (parse_mode HTML by default); files to the chat."""
-    for item in outcome.messages:
-        limit = TEXT_LIMIT if item.file is None else CAPTION_LIMIT
-        text = render_html(item.text, limit)
-        markup = keyboard(item.actions)
-        if item.file is None:
-            await msg.reply_text(text, reply_markup=markup)
-        elif item.file.kind == "image":
-            await context.bot.send_photo(
-                chat_id=msg.chat_id,
-                photo=item.data or b"",
-                caption=text or None,
-                reply_markup=markup,
-            )
+def _gate(context: ContextTypes.DEFAULT_TYPE) -> Replies | None:
+    found = context.bot_data.get("replies")
+    return found if isinstance(found, Replies) else None
+
+
+async def send_outcome(
+    msg: Message,
+    context: ContextTypes.DEFAULT_TYPE,
+    outcome: Outcome,
+    update_id: int | None = None,
+) -> None:
+    """Text as a reply to the message (parse_mode HTML by default); files to the chat. Through
+    the reply gate (services.kernel.reply_gate) when the update came from the inbox."""
+    gate = _gate(context)
+    last = len(outcome.messages) - 1
+    for index, item in enumerate(outcome.messages):
+        send = partial(_send_one, msg, context, item)
+        if gate is None or update_id is None:
+            await send()
         else:
-            await context.bot.send_document(
-                chat_id=msg.chat_id,
-                document=item.data or b"",
-                filename=item.file.name or None,
-                caption=text or None,
-            )
+            await gate.send(str(update_id), index, send, last=index == last)
+
+
+async def _send_one(msg: Message, context: ContextTypes.DEFAULT_TYPE, item: Neutral) -> None:
+    limit = TEXT_LIMIT if item.file is None else CAPTION_LIMIT
+    text = render_html(item.text, limit)
+    markup = keyboard(item.actions)
+    if item.file is None:
+        await msg.reply_text(text, reply_markup=markup)
+    elif item.file.kind == "image":
+        await context.bot.send_photo(
+            chat_id=msg.chat_id,
+            photo=item.data or b"",
+            caption=text or None,
+            reply_markup=markup,
+        )
+    else:
+        await context.bot.send_document(
+            chat_id=msg.chat_id,
+            document=item.data or b"",
+            filename=item.file.name or None,
+            caption=text or None,
+        )
 
 
 def _unchanged(message: Message, edit: Neutral) -> bool:
@@ -98,7 +121,10 @@ async def _edit(message: Message, edit: Neutral, memory: EditMemory) -> None:
 
 
 async def answer_press(
-    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, result: ActionResult
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    result: ActionResult,
+    update_id: int | None = None,
 ) -> None:
     await query.answer(result.toast, show_alert=result.alert)
     message = query.message if isinstance(query.message, Message) else None
@@ -107,8 +133,23 @@ async def answer_press(
     prompt = result.prompt
     if prompt is None:
         return
+    send = partial(_send_prompt, query, context, None if result.private else message, prompt)
+    gate = _gate(context)
+    if gate is None or update_id is None:
+        await send()
+    else:
+        await gate.send(str(update_id), 0, send, last=True)
+
+
+async def _send_prompt(
+    query: CallbackQuery,
+    context: ContextTypes.DEFAULT_TYPE,
+    message: Message | None,
+    prompt: Neutral,
+) -> None:
+    """A prompt after a press: in the pressed message's chat, or privately (message None)."""
     markup = keyboard(prompt.actions)
-    if result.private or message is None:
+    if message is None:
         await context.bot.send_message(query.from_user.id, render_html(prompt.text))
         return
     if markup is None and message.chat.type != "private":

@@ -2249,6 +2249,13 @@ class FakeBotApi(LocalServer):
         """Block until ``predicate()`` is truthy (re-checked on every change); return its value."""
         return self._wait(predicate, timeout, "condition not met")
 
+    def wait_for_outside(
+        self, predicate: Callable[[], T], timeout: float = 10.0, poll: float = 0.2
+    ) -> T:
+        """:meth:`wait_for` for state kept outside the server (a database): re-checked on every
+        change and every `poll` seconds."""
+        return self._wait(predicate, timeout, "condition not met", poll=poll)
+
     async def wait_for_async(
         self,
         predicate: Callable[[], T],
