@@ -1,7 +1,7 @@
 """the clock's daily digest: opinion events by time
 
 Revision ID: 0010_tick
-Revises: 0007
+Revises: 0012_inbox (written on 0007; follows main's 0011_rollups and 0012_inbox since the merge)
 Create Date: 2026-12-06
 
 An index only. The staff group's daily digest (services/reports/digest.py) reads the events of
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010_tick"
-down_revision: str | None = "0007"
+down_revision: str | None = "0012_inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
