@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from services.kernel.context import Limits, ServiceContext, StationDefaults  # n
 
 TZ = ZoneInfo("Asia/Shanghai")
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+PARTS = frozenset({"interactive", "aggregate", "clock"})
 
 
 @dataclass
@@ -71,11 +73,20 @@ def context(url: str, classifier: Any, clock: ManualClock) -> tuple[ServiceConte
     return ctx, engine
 
 
-async def _timed(t: Timing, fn: Callable[[int], Awaitable[Any]], reps: int) -> Timing:
+async def _timed(
+    t: Timing,
+    fn: Callable[[int], Awaitable[Any]],
+    reps: int,
+    after: Callable[[], Awaitable[Any]] | None = None,
+) -> Timing:
+    """`reps` calls of fn; `after` runs between them, untimed (a chart that follows its text
+    is drawn before the next call, as between two staff requests)."""
     for i in range(reps):
         started = time.perf_counter()
         t.result = await fn(i)
         t.seconds.append(time.perf_counter() - started)
+        if after is not None:
+            await after()
     return t
 
 
@@ -153,7 +164,7 @@ async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Tim
     from services.reports import Period, ReportsService, compute_stats
     from services.reports.stats import render_chart
 
-    reports = ReportsService(ctx)
+    reports = ReportsService(ctx, chart_wait=0.1)  # CHART_WAIT_SECONDS, the default
     staff = Address(Channel.TELEGRAM, sd.STAFF_CHAT)
     station = built.setup.station_id
     month = Period.this_month(sd.NOW.astimezone(ctx.tz).date())
@@ -171,12 +182,23 @@ async def aggregate(ctx: ServiceContext, built: sd.Built, reps: int) -> list[Tim
         ),
         await _timed(Timing("chart (worker thread)"), lambda i: render_chart(stats), reps),
         await _timed(
-            Timing("/stats this month"), lambda i: reports.stats(sd.STAFF, "本月", staff), reps
+            Timing("/stats this month (text)"),
+            lambda i: reports.stats(sd.STAFF, "本月", staff),
+            reps,
+            reports.charts_followed,
         ),
         await _timed(
-            Timing("/stats all time"), lambda i: reports.stats(sd.STAFF, "全部", staff), reps
+            Timing("/stats all time (text)"),
+            lambda i: reports.stats(sd.STAFF, "全部", staff),
+            reps,
+            reports.charts_followed,
         ),
-        await _timed(Timing("/briefing"), lambda i: reports.briefing(sd.STAFF, "", staff), reps),
+        await _timed(
+            Timing("/briefing (text)"),
+            lambda i: reports.briefing(sd.STAFF, "", staff),
+            reps,
+            reports.charts_followed,
+        ),
     ]
 
 
@@ -225,16 +247,41 @@ def export_cli(url: str, workdir: Path) -> Timing:
         stderr=subprocess.PIPE,
         text=True,
     )
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _vm_hwm_kb(proc.pid))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
     seconds = time.perf_counter() - started
     stdout = proc.stdout.read() if proc.stdout else ""
     stderr = proc.stderr.read() if proc.stderr else ""
     if status != 0:
         raise RuntimeError(f"export failed: {stderr[-2000:]}")
-    rss_mb = usage.ru_maxrss / 1024
-    t = Timing("liaison-bot export", [seconds], stdout.strip(), f"{rss_mb:.0f} MB peak RSS")
+    # ru_maxrss would count the harness's own pages the child had between fork and exec.
+    rss_mb = peak[0] / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    note = f"{rss_mb:.0f} MB peak RSS, {cpu:.0f} s CPU"
+    t = Timing("liaison-bot export", [seconds], stdout.strip(), note)
     out.unlink(missing_ok=True)
     return t
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident set since its exec (VmHWM), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 @dataclass
@@ -258,6 +305,7 @@ async def measure(
     cli_export: Path | None,
     reuse: bool = False,
     export: bool = True,
+    parts: frozenset[str] = PARTS,
 ) -> tuple[sd.Built, list[Timing]]:
     """Build `size` opinions at `url` (migrated, empty; or `reuse` what an earlier
     --build-only left there) and time every function on it."""
@@ -270,11 +318,13 @@ async def measure(
         else:
             built = await sd.build(ctx, clock, sd.Shape(size), _progress)
             await analyze(url)
-        timings = await interactive(ctx, built, reps)
-        timings += await aggregate(ctx, built, max(reps // 5, 2))
+        timings = await interactive(ctx, built, reps) if "interactive" in parts else []
+        if "aggregate" in parts:
+            timings += await aggregate(ctx, built, max(reps // 5, 2))
         if cli_export is None and export:
             timings.append(await export_inprocess(ctx))
-        timings += await clock_steps(ctx)
+        if "clock" in parts:
+            timings += await clock_steps(ctx)
     finally:
         await engine.dispose()
     if cli_export is not None and export:
@@ -338,8 +388,14 @@ def main() -> None:
         "head and timed again, not rebuilt, kept",
     )
     parser.add_argument("--no-export", action="store_true", help="leave the ledger export out")
+    parser.add_argument(
+        "--parts",
+        default=",".join(sorted(PARTS)),
+        help="what to time besides the export: interactive, aggregate, clock (comma-separated)",
+    )
     args = parser.parse_args()
     reuse = {int(x) for x in args.reuse.split(",") if x}
+    parts = frozenset(p for p in args.parts.split(",") if p)
     from domain.classifier import ThemeClassifier, init_jieba
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="liaison-scale-"))
@@ -353,7 +409,9 @@ def main() -> None:
             if size in reuse:
                 url = kept(engine, size, args.pg, workdir)
                 built, timings = asyncio.run(
-                    measure(url, size, classifier, args.reps, workdir, True, not args.no_export)
+                    measure(
+                        url, size, classifier, args.reps, workdir, True, not args.no_export, parts
+                    )
                 )
                 runs.append(Run(engine, size, built, timings))
                 report(runs[-1:])
@@ -365,7 +423,9 @@ def main() -> None:
                 continue
             try:
                 built, timings = asyncio.run(
-                    measure(url, size, classifier, args.reps, workdir, False, not args.no_export)
+                    measure(
+                        url, size, classifier, args.reps, workdir, False, not args.no_export, parts
+                    )
                 )
             finally:
                 if not args.keep:

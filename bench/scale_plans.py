@@ -1,7 +1,10 @@
 """The query plans behind /stats, /briefing and the ledger export, on a database built by
 bench/scale.py (`--build-only`): every statement they run, its time and its plan.
 
-    python bench/scale_plans.py URL [--what stats,briefing,export]
+    python bench/scale_plans.py URL [--what stats,briefing,export,refresh]
+
+`refresh` marks today's hour changed (as a transition's trigger would) and asks /stats, which
+recomputes that day's report_days rows first (storage/rollup.py).
 
 SQLite prints EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN (ANALYZE, BUFFERS off). Statements are
 captured from the real service calls, then explained with the same parameters.
@@ -79,7 +82,16 @@ async def run(url: str, what: set[str], classifier: Any) -> None:
     staff = Address(Channel.TELEGRAM, sd.STAFF_CHAT)
     reports = ReportsService(ctx)
     cap.on = True
+
+    async def dirty_then_stats() -> Any:
+        from storage.models import ReportDirty
+
+        async with ctx.sessions.begin() as s:
+            s.add(ReportDirty(station_id=1, hour=sd.NOW.replace(minute=0, second=0)))
+        return await reports.stats(sd.STAFF, "本月", staff)
+
     for name, call in (
+        ("refresh", dirty_then_stats),
         ("stats", lambda: reports.stats(sd.STAFF, "本月", staff)),
         ("stats", lambda: reports.stats(sd.STAFF, "全部", staff)),
         ("briefing", lambda: reports.briefing(sd.STAFF, "", staff)),
@@ -101,7 +113,7 @@ async def run(url: str, what: set[str], classifier: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
-    parser.add_argument("--what", default="stats,briefing,export")
+    parser.add_argument("--what", default="stats,briefing,export,refresh")
     args = parser.parse_args()
     from domain.classifier import ThemeClassifier, init_jieba
 

@@ -42,7 +42,7 @@ def prepare() -> tuple[Settings, Any] | None:
     from bot.runtime import load_classifier
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, timezone=settings.timezone)
     from bot.wechat import credentials_problem, environment
 
     problem = credentials_problem(settings.database_url, environment())  # needs the schema
@@ -121,7 +121,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings.ensure_dirs()
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url, args.revision)
+    upgrade(settings.database_url, args.revision, settings.timezone)
     print(f"数据库已迁移到 {args.revision}: {settings.database_url}")
     return 0
 
@@ -169,7 +169,7 @@ def with_corrections(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     settings.ensure_dirs()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, timezone=settings.timezone)
     args.extra_examples = asyncio.run(load_corrections(settings.database_url))
     print(f"工作人员更正 staff corrections: {len(args.extra_examples)}", file=sys.stderr)
 

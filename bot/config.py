@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(default=10.0, gt=0.05, le=300)
     # Sent and dropped outbox rows older than this are deleted by the clock (small batches).
     outbox_retention_days: int = Field(default=90, ge=1, le=36500)
-    chart_wait_seconds: float = Field(default=2.0, gt=0, le=60)
+    chart_wait_seconds: float = Field(default=0.1, gt=0, le=60)
     log_level: str = "INFO"
     webhook_secret: str = ""
     # Hex key for signing action payloads; empty: generated once and kept in the database.

@@ -91,7 +91,7 @@ def _prepare() -> Settings:
 
     settings = load_settings()
     settings.ensure_dirs()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, timezone=settings.timezone)
     return settings
 
 

@@ -86,7 +86,7 @@ def _with_api(work: Callable[[WeChatApi, WeChatConfig, str], Awaitable[T]]) -> T
     from storage.db import make_engine, make_sessionmaker
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, timezone=settings.timezone)
 
     async def run() -> T:
         engine = make_engine(settings.database_url)

@@ -18,6 +18,12 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at `url` to `revision` (blocking; run before the event loop starts)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", timezone: str | None = None) -> None:
+    """Migrate the database at `url` to `revision` (blocking; run before the event loop starts).
+
+    `timezone`: the bot's TIMEZONE, whose days migration 0011 sums report_days by (default:
+    the TIMEZONE environment variable, else Asia/Shanghai)."""
+    cfg = alembic_config(url)
+    if timezone:
+        cfg.attributes["timezone"] = timezone
+    command.upgrade(cfg, revision)

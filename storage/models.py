@@ -427,6 +427,15 @@ class Task(Base):
             "assignee_user_id",
             "status",
         ),
+        # Overdue now, per assignee (migration 0011): the open tasks only.
+        Index(
+            "ix_tasks_open_due",
+            "station_id",
+            "due_date",
+            "assignee_unit_id",
+            "assignee_user_id",
+            **_partial("status = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -646,3 +655,55 @@ class AccessTokenRow(Base):
     expires_at: Mapped[float | None] = mapped_column(Float)  # unix seconds
     lease_holder: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[float | None] = mapped_column(Float)  # unix seconds
+
+
+class ReportDay(Base):
+    """/stats and the 工作简报 summed per station-local day (issue 12: any period under 300 ms).
+
+    One row per (station, day, metric, assignee, k1, k2): counts `n`, `m` and a sum `total`,
+    recomputed from the live tables for the days `report_dirty` names (storage/rollup.py says
+    what each metric counts). A period's figures are the sums over its days.
+    """
+
+    __tablename__ = "report_days"
+    __table_args__ = (Index("ix_report_days_station_span_day", "station_id", "span", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(Integer)
+    # "d": one day; "m": the sums of a month's days (day = its 1st), so all time reads ~40 months
+    span: Mapped[str] = mapped_column(String(1), default="d")
+    day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(8))
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    k1: Mapped[str] = mapped_column(String(64), default="")
+    k2: Mapped[str] = mapped_column(String(16), default="")
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    m: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ReportDirty(Base):
+    """An hour (UTC) whose report_days rows are stale: written by triggers (migration 0011) in
+    the transaction of every change to opinions, tasks, ratings and co-signers."""
+
+    __tablename__ = "report_dirty"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(Integer)
+    hour: Mapped[datetime]
+
+
+class ReportCache(Base):
+    """Keywords and hot issues of a period, kept while the period's opinions stay the same
+    (`stamp`: their count and the latest receipt)."""
+
+    __tablename__ = "report_cache"
+    __table_args__ = (UniqueConstraint("station_id", "kind", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(32))
+    stamp: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON)

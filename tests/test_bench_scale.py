@@ -58,8 +58,9 @@ def _check_results(by_name: dict[str, scale.Timing], opinions: int) -> None:
     assert "受理编号" in plain("intake") or "LL-" in plain("intake")
     assert by_name["triage (theme)"].result.edit is not None
     assert by_name["assign"].result.edit is not None and not by_name["assign"].result.alert
-    assert "收到意见" in plain("/stats this month") and "收到意见" in plain("/stats all time")
-    assert "工作简报" in plain("/briefing")
+    assert "收到意见" in plain("/stats this month (text)")
+    assert "收到意见" in plain("/stats all time (text)")
+    assert "工作简报" in plain("/briefing (text)")
     assert (
         by_name["stats SQL, all time"].result.received
         >= by_name["stats SQL, this month"].result.received

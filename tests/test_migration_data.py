@@ -131,4 +131,11 @@ def test_upgrade_from_0001_keeps_every_row(db_url_0001: str) -> None:
     assert (channel, chat_id, message_id) == ("telegram", "101", "9")
     assert render_html(Message.from_json(_json(reply)).text) == REPLY
     # Cards with buttons were queued: unsigned button data keeps working for a while.
-    assert [k for (k,) in _rows(url, "SELECT key FROM bot_settings")] == ["legacy_actions_until"]
+    keys = sorted(k for (k,) in _rows(url, "SELECT key FROM bot_settings"))
+    assert keys == ["legacy_actions_until", "report_days_tz"]
+    # 0011 filled report_days from the rows kept (/stats sums them)
+    [(received,)] = _rows(
+        url, "SELECT sum(n) FROM report_days WHERE metric = 'recv' AND span = 'd'"
+    )
+    [(opinions,)] = _rows(url, "SELECT count(*) FROM opinions")
+    assert received == opinions > 0

@@ -43,7 +43,12 @@ def test_db_upgrade_command_migrates_an_empty_sqlite_file(tmp_path: Path) -> Non
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "db", "upgrade"],
         cwd=ROOT,
-        env={"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data"), "PATH": ""},
+        env={
+            "DATABASE_URL": url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "PATH": "",
+            "TIMEZONE": "Asia/Urumqi",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -51,3 +56,9 @@ def test_db_upgrade_command_migrates_an_empty_sqlite_file(tmp_path: Path) -> Non
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "sub" / "x.db").exists()
     assert schema_diff(url) == []
+    # report_days (0011) are summed by the bot's days
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "sub" / "x.db") as db:
+        tz = db.execute("SELECT value FROM bot_settings WHERE key = 'report_days_tz'").fetchone()
+    assert tz == ("Asia/Urumqi",)

@@ -166,3 +166,14 @@ async def test_hot_issues_of_a_large_period_come_from_a_sample(
     sampled = await hi.hot_issues(ctx, station_id, month)
     assert len(sampled) == 1 and sampled[0].count % 3 == 0 and 9 <= sampled[0].count <= 15
     assert sampled[0].example in MEALS
+
+    # A new opinion: the kept (stale) issues at once, the fresh ones kept in the background.
+    from services.reports import cache
+
+    who = tg(799, "居民新")
+    await intake.submit_text(who, chat(who.external_id), "new", MEALS[0], None)
+    assert await hi.hot_issues(ctx, station_id, month) == sampled
+    await asyncio.gather(*cache._later.values())
+    async with ctx.sessions() as s:
+        total, stamp = await cache.texts_and_stamp(s, ctx, station_id, month, hi.SAMPLE)
+        assert total == 13 and await cache.get(s, station_id, "hot", month, stamp) is not None

@@ -11,7 +11,7 @@ import texts.rates as rtx
 from services.kernel.context import ServiceContext
 from services.kernel.settings import policy_for
 from services.ledger.xlsx import Sheet, Style
-from services.reports.rates import compute_rates
+from services.reports import daily
 from services.reports.rates_view import sheet_rows
 
 RATE_COLUMNS = (5, 8, 11)  # 响应率, 解决率, 满意率 (0-based)
@@ -21,9 +21,9 @@ async def rates_rows(
     ctx: ServiceContext, station_id: int, lo: datetime | None = None, hi: datetime | None = None
 ) -> list[list[Any]]:
     today = ctx.clock.now().astimezone(ctx.tz).date()
-    async with ctx.sessions() as s:
+    async with ctx.sessions.begin() as s:  # brings report_days up to date
         policy = await policy_for(s, ctx, station_id)
-        return sheet_rows(await compute_rates(s, station_id, lo, hi, today, policy))
+        return sheet_rows(await daily.rates(s, ctx, station_id, lo, hi, today, policy))
 
 
 def rates_sheet(rows: Sequence[Sequence[Any]]) -> Sheet:

@@ -15,6 +15,7 @@ from domain.message import Rich
 from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
+from services.reports import cache
 from services.reports.hotissues import hot_issues_text
 from services.reports.stats import (
     BRIEFING_SECTIONS,
@@ -126,37 +127,70 @@ async def build_briefing(
     calendar: WorkCalendar | None = None,
 ) -> Briefing:
     """The 工作简报 for one station and period: used on demand and by the scheduler."""
-    async with ctx.sessions() as s:
+    async with ctx.sessions.begin() as s:
         station = await s.get(Station, station_id)
         if station is None:
             raise LookupError(f"no station {station_id}")
-        stats, texts, before = await briefing_inputs(
+        stats, source, before = await briefing_inputs(
             s, ctx, station, period, calendar or WorkCalendar()
         )
-    return await finish_briefing(ctx, stats, texts, before)
+    return await finish_briefing(ctx, stats, source, before)
+
+
+@dataclass(frozen=True)
+class KeywordSource:
+    """Where the briefing's keywords come from: the kept ones (report_cache), or texts."""
+
+    texts: list[str]
+    kept: list[str] | None
+    stamp: str
 
 
 async def briefing_inputs(
     s: AsyncSession, ctx: ServiceContext, station: Station, period: Period, calendar: WorkCalendar
-) -> tuple[Stats, list[str], dict[str, int]]:
-    """The figures, the texts keywords come from, and the previous period's themes."""
+) -> tuple[Stats, KeywordSource, dict[str, int]]:
+    """The figures, the keywords' source, and the previous period's themes."""
     stats = await collect_stats(s, ctx, station, period, calendar, BRIEFING_SECTIONS)
-    merged = dict(stats.by_status).get("duplicate", 0)
-    texts = await period_texts(
-        s, station.id, period, ctx.tz, stats.received - merged, KEYWORD_SAMPLE
+    total, stamp = await cache.texts_and_stamp(s, ctx, station.id, period, KEYWORD_SAMPLE)
+    kept, fresh = await cache.lookup(
+        s, station.id, "keywords", period, stamp, total, KEYWORD_SAMPLE
+    )
+    if kept is not None and not fresh:  # a big period, changed since: refreshed meanwhile
+        key = ("keywords", id(ctx.sessions), station.id, cache.period_key(period))
+        cache.later(key, lambda: _keep_keywords(ctx, station.id, period, total, stamp))
+    texts = (
+        await period_texts(s, station.id, period, ctx.tz, total, KEYWORD_SAMPLE)
+        if kept is None
+        else []
     )
     previous = period.previous()
-    before = await theme_counts(s, station.id, previous, ctx.tz) if previous else {}
-    return stats, texts, before
+    before = await theme_counts(s, ctx, station.id, previous) if previous else {}
+    return stats, KeywordSource(texts, None if kept is None else list(kept), stamp), before
+
+
+async def _keep_keywords(
+    ctx: ServiceContext, station_id: int, period: Period, total: int, stamp: str
+) -> None:
+    async with ctx.sessions() as s:
+        texts = await period_texts(s, station_id, period, ctx.tz, total, KEYWORD_SAMPLE)
+    keywords = await asyncio.to_thread(top_keywords, texts)
+    await cache.put(ctx, station_id, "keywords", period, stamp, keywords)
 
 
 async def finish_briefing(
-    ctx: ServiceContext, stats: Stats, texts: list[str], before: dict[str, int], draw: bool = True
+    ctx: ServiceContext,
+    stats: Stats,
+    source: KeywordSource,
+    before: dict[str, int],
+    draw: bool = True,
 ) -> Briefing:
     """The briefing's text, and its chart unless `draw` is False (the caller draws it)."""
     # The chart is drawn while the keywords are found.
     drawing = asyncio.ensure_future(render_chart(stats) if draw else _no_chart())
-    keywords = await asyncio.to_thread(top_keywords, texts)
+    keywords = source.kept
+    if keywords is None:
+        keywords = await asyncio.to_thread(top_keywords, source.texts)
+        await cache.put(ctx, stats.station_id, "keywords", stats.period, source.stamp, keywords)
     hot = await hot_issues_text(ctx, stats.station_id, stats.period)
     growth = theme_growth(ctx, stats.theme_counts(), before) if stats.period.previous() else []
     text = tr.briefing_text(

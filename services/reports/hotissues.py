@@ -13,7 +13,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import texts.reports as tr
 from domain.hotissues import cluster
@@ -31,6 +31,8 @@ MIN_SIZE = 3  # opinions for an issue to count as recurring
 SAMPLE = 2_000
 _CACHE_SIZE = 32
 _cache: OrderedDict[bytes, tuple[HotIssue, ...]] = OrderedDict()
+# This process's results by (station, period, stamp): no read at all while nothing changed.
+_stamped: dict[tuple[int, int, str, str], tuple[HotIssue, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,32 @@ def _issues(rows: list[tuple[int, str, str]]) -> tuple[HotIssue, ...]:
 
 
 async def hot_issues(ctx: ServiceContext, station_id: int, period: Period) -> tuple[HotIssue, ...]:
-    """The period's biggest recurring issues (merged duplicates left out), biggest first."""
+    """The period's biggest recurring issues (merged duplicates left out), biggest first; kept
+    in report_cache while the period's opinions stay the same (services.reports.cache)."""
+    from services.reports import cache
+
+    async with ctx.sessions.begin() as s:
+        total, stamp = await cache.texts_and_stamp(s, ctx, station_id, period, SAMPLE)
+        memo = (id(ctx.sessions), station_id, cache.period_key(period), stamp)
+        if memo in _stamped:
+            return _stamped[memo]
+        kept, fresh = await cache.lookup(s, station_id, "hot", period, stamp, total, SAMPLE)
+    if kept is not None:
+        found = tuple(HotIssue(n, ref, ex, tuple(terms)) for n, ref, ex, terms in kept)
+        if fresh:
+            return _remember(memo, found)
+        key = ("hot", id(ctx.sessions), station_id, cache.period_key(period))
+        cache.later(key, lambda: _compute(ctx, station_id, period, total, stamp))
+        return found
+    return await _compute(ctx, station_id, period, total, stamp)
+
+
+async def _compute(
+    ctx: ServiceContext, station_id: int, period: Period, total: int, stamp: str
+) -> tuple[HotIssue, ...]:
+    """Cluster the period's opinions (an even sample past SAMPLE) and keep the result."""
+    from services.reports import cache
+
     lo, hi = period.bounds(ctx.tz)
     query = select(Opinion.id, Opinion.ref_no, Opinion.text).where(
         Opinion.station_id == station_id, Opinion.status != Status.DUPLICATE
@@ -68,12 +95,25 @@ async def hot_issues(ctx: ServiceContext, station_id: int, period: Period) -> tu
         query = query.where(Opinion.created_at >= lo)
     if hi is not None:
         query = query.where(Opinion.created_at < hi)
+    step = -(-total // SAMPLE) if total > SAMPLE else 1
+    if step > 1:
+        query = query.where(Opinion.id % step == 0)
     async with ctx.sessions() as s:
-        total = int(await s.scalar(select(func.count()).select_from(query.subquery())) or 0)
-        step = -(-total // SAMPLE) if total > SAMPLE else 1
-        if step > 1:
-            query = query.where(Opinion.id % step == 0)
         rows = [(int(i), r, t) for i, r, t in (await s.execute(query.order_by(Opinion.id))).all()]
+    found = await _clustered(rows, step)
+    value = [[h.count, h.ref_no, h.example, list(h.terms)] for h in found]
+    await cache.put(ctx, station_id, "hot", period, stamp, value)
+    return _remember((id(ctx.sessions), station_id, cache.period_key(period), stamp), found)
+
+
+def _remember(memo: tuple[int, int, str, str], found: tuple[HotIssue, ...]) -> tuple[HotIssue, ...]:
+    _stamped[memo] = found
+    while len(_stamped) > _CACHE_SIZE:
+        _stamped.pop(next(iter(_stamped)))
+    return found
+
+
+async def _clustered(rows: list[tuple[int, str, str]], step: int) -> tuple[HotIssue, ...]:
     if len(rows) < MIN_SIZE:
         return ()
     key = _digest(rows)

@@ -13,6 +13,7 @@ Definitions (docs/casework.md):
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -207,14 +208,27 @@ async def compute_rates(
         .where(here, Task.status == TaskStatus.OPEN, Task.due_date < today)
         .group_by(unit, rep),
     )
-    names = await _names(s, {*response, *solving, *satisfying, *late})
-    rows: dict[Key, RateRow] = {}
-    for key in names:
-        kind, name = names[key]
+    acc: dict[Key, Counter[str]] = {}
+    for key in {*response, *solving, *satisfying, *late}:
         a, r = response.get(key, (0, 0))
         c, v = solving.get(key, (0, 0))
         n, ok = satisfying.get(key, (0, 0))
-        rows[key] = RateRow(kind, name, a, r, c, v, n, ok, late.get(key, (0, 0))[0])
+        acc[key] = Counter(
+            assigned=a, responded=r, closed=c, solved=v, rated=n, satisfied=ok,
+            overdue=late.get(key, (0, 0))[0],
+        )  # fmt: skip
+    return ranked(await rate_names(s, set(acc)), acc)
+
+
+def ranked(names: dict[Key, tuple[str, str]], counts: dict[Key, Counter[str]]) -> Rates:
+    """The rows per assignee, the station's total, and the ranking (排名)."""
+    rows: dict[Key, RateRow] = {}
+    for key, (kind, name) in names.items():
+        c = counts.get(key, Counter())
+        rows[key] = RateRow(
+            kind, name, c["assigned"], c["responded"], c["closed"], c["solved"], c["rated"],
+            c["satisfied"], c["overdue"],
+        )  # fmt: skip
     overall = RateRow("", "")
     for row in rows.values():
         overall = overall.plus(row)
@@ -224,7 +238,7 @@ async def compute_rates(
     return Rates(overall, ranking)
 
 
-async def _names(s: AsyncSession, keys: set[Key]) -> dict[Key, tuple[str, str]]:
+async def rate_names(s: AsyncSession, keys: set[Key]) -> dict[Key, tuple[str, str]]:
     unit_ids = {u for u, _ in keys if u is not None}
     rep_ids = {r for _, r in keys if r is not None}
     units = {

@@ -12,8 +12,8 @@ from domain.message import Rich
 from domain.periods import Period
 from services.kernel.context import ServiceContext
 from services.kernel.settings import policy_for
-from services.reports import charts
-from services.reports.rates import RateRow, Rates, compute_rates
+from services.reports import charts, daily
+from services.reports.rates import RateRow, Rates
 from services.reports.stats import BRIEFING_SECTIONS, STATS_SECTIONS, Section, Stats
 from storage.models import Station
 
@@ -80,7 +80,7 @@ async def rates_section(
     """The three rates in /stats and the 工作简报 (a section after the station's figures)."""
     lo, hi = period.bounds(ctx.tz)
     policy = await policy_for(s, ctx, station.id)
-    rates = await compute_rates(s, station.id, lo, hi, stats.today, policy)
+    rates = await daily.rates(s, ctx, station.id, lo, hi, stats.today, policy)
     return Section([rates_text(rates)], (rates_panel(rates),))
 
 

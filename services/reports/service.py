@@ -81,6 +81,11 @@ class ReportsService:
         later.add_done_callback(self._later.discard)
         return Report(reply)
 
+    async def charts_followed(self) -> None:
+        """Wait until the charts still being drawn have gone to the outbox (benchmarks)."""
+        while self._later:
+            await asyncio.gather(*self._later)
+
     async def _send_chart_later(
         self, drawing: asyncio.Future[bytes | None], stats: Stats, to: Address
     ) -> None:
@@ -110,8 +115,8 @@ class ReportsService:
             period = parse_period(raw, today, Period.half_month(today))
             if period is None:
                 return Report(Message(tr.stats_usage()))
-            stats, texts, before = await briefing_inputs(
+            stats, source, before = await briefing_inputs(
                 s, self.ctx, station, period, self.calendar
             )
-        done = await finish_briefing(self.ctx, stats, texts, before, draw=False)
+        done = await finish_briefing(self.ctx, stats, source, before, draw=False)
         return await self._with_chart(Message(done.text), stats, chat or sender.private_chat)

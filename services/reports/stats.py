@@ -16,7 +16,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,7 @@ from domain.periods import Period
 from domain.workdays import WorkCalendar
 from services.kernel.context import ServiceContext
 from services.reports import aggregates as agg
-from services.reports import charts
+from services.reports import charts, daily
 from services.reports.scope import split_scope
 from storage.models import Station
 from texts.common import status_name
@@ -143,12 +143,12 @@ def local_today(ctx: ServiceContext) -> date:
 
 
 async def theme_counts(
-    s: AsyncSession, station_id: int, period: Period, tz: ZoneInfo
+    s: AsyncSession, ctx: ServiceContext, station_id: int, period: Period
 ) -> dict[str, int]:
     """Opinions received in `period`, by theme id."""
-    lo, hi = period.bounds(tz)
+    lo, hi = period.bounds(ctx.tz)
     themes: Counter[str] = Counter()
-    for theme, _, n in await agg.received(s, station_id, lo, hi):
+    for theme, _, n in (await daily.figures(s, ctx, station_id, lo, hi)).received:
         themes[theme] += n
     return dict(themes)
 
@@ -174,13 +174,11 @@ def _by_theme_and_status(
 async def _assignees(
     s: AsyncSession,
     station_id: int,
-    lo: datetime | None,
-    hi: datetime | None,
+    counts: dict[agg.AssigneeKey, Counter[str]],
     today: date,
     calendar: WorkCalendar,
 ) -> tuple[list[AssigneeStats], list[OverdueTask], int]:
     """Per assignee counts, the overdue cases to show, and how many are overdue in all."""
-    counts = await agg.task_counts(s, station_id, lo, hi, today)
     late = await agg.overdue(s, station_id, today, OVERDUE_SHOWN)
     names = await agg.assignee_names(s, station_id, set(counts) | {o.key for o in late})
     merged: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
@@ -206,6 +204,42 @@ async def _assignees(
     return by_assignee, overdue, sum(c["overdue"] for c in counts.values())
 
 
+@dataclass(frozen=True)
+class _Core:
+    """The additive figures, from report_days or (live) from the tables."""
+
+    received: list[tuple[str, str, int]]
+    assigned: tuple[int, float | None]
+    closed: tuple[int, float | None]
+    tasks: dict[agg.AssigneeKey, Counter[str]]
+    ratings: dict[str, int]
+
+
+async def _core(
+    s: AsyncSession, ctx: ServiceContext, station_id: int, period: Period, today: date, live: bool
+) -> _Core:
+    lo, hi = period.bounds(ctx.tz)
+    if live:
+        return _Core(
+            await agg.received(s, station_id, lo, hi),
+            await agg.first_assignments(s, station_id, lo, hi),
+            await agg.closures(s, station_id, lo, hi),
+            await agg.task_counts(s, station_id, lo, hi, today),
+            await agg.ratings(s, station_id, lo, hi),
+        )
+    f = await daily.figures(s, ctx, station_id, lo, hi)
+    tasks = {k: Counter(c) for k, c in f.tasks.items()}
+    for key, n in (await daily.overdue_counts(s, station_id, today)).items():
+        tasks.setdefault(key, Counter())["overdue"] += n
+    return _Core(
+        f.received,
+        (f.first[0], daily.mean(*f.first)),
+        (f.closed[0], daily.mean(*f.closed)),
+        tasks,
+        {k: n for k, n in f.ratings.items() if n},
+    )
+
+
 async def collect_stats(
     s: AsyncSession,
     ctx: ServiceContext,
@@ -213,15 +247,19 @@ async def collect_stats(
     period: Period,
     calendar: WorkCalendar,
     sections: Sequence[SectionBuilder] | None = None,
+    live: bool = False,
 ) -> Stats:
-    """Every number of a /stats answer, in one session, each counted by the database."""
-    lo, hi = period.bounds(ctx.tz)
+    """Every number of a /stats answer, in one session: sums over report_days (daily.py), or
+    with `live` each counted from the tables (the reference)."""
     today = local_today(ctx)
-    by_theme, by_status = _by_theme_and_status(ctx, await agg.received(s, station.id, lo, hi))
+    core = await _core(s, ctx, station.id, period, today, live)
+    by_theme, by_status = _by_theme_and_status(ctx, core.received)
     by_theme, out_of_scope = split_scope(ctx, by_theme)
-    assigned, avg_assign = await agg.first_assignments(s, station.id, lo, hi)
-    closed, avg_close = await agg.closures(s, station.id, lo, hi)
-    by_assignee, overdue, overdue_total = await _assignees(s, station.id, lo, hi, today, calendar)
+    assigned, avg_assign = core.assigned
+    closed, avg_close = core.closed
+    by_assignee, overdue, overdue_total = await _assignees(
+        s, station.id, core.tasks, today, calendar
+    )
     stats = Stats(
         station_id=station.id,
         station_name=station.name,
@@ -237,7 +275,7 @@ async def collect_stats(
         avg_days_to_close=avg_close,
         by_assignee=by_assignee,
         overdue=overdue,
-        satisfaction=Satisfaction(await agg.ratings(s, station.id, lo, hi)),
+        satisfaction=Satisfaction(core.ratings),
         overdue_total=overdue_total,
         out_of_scope=out_of_scope,
     )
@@ -261,8 +299,9 @@ async def add_sections(
 async def compute_stats(
     ctx: ServiceContext, station_id: int, period: Period, calendar: WorkCalendar | None = None
 ) -> Stats:
-    """Statistics for one station and period, in their own read transaction."""
-    async with ctx.sessions() as s:
+    """Statistics for one station and period, in their own transaction (which brings
+    report_days up to date)."""
+    async with ctx.sessions.begin() as s:
         station = await s.get(Station, station_id)
         if station is None:
             raise LookupError(f"no station {station_id}")
