@@ -2,11 +2,14 @@
 
     python bench/gov7.py --data /work/evaldata/gov7.csv [--extra /work/evaldata/gov7_extra.csv]
     python bench/gov7.py --data ... --time-full     # + training time on 9,000 messages, one core
+    python bench/gov7.py --data ... --extra ... --pooled-shares 0.1,0.2,0.35,0.5,0.75,1
+        # + a learning curve over both files pooled, forecast at full size with a bootstrap spread
 
 The CSVs are not in the repository (no licence to ship them); see docs/classifier-figures.md
 for where they come from. Each split is a stratified 80/20 split (seeds 0..n-1); on every split
 this classifier (`train_model`, as `liaison-bot train --data` runs it, with and without the
-title weighting `lead`) and jieba + TF-IDF + LinearSVC see the same training and test rows.
+title weighting `lead`, and that plus supervised term weights) and jieba + TF-IDF + LinearSVC
+see the same training and test rows.
 
 Learning curve: the same splits with the training part cut to a stratified share; macro-F1
 error = a * n^-b + c is fitted to the points and read off at 7,368 training messages (80 % of
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +162,73 @@ def extrapolate(curve: dict[str, Any], name: str, target: int = FULL_TRAIN) -> d
     }
 
 
+def pooled_curve(
+    texts: list[str],
+    labels: list[str],
+    models: dict[str, Model],
+    n_splits: int,
+    shares: Sequence[float],
+    boot: int = 2000,
+) -> dict[str, Any]:
+    """Learning curve on all messages pooled, and the full-size forecast with its uncertainty.
+
+    Same splits as `cross_validate` (a stratified 20 % test part, seeds per split); the training
+    part is cut to each share. Two laws are fitted to the mean curve, err = a * n^-b + c (with a
+    floor) and err = a * n^-b; the spread comes from a bootstrap over the splits (the curve of a
+    resample of the splits, refitted): the 10th and 90th percentile at `FULL_TRAIN`.
+    """
+    curve = cross_validate(texts, labels, models, n_splits, shares)
+    ns = np.array([float(k.split("=")[1]) for k in curve])
+    out: dict[str, Any] = {"learning_curve": curve}
+    rng = np.random.default_rng(0)
+    for name in models:
+        per = np.array([curve[k][name]["per_split"] for k in curve])  # shares x splits
+        fits: dict[str, list[float]] = {"floor": [], "no_floor": []}
+        for b in range(boot + 1):
+            cols = (
+                np.arange(per.shape[1]) if b == 0 else rng.integers(0, per.shape[1], per.shape[1])
+            )
+            err = 1.0 - per[:, cols].mean(axis=1)
+            for law, value in _forecasts(ns, err).items():
+                fits[law].append(value)
+        out[name] = {
+            law: {
+                "macro_f1_at_full": round(v[0], 4),
+                "p10": round(float(np.nanpercentile(v[1:], 10)), 4),
+                "p90": round(float(np.nanpercentile(v[1:], 90)), 4),
+            }
+            for law, v in fits.items()
+        }
+    return out
+
+
+def _forecasts(ns: np.ndarray[Any, Any], err: np.ndarray[Any, Any]) -> dict[str, float]:
+    """Macro-F1 at FULL_TRAIN by the power law with and without a floor (nan if no fit)."""
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    out = {"floor": float("nan"), "no_floor": float("nan")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        try:
+            (a, b, c), _ = curve_fit(
+                lambda n, a, b, c: a * n ** (-b) + c,
+                ns,
+                err,
+                p0=(1.0, 0.5, 0.05),
+                bounds=([0, 0, 0], [100, 3, 1]),
+            )
+            out["floor"] = 1.0 - (a * FULL_TRAIN ** (-b) + c)
+            (a, b), _ = curve_fit(
+                lambda n, a, b: a * n ** (-b), ns, err, p0=(1.0, 0.5), bounds=([0, 0], [100, 3])
+            )
+            out["no_floor"] = 1.0 - a * FULL_TRAIN ** (-b)
+        except RuntimeError:
+            pass
+    return out
+
+
 def transfer(
     texts: list[str], labels: list[str], extra: Path, models: dict[str, Model]
 ) -> dict[str, Any]:
@@ -180,7 +251,8 @@ from domain.classifier.corpus import read_labeled
 from domain.classifier.training import train_model, no_progress, with_spec, TrainConfig
 init_jieba(Path(sys.argv[3]))
 rows = read_labeled(Path(sys.argv[2])).examples
-cfg = with_spec(TrainConfig(), lead=int(sys.argv[4]))
+from dataclasses import replace
+cfg = replace(with_spec(TrainConfig(), lead=int(sys.argv[4])), term_weights=sys.argv[5] == "1")
 t0 = time.perf_counter(); c0 = time.process_time()
 res = train_model(rows, None, cfg, progress=no_progress)
 print(json.dumps({"rows": len(rows), "wall_s": round(time.perf_counter() - t0, 1),
@@ -190,7 +262,7 @@ print(json.dumps({"rows": len(rows), "wall_s": round(time.perf_counter() - t0, 1
 """
 
 
-def time_full(path: Path, lead: int, n: int = 9000) -> dict[str, Any]:
+def time_full(path: Path, lead: int, tw: bool = False, n: int = 9000) -> dict[str, Any]:
     """Training time at full size: the real rows repeated with random 5-character deletions."""
     import csv
 
@@ -216,7 +288,7 @@ def time_full(path: Path, lead: int, n: int = 9000) -> dict[str, Any]:
         "MKL_NUM_THREADS": "1",
     }
     out = subprocess.run(
-        [sys.executable, "-c", TIMED, str(ROOT), str(big), str(tmp), str(lead)],
+        [sys.executable, "-c", TIMED, str(ROOT), str(big), str(tmp), str(lead), str(int(tw))],
         check=True,
         capture_output=True,
         text=True,
@@ -241,6 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--shares", default="0.125,0.25,0.5,0.75,1", help="learning-curve training shares"
     )
+    ap.add_argument(
+        "--pooled-shares",
+        help="learning curve over --data and --extra pooled (e.g. 0.1,0.2,0.35,0.5,0.75,1), "
+        "with the full-size forecast and its bootstrap spread",
+    )
+    ap.add_argument("--only-curve", action="store_true", help="skip the other measurements")
     ap.add_argument("--time-full", action="store_true", help="time training on 9,000 messages")
     args = ap.parse_args(argv)
 
@@ -249,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     models: dict[str, Model] = {
         "ours": ours(TrainConfig()),
         "ours_lead2": ours(with_spec(TrainConfig(), lead=2)),
+        "ours_lead2_tw": ours(replace(with_spec(TrainConfig(), lead=2), term_weights=True)),
         "baseline_tfidf_linearsvc": baseline,
     }
     shares = [float(s) for s in args.shares.split(",")]
@@ -257,6 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rows": len(data.examples),
         "splits": args.splits,
     }
+    if args.pooled_shares and args.extra is not None:
+        extra = read_labeled(args.extra)
+        pooled = [float(s) for s in args.pooled_shares.split(",")]
+        out["pooled"] = pooled_curve(
+            data.texts + extra.texts, data.labels + extra.labels, models, args.splits, pooled
+        )
+        if args.only_curve:
+            print(json.dumps(out, ensure_ascii=False, indent=1))
+            return 0
     curve = cross_validate(data.texts, data.labels, models, args.splits, shares)
     out["learning_curve"] = curve
     out["extrapolated"] = {name: extrapolate(curve, name) for name in models}
@@ -266,7 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         both_y = data.labels + read_labeled(args.extra).labels
         out["both_files_cv"] = cross_validate(both, both_y, models, args.splits, [1.0])
     if args.time_full:
-        out["train_9000"] = {f"lead={k}": time_full(args.data, k) for k in (0, 2)}
+        out["train_9000"] = {
+            f"lead={k}{' term_weights' if tw else ''}": time_full(args.data, k, tw)
+            for k, tw in ((0, False), (2, False), (2, True))
+        }
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

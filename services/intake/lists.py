@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select, union
+from sqlalchemy.orm import aliased
 
 import texts.casework_resident as rk
 import texts.resident as rt
@@ -114,6 +115,11 @@ async def status(ctx: ServiceContext, sender: Sender, raw_ref: str) -> Message:
 
 
 def _mine(user_id: int) -> ColumnElement[bool]:
-    """The person's own opinions and those theirs was merged into (co-signed)."""
+    """The person's own opinions and those theirs was merged into (co-signed).
+
+    One id list (a UNION), not `resident_id = ? OR id IN (…)`: PostgreSQL plans that OR as a
+    sequential scan of every opinion (2 s at 1M opinions), against two index lookups."""
+    mine = aliased(Opinion)  # not correlated with the outer query's opinions
+    own = select(mine.id).where(mine.resident_id == user_id)
     cosigned = select(CoSigner.opinion_id).where(CoSigner.user_id == user_id)
-    return or_(Opinion.resident_id == user_id, Opinion.id.in_(cosigned))
+    return Opinion.id.in_(union(own, cosigned))

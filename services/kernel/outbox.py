@@ -20,12 +20,12 @@ from domain.message import Message
 from domain.states import MessageKind, OutboxStatus
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, Station, Unit, User
+from storage.queries.clock import insert_outbox_once
 from storage.queries.outbox import (
     ACTIVE,
     CLAIMED_COLUMNS,
     due_condition,
     insert_once,
-    insert_once_returning,
     pick_due,
     recent_sends,
 )
@@ -93,35 +93,41 @@ class Queued:
 async def enqueue_many(s: AsyncSession, rows: Sequence[Queued]) -> int:
     """Add the rows whose key is new, in one statement; returns how many pending rows were added.
 
-    For the clock, which plans many reminders at once: one multi-row INSERT … ON CONFLICT DO
-    NOTHING instead of a statement (and a round trip on the loop's thread) per row.
+    For the clock, which plans many reminders at once: one bulk INSERT … ON CONFLICT DO NOTHING
+    (storage.queries.clock) instead of a statement (and a round trip) per row.
     """
-    if not rows:
-        return 0
-    params = [
-        {
-            "key": q.key,
-            "channel": q.to.channel.value,
-            "chat_id": q.to.id,
-            "message": q.message.to_json(),
-            "file_data": q.message.data,
-            "kind": q.kind.value,
-            "due_at": q.due_at,
-            "expires_at": q.expires_at,
-            "station_id": q.station_id,
-            "opinion_id": q.opinion_id,
-            "status": q.status.value,
-            "attempts": 0,
-            "last_error": q.note,
-            "created_at": q.due_at,
-        }
+    added = await insert_outbox_once(s, bulk_rows(rows))
+    mark_added(s, added)
+    return added
+
+
+def bulk_rows(rows: Sequence[Queued]) -> list[tuple[object, ...]]:
+    """`rows` as storage.queries.clock.OUTBOX_COLUMNS values."""
+    return [
+        (
+            q.key,
+            q.station_id,
+            q.kind.value,
+            q.to.channel.value,
+            q.to.id,
+            q.message.to_json(),
+            q.message.data,
+            q.due_at,
+            q.expires_at,
+            q.status.value,
+            0,
+            q.note,
+            q.opinion_id,
+            q.due_at,
+        )
         for q in rows
     ]
-    result = await s.execute(prebuilt_for(s, insert_once_returning), params)
-    added = sum(1 for status in result.scalars() if status == OutboxStatus.PENDING)
+
+
+def mark_added(s: AsyncSession, added: int) -> None:
+    """Rows were added in this transaction: wake the dispatcher once it commits."""
     if added:
         s.info[DIRTY] = True
-    return added
 
 
 async def drop(s: AsyncSession, key: str) -> None:

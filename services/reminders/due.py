@@ -4,8 +4,9 @@ chats of a batch of tasks in a few statements (not a lookup per task)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from services.kernel.people import reach
 from storage.models import Opinion, Station, Task, Unit, User
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DueTask:
     id: int
     status: str
@@ -29,6 +30,19 @@ class DueTask:
     ref_no: str
     text: str
     next_remind_at: datetime | None  # the moment it was planned for
+
+    def snapshot(self) -> tuple[object, ...]:
+        """What the plan was made from, in storage.queries.clock.lock_tasks' order: the plan
+        is written only if the task still reads the same."""
+        return (
+            self.id,
+            self.status,
+            self.due_date,
+            self.assignee_user_id,
+            self.assignee_unit_id,
+            self.acknowledged_by_id,
+            self.next_remind_at,
+        )
 
 
 _DUE_TASKS = (
@@ -53,8 +67,10 @@ _DUE_TASKS = (
 
 async def due_tasks(s: AsyncSession, now: datetime, limit: int) -> list[DueTask]:
     """Tasks whose moment has come, earliest first (through ix_tasks_next_remind_at)."""
-    rows = await s.execute(_DUE_TASKS.where(Task.next_remind_at <= now).limit(limit))
-    return [DueTask(**row._asdict()) for row in rows.all()]
+    conn = await s.connection()  # Core execution: none of the ORM's per-statement work
+    rows = await conn.execute(_DUE_TASKS.where(Task.next_remind_at <= now).limit(limit))
+    found = cast(list[tuple[Any, ...]], rows.all())
+    return [DueTask(*row) for row in found]  # the columns in the fields' order
 
 
 @dataclass(frozen=True)
@@ -81,23 +97,30 @@ def _address(channel: str | None, chat_id: str | None) -> Address | None:
 
 @dataclass
 class TaskChats:
-    """Where a batch of tasks' reminders go: the people in one statement, the rest known."""
+    """Where tasks' reminders go, for one tick: units and staff chats known from the Directory,
+    people (assignees, whoever signed for a unit) and their names read once each per tick, for
+    the ids a batch brings that earlier batches did not."""
 
-    people: dict[int, Address]
     directory: Directory
-    names: dict[int, str]
+    people: dict[int, Address] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    known: set[int] = field(default_factory=set)
 
     @classmethod
-    async def load(
-        cls, s: AsyncSession, directory: Directory, tasks: Sequence[DueTask], names_for: set[int]
-    ) -> TaskChats:
-        people = {t.assignee_user_id for t in tasks} | {t.acknowledged_by_id for t in tasks}
-        user_ids = sorted(i for i in people if i is not None)
-        names: dict[int, str] = {}
-        if names_for:
-            users = await s.execute(select(User).where(User.id.in_(sorted(names_for))))
-            names = {u.id: u.display_name for u in users.scalars()}
-        return cls(await reach(s, user_ids), directory, names)  # blocked identities skipped
+    async def load(cls, s: AsyncSession) -> TaskChats:
+        return cls(await Directory.load(s))
+
+    async def add(self, s: AsyncSession, tasks: Sequence[DueTask]) -> None:
+        """Read the people of `tasks` this tick has not read yet (usually none: a station's
+        tasks go to a dozen representatives and units)."""
+        ids = {t.assignee_user_id for t in tasks} | {t.acknowledged_by_id for t in tasks}
+        new = sorted(i for i in ids if i is not None and i not in self.known)
+        if not new:
+            return
+        self.known.update(new)
+        self.people.update(await reach(s, new))  # blocked identities skipped
+        users = await s.execute(select(User).where(User.id.in_(new)))
+        self.names.update({u.id: u.display_name for u in users.scalars()})
 
     def staff(self, station_id: int) -> Address | None:
         return self.directory.staff.get(station_id)

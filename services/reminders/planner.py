@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from time import thread_time
-from typing import cast
+from time import perf_counter, thread_time
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import texts.reminders as tr
@@ -30,29 +30,35 @@ from services.kernel.context import ServiceContext
 from services.kernel.notify import unit_chat
 from services.kernel.people import reach
 from services.reminders.briefings import plan_briefings
-from services.reminders.due import Directory, DueTask, TaskChats, due_tasks
+from services.reminders.due import DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
-from storage.models import (
-    Meeting,
-    Opinion,
-    Task,
-    Unit,
-    UnitMember,
-    User,
-    UTCDateTime,
-)
+from storage.checkpoint import Checkpointer
+from storage.models import Meeting, Opinion, Task, Unit, UnitMember, User
+from storage.queries.clock import lock_tasks, write_plans
 
-# Tasks per transaction: sized so one batch keeps the event loop busy for about BATCH_SECONDS
-# of this thread's CPU (on SQLite the statements run on it too; PostgreSQL's waits do not count,
-# the chat runs during them); the loop yields to the chat between batches.
-BATCH_SECONDS = 0.010
-BATCH_MIN, BATCH_START, BATCH_MAX = 10, 50, 400
-_TASKS = cast(Table, Task.__table__)
-_SET_NEXT = (
-    update(_TASKS)
-    .where(_TASKS.c.id == bindparam("task"))
-    .values(next_remind_at=bindparam("moment", type_=UTCDateTime()))
-)
+# Tasks whose moment has come are planned a chunk at a time: their reminders composed in Python,
+# then their outbox rows and next moments written in bulk statements (storage.queries.clock).
+# SQLite: a chunk is read, composed and written in one transaction (it holds the write lock from
+# its first statement), sized by its wall time to about WRITE_SECONDS: the transaction holds the
+# only connection and its statements run on the loop's thread, so that is what the chat waits
+# for; the WAL is checkpointed in a worker thread (storage.checkpoint).
+# PostgreSQL: the chat has connections of its own and waits only for the loop. Tasks are read
+# READ_BATCH at a time and composed outside any transaction (yielding every YIELD_SECONDS of this
+# thread's CPU), while chunks of PG_CHUNK are written on PG_IN_FLIGHT connections at once, each
+# after re-reading its tasks under lock (the server's index work, not Python, is most of a day's
+# tick there).
+READ_BATCH = {"sqlite": 300, "postgresql": 500}  # sqlite: _Writer used on its own
+YIELD_SECONDS = 0.002
+WRITE_SECONDS = 0.008
+WRITE_MIN, WRITE_START, WRITE_MAX = 20, 100, 1000
+PG_CHUNK, PG_IN_FLIGHT = 250, 2
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPlan:
+    task: DueTask
+    moment: datetime | None  # the task's next moment
+    rows: list[outbox.Queued]
 
 
 @dataclass(frozen=True)
@@ -96,63 +102,126 @@ class ReminderPlanner:
 
     # ---- task deadlines ---------------------------------------------------------------------
     async def _plan_tasks(self, now: datetime) -> int:
-        """Plan the tasks whose next moment has come: a batch per transaction, and the loop
-        yields between batches so the chat's statements get the connection in between."""
+        """Plan the tasks whose next moment has come (see READ_BATCH above)."""
         eff = self._effective_day(now)
-        added, seen, size = 0, set[int](), BATCH_START
-        directory: Directory | None = None
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]] = {}
+        engine = self.ctx.sessions.kw["bind"].sync_engine
+        if engine.dialect.name == "postgresql":
+            return await self._plan_tasks_pipelined(now, eff, stages, _Writer(self.ctx, engine))
+        checkpoint = Checkpointer(engine)  # SQLite: the WAL checkpointed off the loop
+        try:
+            return await self._plan_tasks_inline(now, eff, stages, checkpoint)
+        finally:
+            await checkpoint.wait()
+
+    async def _plan_tasks_pipelined(
+        self,
+        now: datetime,
+        eff: date,
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]],
+        writer: _Writer,
+    ) -> int:
+        """PostgreSQL: read a batch, compose it while its chunks are written (_Writer)."""
+        added, seen = 0, set[int]()
+        chats: TaskChats | None = None
         while True:
-            started = thread_time()
+            async with self.ctx.sessions.begin() as s:
+                rows = await due_tasks(s, now, writer.read_batch)
+                fresh = [r for r in rows if r.id not in seen]
+                if fresh:
+                    chats = chats or await TaskChats.load(s)
+                    await chats.add(s, fresh)
+            if not fresh or chats is None:
+                return added
+            seen.update(r.id for r in fresh)
+            chunk: list[TaskPlan] = []
+            mark = thread_time()
+            try:
+                for i, task in enumerate(fresh):
+                    chunk.append(self._plan_task(task, eff, chats, stages))
+                    if len(chunk) >= writer.size:
+                        await writer.submit(chunk)
+                        chunk = []
+                    if i % 16 == 15 and thread_time() - mark > YIELD_SECONDS:
+                        await asyncio.sleep(0)
+                        mark = thread_time()
+                if chunk:
+                    await writer.submit(chunk)
+            finally:
+                added += await writer.drain()
+            if len(rows) < writer.read_batch:
+                return added
+
+    async def _plan_tasks_inline(
+        self,
+        now: datetime,
+        eff: date,
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]],
+        checkpoint: Checkpointer,
+    ) -> int:
+        """SQLite: read, compose and write a chunk in one transaction (it holds the write lock
+        from its first statement: nothing changes in between, nothing to re-read), sized by its
+        wall time; the chat gets the connection between chunks."""
+        added, seen, size = 0, set[int](), WRITE_START
+        chats: TaskChats | None = None
+        while True:
+            started = perf_counter()
             async with self.ctx.sessions.begin() as s:
                 rows = await due_tasks(s, now, size)
                 fresh = [r for r in rows if r.id not in seen]
                 if fresh:
-                    directory = directory or await Directory.load(s)
+                    chats = chats or await TaskChats.load(s)
+                    await chats.add(s, fresh)
                     seen.update(r.id for r in fresh)
-                    added += await self._plan_task_batch(s, directory, fresh, eff)
+                    plans = [self._plan_task(t, eff, chats, stages) for t in fresh]
+                    queued = outbox.bulk_rows([r for p in plans for r in p.rows])
+                    moments = [(p.task.id, p.moment) for p in plans]
+                    done = await write_plans(s, queued, moments)
+                    outbox.mark_added(s, done)
+                    added += done
             if len(rows) < size or not fresh:
                 return added
-            took = max(thread_time() - started, 1e-4)
-            size = min(BATCH_MAX, max(BATCH_MIN, int(size * BATCH_SECONDS / took)))
-            await asyncio.sleep(0)
+            checkpoint.poke()
+            took = max(perf_counter() - started, 1e-4)
+            grown = int(size * WRITE_SECONDS / took)
+            size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * size)))
+            await asyncio.sleep(0)  # the chat's transactions get the connection in between
 
-    async def _plan_task_batch(
-        self, s: AsyncSession, directory: Directory, rows: list[DueTask], eff: date
-    ) -> int:
-        nexts: list[dict[str, object]] = []
-        staged: list[tuple[DueTask, tuple[str, date, int]]] = []
-        for task in rows:
-            if task.status != TaskStatus.OPEN:
-                nexts.append({"task": task.id, "moment": None})
-                continue
-            start = task.assigned_at.astimezone(self.ctx.tz).date()
-            nxt = self._next_stage_day(task.due_date, eff, start)
-            nexts.append({"task": task.id, "moment": self._at(nxt)})
-            stage = self._task_stage(task.due_date, eff, start)
-            if stage is not None:
-                staged.append((task, stage))
-        reports = {t.id for t, (_, _, overdue) in staged if self._report_owed(t, overdue, eff)}
-        names_for = {t.assignee_user_id for t, _ in staged if t.id in reports}
-        chats = await TaskChats.load(
-            s, directory, [t for t, _ in staged], {i for i in names_for if i is not None}
-        )
-        queued: list[outbox.Queued] = []
-        for task, (name, day, overdue) in staged:
-            text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
-            for chat in chats.chats(task):
-                key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
-                queued.append(self._queued(key, chat, text, task, self._at(day)))
-            staff = chats.staff(task.station_id)
-            if task.id in reports and staff is not None:
-                report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
-                text = tr.overdue_report(
-                    task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
-                )
-                key = f"remind:task:{task.id}:report"
-                queued.append(self._queued(key, staff, text, task, self._at(report_day)))
-        added = await outbox.enqueue_many(s, queued)
-        await s.execute(_SET_NEXT, nexts)  # one executemany
-        return added
+    def _plan_task(
+        self,
+        task: DueTask,
+        eff: date,
+        chats: TaskChats,
+        stages: dict[tuple[date, date], tuple[tuple[str, date, int] | None, date]],
+    ) -> TaskPlan:
+        """The task's reminders due by `eff` (with their unique keys) and its next moment."""
+        if task.status != TaskStatus.OPEN:
+            return TaskPlan(task, None, [])
+        start = task.assigned_at.astimezone(self.ctx.tz).date()
+        known = stages.get((task.due_date, start))
+        if known is None:  # tasks share deadlines: the calendar is walked once per pair
+            known = stages[(task.due_date, start)] = (
+                self._task_stage(task.due_date, eff, start),
+                self._next_stage_day(task.due_date, eff, start),
+            )
+        stage, nxt = known
+        plan = TaskPlan(task, self._at(nxt), [])
+        if stage is None:
+            return plan
+        name, day, overdue = stage
+        text = tr.task_reminder(name, task.ref_no, task.text, task.due_date, overdue)
+        for chat in chats.chats(task):
+            key = f"remind:task:{task.id}:{name}:{day.isoformat()}:{chat.key}"
+            plan.rows.append(self._queued(key, chat, text, task, self._at(day)))
+        staff = chats.staff(task.station_id)
+        if staff is not None and self._report_owed(task, overdue, eff):
+            report_day = self.calendar.add_workdays(task.due_date, self.policy.report_after).due
+            text = tr.overdue_report(
+                task.ref_no, task.text, chats.assignee_name(task), task.due_date, overdue
+            )
+            key = f"remind:task:{task.id}:report"
+            plan.rows.append(self._queued(key, staff, text, task, self._at(report_day)))
+        return plan
 
     def _report_owed(self, task: DueTask, overdue: int, eff: date) -> bool:
         """Whether the 逾期通报 may still be missing: on the day it falls due, or whenever the task
@@ -359,3 +428,51 @@ class ReminderPlanner:
             note="meeting already started" if gone else None,
         )
         return 1 if added and not gone else 0
+
+
+class _Writer:
+    """Writes task plans a chunk per transaction (see READ_BATCH above)."""
+
+    def __init__(self, ctx: ServiceContext, bind: Any) -> None:
+        self.ctx = ctx
+        self.sqlite = bind.dialect.name != "postgresql"
+        self.read_batch = READ_BATCH["sqlite" if self.sqlite else "postgresql"]
+        self.size = WRITE_START if self.sqlite else PG_CHUNK
+        self.flight: list[asyncio.Future[int]] = []
+        self.added = 0
+
+    async def submit(self, plans: list[TaskPlan]) -> None:
+        if not self.sqlite:
+            while len(self.flight) >= PG_IN_FLIGHT:
+                self.added += await self.flight.pop(0)
+            self.flight.append(asyncio.ensure_future(self._write(plans)))
+            return
+        await asyncio.sleep(0)  # after composing: the chat first
+        started = perf_counter()
+        self.added += await self._write(plans)
+        took = max(perf_counter() - started, 1e-4)
+        grown = int(len(plans) * WRITE_SECONDS / took)
+        self.size = min(WRITE_MAX, max(WRITE_MIN, min(grown, 2 * self.size)))
+        await asyncio.sleep(0)  # the chat's transactions get the connection in between
+
+    async def drain(self) -> int:
+        """Wait for the chunks in flight; returns the pending rows added since the last drain."""
+        flight, self.flight = self.flight, []
+        done = await asyncio.gather(*flight, return_exceptions=True)
+        added, self.added = self.added, 0
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+            added += result
+        return added
+
+    async def _write(self, plans: list[TaskPlan]) -> int:
+        """Each task's reminders and next moment, if the task still reads as it was planned
+        from (a change in between replans it next tick); returns the pending rows added."""
+        async with self.ctx.sessions.begin() as s:
+            now = await lock_tasks(s, [p.task.id for p in plans])
+            kept = [p for p in plans if now.get(p.task.id) == p.task.snapshot()]
+            rows = outbox.bulk_rows([r for p in kept for r in p.rows])
+            added = await write_plans(s, rows, [(p.task.id, p.moment) for p in kept])
+            outbox.mark_added(s, added)
+        return added

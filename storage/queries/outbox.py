@@ -21,11 +21,6 @@ def insert_once(insert: Callable[[Any], Any]) -> Any:
     return insert(Outbox.__table__).on_conflict_do_nothing(index_elements=["key"])
 
 
-def insert_once_returning(insert: Callable[[Any], Any]) -> Any:
-    """insert_once, returning each added row's status (several rows in one statement)."""
-    return insert_once(insert).returning(Outbox.status)
-
-
 def due_condition() -> Any:
     now: Any = bindparam("now", type_=UTCDateTime())
     return or_(

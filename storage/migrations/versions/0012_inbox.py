@@ -1,7 +1,7 @@
 """inbox.replied: the messages of an update's answer already sent
 
 Revision ID: 0012_inbox
-Revises: 0007
+Revises: 0011_rollups
 Create Date: 2026-12-06
 
 A handled update's reply is recorded as sent right after Telegram accepted it, so that after a
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_inbox"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
