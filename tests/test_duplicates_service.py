@@ -125,3 +125,17 @@ async def test_catch_up_reads_what_another_process_took_in(ctx: ServiceContext) 
     async with ctx.sessions() as s:
         found = await other_process.suggest(s, first.station_id, 0, SAME)
     assert [f.id for f in found] == [dup.id]
+
+
+async def test_a_card_drawn_again_reuses_its_answer_without_what_closed(
+    ctx: ServiceContext,
+) -> None:
+    _, intake = await setup_station(ctx)
+    first = await _submit(ctx, intake, RES, "1", ORIGINAL)
+    dup = await _submit(ctx, intake, OTHER, "2", SAME)  # its card suggested the first
+    async with ctx.sessions() as s:  # drawn again (after a theme press): the same answer
+        again = await ctx.duplicates.suggest(s, dup.station_id, dup.id, SAME)
+    assert [f.id for f in again] == [first.id]
+    ctx.duplicates.forget(first.station_id, first.id)  # merged, rejected or closed meanwhile
+    async with ctx.sessions() as s:
+        assert await ctx.duplicates.suggest(s, dup.station_id, dup.id, SAME) == []

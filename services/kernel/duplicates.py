@@ -27,6 +27,7 @@ SUGGEST = 3  # suggestions on a card
 _PROBE = 8  # asked of the index: a few may have closed in another process
 _RECENT = 16
 _REMEMBERED = 1024  # opinions whose suggestions are kept for re-drawing their card
+_FRESH = 64  # a remembered answer is reused while fewer opinions were indexed since
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class OpenOpinions:
         self._recent: dict[int, tuple[str, npt.NDArray[np.uint64]]] = {}
         # What the index answered for an opinion (by id, with its text): the staff card is drawn
         # again after every button (theme, assign), and the answer is the one intake got.
-        self._answered: dict[int, tuple[str, list[Match]]] = {}
+        self._answered: dict[int, tuple[str, int, int, list[Match]]] = {}  # text, station, adds
+        self._adds: dict[int, int] = {}  # station -> opinions indexed since start-up
 
     def __len__(self) -> int:
         """Opinions indexed, all stations together."""
@@ -99,6 +101,7 @@ class OpenOpinions:
                     if oid not in index:
                         index.add(oid, text)
                         added += 1
+                        self._adds[station_id] = self._adds.get(station_id, 0) + 1
                     self._last_id[station_id] = max(self._last_id.get(station_id, 0), oid)
         return added
 
@@ -109,16 +112,21 @@ class OpenOpinions:
             seen = self._recent.pop(opinion_id, None)
             codes = seen[1] if seen is not None and seen[0] == text else features(text)
             index.add_features(opinion_id, codes)
+            self._adds[station_id] = self._adds.get(station_id, 0) + 1
             self._last_id[station_id] = max(self._last_id.get(station_id, 0), opinion_id)
 
-    def _ask(self, index: SimilarityIndex, opinion_id: int, text: str) -> list[Match]:
+    def _ask(
+        self, index: SimilarityIndex, station_id: int, opinion_id: int, text: str
+    ) -> list[Match]:
         """The index's answer for an opinion: the one given before for the same text, if any.
 
-        Opinions taken in since may be missing from a remembered answer; they are newer, and
-        their own cards suggest this one. Ones gone since are dropped by the caller."""
+        Opinions taken in since (fewer than _FRESH) may be missing from a remembered answer;
+        they are newer, and their own cards suggest this one. Ones gone since are dropped by
+        the caller."""
+        adds = self._adds.get(station_id, 0)
         seen = self._answered.pop(opinion_id, None)
-        if seen is not None and seen[0] == text:
-            found = seen[1]
+        if seen is not None and seen[:2] == (text, station_id) and adds - seen[2] < _FRESH:
+            adds, found = seen[2], seen[3]
         else:
             codes = features(text)
             self._recent[opinion_id] = (text, codes)
@@ -127,7 +135,7 @@ class OpenOpinions:
             found = index.query_features(
                 codes, k=_PROBE, min_score=self.min_score, exclude=opinion_id
             )
-        self._answered[opinion_id] = (text, found)  # last used last: dropped last
+        self._answered[opinion_id] = (text, station_id, adds, found)  # last used: dropped last
         while len(self._answered) > _REMEMBERED:
             del self._answered[next(iter(self._answered))]
         return found
@@ -144,7 +152,7 @@ class OpenOpinions:
     ) -> list[Suggested]:
         """The open opinions of the station most like `text` (not itself), best first."""
         index = await self._ensure(s, station_id)
-        found = self._ask(index, opinion_id, text)
+        found = self._ask(index, station_id, opinion_id, text)
         found = [m for m in found if m.id != opinion_id and m.id in index]
         if not found:
             return []
