@@ -58,12 +58,24 @@ class Chat:
         self.fake.wait_until_idle(timeout=30, quiet=0.4)
 
     def last(self, chat: int, contains: str) -> JSON:
-        for record in reversed(self.fake.messages(chat)):
-            if contains in record["text"]:
-                return record
-        raise AssertionError(
-            f"no message with {contains!r} in chat {chat}:\n{self.fake.describe()}"
-        )
+        """The latest message in chat containing the text, waiting for one if none is there yet.
+
+        The fake counts an update as handled once it is confirmed, and the durable inbox
+        confirms an update when it is stored, before it is answered: a slow answer (a loaded
+        machine, PostgreSQL) can come after `wait_until_idle`'s quiet period."""
+
+        def found() -> JSON | None:
+            for record in reversed(self.fake.messages(chat)):
+                if contains in record["text"]:
+                    return record
+            return None
+
+        try:
+            return self.fake.wait_for(found, timeout=30)
+        except TimeoutError:
+            raise AssertionError(
+                f"no message with {contains!r} in chat {chat}:\n{self.fake.describe()}"
+            ) from None
 
     def texts(self, chat: int, since: int = 0) -> list[str]:
         return [m["text"] for m in self.fake.messages(chat) if m["seq"] > since]
