@@ -71,11 +71,13 @@ class Chat:
             return None
 
         try:
-            return self.fake.wait_for(found, timeout=30)
+            record = self.fake.wait_for(found, timeout=30)
         except TimeoutError:
             raise AssertionError(
                 f"no message with {contains!r} in chat {chat}:\n{self.fake.describe()}"
             ) from None
+        assert record is not None  # wait_for returns only a truthy value
+        return record
 
     def texts(self, chat: int, since: int = 0) -> list[str]:
         return [m["text"] for m in self.fake.messages(chat) if m["seq"] > since]
