@@ -20,7 +20,7 @@ from domain.message import Message
 from domain.states import MessageKind, OutboxStatus
 from services.kernel.context import ServiceContext
 from storage.models import Identity, Outbox, Station, Unit, User
-from storage.queries.clock import insert_outbox_once
+from storage.queries.clock import write_plans
 from storage.queries.outbox import (
     ACTIVE,
     CLAIMED_COLUMNS,
@@ -76,7 +76,7 @@ async def enqueue(
 
 @dataclass(frozen=True)
 class Queued:
-    """One row for `enqueue_many`: the same fields as `enqueue`."""
+    """One row for `enqueue_planned`: the same fields as `enqueue`."""
 
     key: str
     to: Address
@@ -90,13 +90,16 @@ class Queued:
     note: str | None = None
 
 
-async def enqueue_many(s: AsyncSession, rows: Sequence[Queued]) -> int:
-    """Add the rows whose key is new, in one statement; returns how many pending rows were added.
+async def enqueue_planned(
+    s: AsyncSession, rows: Sequence[Queued], moments: Sequence[tuple[int, datetime | None]]
+) -> int:
+    """Add the rows whose key is new and set each (task id, next moment), in one or two bulk
+    statements (storage.queries.clock.write_plans); returns how many pending rows were added.
 
-    For the clock, which plans many reminders at once: one bulk INSERT … ON CONFLICT DO NOTHING
-    (storage.queries.clock) instead of a statement (and a round trip) per row.
+    For the clock, which plans many reminders at once, instead of a statement (and a round
+    trip) per row.
     """
-    added = await insert_outbox_once(s, bulk_rows(rows))
+    added = await write_plans(s, bulk_rows(rows), moments)
     mark_added(s, added)
     return added
 

@@ -34,7 +34,7 @@ from services.reminders.due import DueTask, TaskChats, due_tasks
 from services.reports.digest import plan_digests
 from storage.checkpoint import Checkpointer
 from storage.models import Meeting, Opinion, Task, Unit, UnitMember, User
-from storage.queries.clock import lock_tasks, write_plans
+from storage.queries.clock import lock_tasks
 
 # Tasks whose moment has come are planned a chunk at a time: their reminders composed in Python,
 # then their outbox rows and next moments written in bulk statements (storage.queries.clock).
@@ -174,11 +174,11 @@ class ReminderPlanner:
                     await chats.add(s, fresh)
                     seen.update(r.id for r in fresh)
                     plans = [self._plan_task(t, eff, chats, stages) for t in fresh]
-                    queued = outbox.bulk_rows([r for p in plans for r in p.rows])
-                    moments = [(p.task.id, p.moment) for p in plans]
-                    done = await write_plans(s, queued, moments)
-                    outbox.mark_added(s, done)
-                    added += done
+                    added += await outbox.enqueue_planned(
+                        s,
+                        [r for p in plans for r in p.rows],
+                        [(p.task.id, p.moment) for p in plans],
+                    )
             if len(rows) < size or not fresh:
                 return added
             checkpoint.poke()
@@ -472,7 +472,6 @@ class _Writer:
         async with self.ctx.sessions.begin() as s:
             now = await lock_tasks(s, [p.task.id for p in plans])
             kept = [p for p in plans if now.get(p.task.id) == p.task.snapshot()]
-            rows = outbox.bulk_rows([r for p in kept for r in p.rows])
-            added = await write_plans(s, rows, [(p.task.id, p.moment) for p in kept])
-            outbox.mark_added(s, added)
-        return added
+            return await outbox.enqueue_planned(
+                s, [r for p in kept for r in p.rows], [(p.task.id, p.moment) for p in kept]
+            )

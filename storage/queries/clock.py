@@ -9,12 +9,13 @@ instead of SQLAlchemy's per-row parameter work (which cost more than SQLite's in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Outbox, Task
@@ -57,11 +58,6 @@ _SQLITE_INSERT = (
     f"INSERT INTO outbox ({', '.join(_NAMES)}) VALUES ({', '.join('?' for _ in _NAMES)})"
     " ON CONFLICT (key) DO NOTHING"
 )
-_PG_SET_NEXT = text(
-    "UPDATE tasks SET next_remind_at = v.moment"
-    " FROM unnest(CAST(:ids AS INTEGER[]), CAST(:moments AS TIMESTAMPTZ[])) AS v(id, moment)"
-    " WHERE tasks.id = v.id"
-)
 _SQLITE_SET_NEXT = "UPDATE tasks SET next_remind_at = ? WHERE id = ?"
 
 Convert = Callable[[Any], Any]
@@ -101,10 +97,7 @@ async def insert_outbox_once(s: AsyncSession, rows: Sequence[Sequence[Any]]) -> 
     dialect = conn.dialect
     columns = list(zip(*rows, strict=True))
     if dialect.name == "postgresql":
-        params = {n: list(col) for n, col in zip(_NAMES, columns, strict=True)}
-        params["message"] = [_json(dialect)(m) for m in params["message"]]
-        statuses = (await conn.execute(_PG_INSERT, params)).scalars()
-        return sum(1 for status in statuses if status == "pending")
+        return _pending(await conn.execute(_PG_INSERT, _pg_params(dialect, columns)))
     converters = _converters(dialect, _OUTBOX, _NAMES)
     converted = [
         col if convert is None else _convert_all(col, convert)
@@ -121,11 +114,17 @@ async def insert_outbox_once(s: AsyncSession, rows: Sequence[Sequence[Any]]) -> 
     return int(added)
 
 
-def _json(dialect: Dialect) -> Convert:
-    import json
+def _pg_params(dialect: Dialect, columns: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """One array per outbox column (`columns` in OUTBOX_COLUMNS order), messages as JSON text."""
+    params: dict[str, Any] = {n: list(col) for n, col in zip(_NAMES, columns, strict=True)}
+    dump = cast(Convert, getattr(dialect, "_json_serializer", None) or json.dumps)
+    params["message"] = [dump(m) for m in params["message"]]
+    return params
 
-    serializer = getattr(dialect, "_json_serializer", None)
-    return cast(Convert, serializer or json.dumps)
+
+def _pending(result: Result[Any]) -> int:
+    """How many rows `… RETURNING outbox.status` added as pending."""
+    return sum(1 for status in result.scalars() if status == "pending")
 
 
 async def write_plans(
@@ -133,34 +132,30 @@ async def write_plans(
     rows: Sequence[Sequence[Any]],
     moments: Sequence[tuple[int, datetime | None]],
 ) -> int:
-    """insert_outbox_once(rows) and set_next_moments(moments); on PostgreSQL in one statement
+    """insert_outbox_once(rows) and the tasks' next moments; on PostgreSQL in one statement
     (one round trip). Returns how many pending rows were added."""
     conn = await s.connection()
     if conn.dialect.name != "postgresql":
         added = await insert_outbox_once(s, rows)
-        await set_next_moments(s, moments)
+        await _sqlite_set_next_moments(s, moments)
         return added
     if not moments:
         return await insert_outbox_once(s, rows)
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in _NAMES]
-    params: dict[str, Any] = {n: list(col) for n, col in zip(_NAMES, columns, strict=True)}
-    params["message"] = [_json(conn.dialect)(m) for m in params["message"]]
+    params = _pg_params(conn.dialect, columns)
     params["task_ids"] = [i for i, _ in moments]
     params["moments"] = [m for _, m in moments]
-    statuses = (await conn.execute(_PG_WRITE, params)).scalars()
-    return sum(1 for status in statuses if status == "pending")
+    return _pending(await conn.execute(_PG_WRITE, params))
 
 
-async def set_next_moments(s: AsyncSession, moments: Sequence[tuple[int, datetime | None]]) -> None:
-    """tasks.next_remind_at for each (task id, moment), in one statement."""
+async def _sqlite_set_next_moments(
+    s: AsyncSession, moments: Sequence[tuple[int, datetime | None]]
+) -> None:
+    """tasks.next_remind_at for each (task id, moment), in one executemany (PostgreSQL does
+    this inside write_plans' single statement)."""
     if not moments:
         return
     conn = await s.connection()
-    if conn.dialect.name == "postgresql":
-        await conn.execute(
-            _PG_SET_NEXT, {"ids": [i for i, _ in moments], "moments": [m for _, m in moments]}
-        )
-        return
     (convert,) = _converters(conn.dialect, _TASKS, ["next_remind_at"])
     converted = (
         _convert_all([m for _, m in moments], convert) if convert else [m for _, m in moments]
