@@ -345,8 +345,10 @@ class SimilarityIndex:
         if not len(cand):
             return cand, dot, norms
         starts = np.frombuffer(self._start, dtype=np.int64)
-        ends = np.append(starts[1:], len(self._fs))
-        lengths = ends[cand] - starts[cand]
+        after = cand + 1  # a candidate's features end where the next slot's start (or at the end)
+        last = after >= len(starts)
+        ends = np.where(last, len(self._fs), starts[np.where(last, 0, after)])
+        lengths = ends - starts[cand]
         offsets = np.cumsum(lengths) - lengths
         at = np.arange(int(lengths.sum())) - np.repeat(offsets - starts[cand], lengths)
         mine = np.frombuffer(self._fs, dtype=np.int32)[at]
