@@ -17,7 +17,7 @@ grouped by day. Metrics (`n`, `m`, `total` per row; `k1`, `k2` and the assignee 
          of those, signed in time (响应率).
 - end:   tasks closed or bounced that day per assignee, k1 = status; n = count.
 - solve: the opinion's last closure, closed that day, per assignee, k1 = outcome; n = count.
-- rate:  final ratings given that day (services.reports.rates.is_final), k1 = value, per the
+- rate:  final ratings given that day (storage.queries.ratings.is_final), k1 = value, per the
          rated task's assignee (k2 = "t" when there is a task); n = count.
 
 Sync functions over a Connection or Session: the services call them through `run_sync`, the
@@ -49,7 +49,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from storage.models import (
-    CoSigner,
     Opinion,
     Rating,
     ReportDay,
@@ -57,6 +56,7 @@ from storage.models import (
     Setting,
     Task,
 )
+from storage.queries.ratings import is_final
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +140,6 @@ def _offset_runs(first: date, last: date, tz: ZoneInfo) -> Iterator[tuple[date, 
 
 def _in(column: Any, lo: datetime, hi: datetime) -> Any:
     return and_(column >= lo, column < hi)
-
-
-def _cosigned(rating: Any) -> Any:
-    return (
-        select(CoSigner.id)
-        .where(CoSigner.opinion_id == rating.opinion_id, CoSigner.user_id == rating.user_id)
-        .exists()
-    )
 
 
 def _rows(conn: Any, station_id: int, lo: datetime, hi: datetime, day: Any) -> Iterator[Row]:
@@ -258,12 +250,6 @@ def _assignees(conn: Any, here: Any, lo: datetime, hi: datetime, day: Any) -> It
 
 
 def _ratings(conn: Any, station_id: int, lo: datetime, hi: datetime, day: Any) -> Iterator[Row]:
-    later = aliased(Rating)
-    superseded = (
-        select(later.id)
-        .where(later.opinion_id == Rating.opinion_id, later.id > Rating.id, ~_cosigned(later))
-        .exists()
-    )
     # The station as a lookup per rating, so the period's range of ix_ratings_at drives (a
     # join let SQLite start from every opinion of the station instead).
     ours = (
@@ -285,7 +271,7 @@ def _ratings(conn: Any, station_id: int, lo: datetime, hi: datetime, day: Any) -
         .select_from(Rating)
         .outerjoin(Task, and_(Task.id == Rating.task_id, Task.station_id == station_id))
         .where(_in(Rating.at, lo, hi), ours)
-        .where(~_cosigned(Rating), ~superseded)
+        .where(is_final())
         .group_by(d_rate, Rating.value, Task.assignee_unit_id, Task.assignee_user_id, has_task)
     ):
         yield {"day": dd, "metric": "rate", "k1": value, "k2": flag, "unit_id": unit,

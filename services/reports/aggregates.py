@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from domain.lifecycle import Status
 from domain.states import TaskStatus
 from storage.models import Opinion, Rating, Station, Task, Unit, User
+from storage.queries.ratings import is_final
 
 AssigneeKey = tuple[int | None, int | None]  # (unit id, representative's user id)
 
@@ -201,12 +202,10 @@ async def assignee_names(
 async def ratings(
     s: AsyncSession, station_id: int, lo: datetime | None, hi: datetime | None
 ) -> dict[str, int]:
-    """Cases by their final rating given in the period, by value (services.reports.rates: a
+    """Cases by their final rating given in the period, by value (storage.queries.ratings: a
     superseded 不满意 and co-signers' ratings are not counted). Ratings drive (a period is a
     range of their index); with one station in the database, every rating is its own and none
     is looked up."""
-    from services.reports.rates import is_final
-
     q = select(Rating.value, func.count()).where(is_final(), *within(Rating.at, lo, hi))
     if await s.scalar(select(func.count()).select_from(Station)) != 1:
         q = q.where(

@@ -20,14 +20,14 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from domain.periods import Period
 from domain.states import TaskStatus
 from services.kernel.context import ServiceContext
 from services.kernel.policy import CaseworkPolicy
 from services.kernel.settings import policy_for
-from storage.models import CoSigner, Opinion, Rating, Task, Unit, User
+from storage.models import Opinion, Rating, Task, Unit, User
+from storage.queries.ratings import is_final
 
 RATED_KEYS = ("satisfied", "basic", "unsatisfied")
 
@@ -39,27 +39,6 @@ def _in(column: Any, lo: datetime | None, hi: datetime | None) -> list[Any]:
     if hi is not None:
         conds.append(column < hi)
     return conds
-
-
-def _cosigned(rating: Any) -> Any:
-    return (
-        select(CoSigner.id)
-        .where(CoSigner.opinion_id == rating.opinion_id, CoSigner.user_id == rating.user_id)
-        .exists()
-    )
-
-
-def is_final() -> Any:
-    """A rating row is its case's final rating: not a co-signer's, and no later rating of the
-    case (other than a co-signer's) supersedes it. Index lookups per rating (ratings and
-    cosigners by opinion), so a period's ratings are checked without scanning the table."""
-    later = aliased(Rating)
-    superseded = (
-        select(later.id)
-        .where(later.opinion_id == Rating.opinion_id, later.id > Rating.id, ~_cosigned(later))
-        .exists()
-    )
-    return and_(~_cosigned(Rating), ~superseded)
 
 
 async def final_rating_counts(
