@@ -200,7 +200,7 @@ def build(settings: Settings, classifier: Classifier, clock: Clock) -> Assembly:
     app = (
         ApplicationBuilder()
         .bot(bot)
-        .update_queue(DurableUpdates(inbox, intake))
+        .update_queue(DurableUpdates(intake))
         .concurrent_updates(processor)
         .build()
     )

@@ -90,7 +90,7 @@ class UpdateIntake:
 class InboxBot(ExtBot[Any]):
     """The application's bot: getUpdates answers are stored before the Updater sees them."""
 
-    def __init__(self, token: str, intake: UpdateIntake | None = None, **kwargs: Any) -> None:
+    def __init__(self, token: str, intake: UpdateIntake, **kwargs: Any) -> None:
         super().__init__(token, **kwargs)
         with self._unfrozen():  # PTB objects refuse new attributes once built
             self.intake = intake
@@ -108,18 +108,6 @@ class InboxBot(ExtBot[Any]):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
         api_kwargs: JSON | None = None,
     ) -> tuple[Update, ...]:
-        if self.intake is None:
-            return await super().get_updates(
-                offset,
-                limit,
-                timeout,
-                allowed_updates,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-                api_kwargs=api_kwargs,
-            )
         data: JSON = {
             "timeout": timeout,
             "offset": offset,
@@ -158,9 +146,8 @@ class InboxBot(ExtBot[Any]):
 class DurableUpdates(asyncio.Queue[object]):
     """The Application's update queue: an update is in the inbox before `put` returns."""
 
-    def __init__(self, inbox: Inbox, intake: UpdateIntake) -> None:
+    def __init__(self, intake: UpdateIntake) -> None:
         super().__init__()
-        self.inbox = inbox
         self.intake = intake
 
     async def put(self, item: object) -> None:
