@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from telegram import CallbackQuery, ForceReply, Message
@@ -21,9 +22,21 @@ from services.kernel.results import ActionResult
 log = logging.getLogger(__name__)
 
 
-def _gate(context: ContextTypes.DEFAULT_TYPE) -> Replies | None:
-    found = context.bot_data.get("replies")
-    return found if isinstance(found, Replies) else None
+async def _deliver(
+    context: ContextTypes.DEFAULT_TYPE,
+    update_id: int | None,
+    index: int,
+    send: Callable[[], Awaitable[object]],
+    *,
+    last: bool,
+) -> None:
+    """Message `index` of the answer to update `update_id`: through the reply gate when the
+    update came from the inbox (its key is the update_id as text), else sent directly."""
+    gate = context.bot_data.get("replies")
+    if not isinstance(gate, Replies) or update_id is None:
+        await send()
+    else:
+        await gate.send(str(update_id), index, send, last=last)
 
 
 async def send_outcome(
@@ -34,14 +47,10 @@ async def send_outcome(
 ) -> None:
     """Text as a reply to the message (parse_mode HTML by default); files to the chat. Through
     the reply gate (services.kernel.reply_gate) when the update came from the inbox."""
-    gate = _gate(context)
     last = len(outcome.messages) - 1
     for index, item in enumerate(outcome.messages):
         send = partial(_send_one, msg, context, item)
-        if gate is None or update_id is None:
-            await send()
-        else:
-            await gate.send(str(update_id), index, send, last=index == last)
+        await _deliver(context, update_id, index, send, last=index == last)
 
 
 async def _send_one(msg: Message, context: ContextTypes.DEFAULT_TYPE, item: Neutral) -> None:
@@ -134,11 +143,7 @@ async def answer_press(
     if prompt is None:
         return
     send = partial(_send_prompt, query, context, None if result.private else message, prompt)
-    gate = _gate(context)
-    if gate is None or update_id is None:
-        await send()
-    else:
-        await gate.send(str(update_id), 0, send, last=True)
+    await _deliver(context, update_id, 0, send, last=True)
 
 
 async def _send_prompt(
